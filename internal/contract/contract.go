@@ -38,7 +38,7 @@ type Health struct {
 	SecretsRev   string     `json:"secrets_rev"`
 	Env          EnvStamp   `json:"env"`
 	Frozen       bool       `json:"frozen"`
-	EmitWebhooks bool       `json:"emit_webhooks"`
+	EmitFrom     []string   `json:"emit_from"` // regions allowed to send webhooks
 	MinInstances int        `json:"min_instances"`
 	Concurrency  int        `json:"concurrency"`
 	Queue        QueueStats `json:"queue"`
