@@ -159,7 +159,7 @@ type (
 		Concurrency  *int `json:"concurrency,omitempty"`
 	}
 	EmitRequest struct {
-		Emit bool `json:"emit"`
+		EmitFrom []string `json:"emit_from"`
 	}
 	RotateRequest struct {
 		Current string   `json:"current"` // key id used for signing
