@@ -1,6 +1,7 @@
 package fault
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,7 +47,9 @@ func (s Spec) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON reads durations as strings.
 func (s *Spec) UnmarshalJSON(b []byte) error {
 	var w specWire
-	if err := json.Unmarshal(b, &w); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields() // strict: a typo must not silently apply a different fault
+	if err := dec.Decode(&w); err != nil {
 		return err
 	}
 	out := Spec{Kind: w.Kind, Targets: w.Targets}
