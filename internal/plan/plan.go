@@ -1,0 +1,262 @@
+// Package plan holds the drill plan: the page's JSON plan plus regiondrill's
+// extensions, with defaults, strict decoding, validation and a JSON Schema.
+package plan
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Plan is one drill plan. Fields without a value in the document take the
+// defaults of Default.
+type Plan struct {
+	Regions                 []string        `json:"regions" required:"true" doc:"Regions that serve traffic; at least 2, unique, lower-case names."`                                // no default
+	Evacuate                string          `json:"evacuate" required:"true" doc:"Region the drill evacuates (usually the home primary)."`                                          // no default
+	PromoteSurvivor         string          `json:"promote_survivor,omitempty" doc:"Region promoted to take writes; default: first region that is not evacuated."`                  // default: first survivor
+	Routing                 Routing         `json:"routing" doc:"How the edge routes between regions."`                                                                             //
+	FreezeWritesOnFollowers bool            `json:"freeze_writes_on_followers" doc:"Followers accept and enqueue writes but never write their store during cutover. Default true."` // default true
+	Checks                  CheckSet        `json:"checks" doc:"Checks run before, during and after each change. Default: every check of each phase."`                              // default: all
+	RAGProbe                RAGProbe        `json:"rag_probe" doc:"Probe set settings for ΔS, λ and coverage."`                                                                     //
+	WebhookPolicy           WebhookPolicy   `json:"webhook_policy" doc:"Where webhooks are emitted from and how they are deduplicated."`                                            //
+	ReturnToHome            ReturnToHome    `json:"return_to_home" doc:"How the evacuated region is brought back (drill E)."`                                                       //
+	Drills                  []DrillKind     `json:"drills,omitempty" doc:"Drills to run, in order: letters A-E (any case) or names. Default [A, E]."`                               // default [A, E]
+	Primary                 string          `json:"primary,omitempty" doc:"Primary region before the drill; default: regions[0]."`                                                  // default regions[0]
+	MinServingRegions       int             `json:"min_serving_regions" doc:"Regions that must still serve after evacuation. Default 1."`                                           // default 1; regions
+	Seed                    int64           `json:"seed" doc:"Seed of every random choice, so a run can be reproduced. Default 1."`                                                 // default 1
+	Load                    Load            `json:"load" doc:"Synthetic traffic during the drill."`                                                                                 //
+	Phases                  Phases          `json:"phases" doc:"Timing of the drill's phases."`                                                                                     //
+	Thresholds              Thresholds      `json:"thresholds" doc:"Acceptance targets of the page."`                                                                               //
+	SLO                     SLO             `json:"slo" doc:"Service level objective used for the error-budget record."`                                                            //
+	StopConditions          []StopCondition `json:"stop_conditions,omitempty" doc:"Conditions that abort the drill and run every undo. Default none."`                              // default none
+	Lab                     Lab             `json:"lab" doc:"Settings of the built-in lab; ignored when targets is set."`                                                           //
+	Targets                 *Targets        `json:"targets,omitempty" doc:"Real regions and router to drill; when absent the built-in lab is used."`                                // default nil (lab)
+}
+
+// Routing is the page's routing block.
+type Routing struct {
+	Mode         RoutingMode    `json:"mode" doc:"latency or weights. Default latency."`                                                            // default latency
+	StickMinutes float64        `json:"stick_minutes" doc:"Session stickiness TTL in minutes. Default 15."`                                         // minutes; default 15
+	HysteresisS  float64        `json:"hysteresis_s" doc:"Seconds a region must stay healthy/unhealthy before routing flips, 0..3600. Default 30."` // seconds; default 30
+	Weights      map[string]int `json:"weights,omitempty" doc:"Per-region weight 0..100, required when mode is weights."`                           // percent; default none
+}
+
+// CheckSet lists the checks of each phase.
+type CheckSet struct {
+	Pre  []CheckName `json:"pre" phase:"pre" doc:"Gate checks before the drill. Default: all pre checks."`   // default: all pre checks
+	Live []CheckName `json:"live" phase:"live" doc:"Checks while a change holds. Default: all live checks."` // default: all live checks
+	Post []CheckName `json:"post" phase:"post" doc:"Closeout checks. Default: all post checks."`             // default: all post checks
+}
+
+// RAGProbe configures the probe set.
+type RAGProbe struct {
+	K           int     `json:"k" doc:"Top-k chunks retrieved per probe, 1..100. Default 10."`                                            // chunks; default 10
+	DualhomeK   int     `json:"dualhome_k" doc:"Top-k compared between two regions (dual-home), 1..k. Default 5."`                        // chunks; default 5
+	DeltaSRisk  float64 `json:"delta_s_risk" doc:"ΔS at or above which a probe is high risk and forces rebuild, (0,1]. Default 0.60."`    // ratio; default 0.60
+	CoverageMin float64 `json:"coverage_min" doc:"Minimum share of expected answer tokens found in retrieved text, [0,1]. Default 0.70."` // ratio; default 0.70
+}
+
+// WebhookPolicy says where webhooks come from and how they are deduplicated.
+type WebhookPolicy struct {
+	EmitFrom  string `json:"emit_from,omitempty" doc:"Only region allowed to emit webhooks during the drill; default promote_survivor."`                            // default promote_survivor
+	DedupeKey string `json:"dedupe_key" doc:"Idempotency key expression sha256(a+b[+c]) over event_id, rev, source, tenant, region. Default sha256(event_id+rev)."` // default sha256(event_id+rev)
+}
+
+// ReturnToHome is drill E's settings.
+type ReturnToHome struct {
+	RebuildFollower bool  `json:"rebuild_follower" doc:"Rebuild the returning region's index from the primary's artifact. Default true."`                         // default true
+	PurgeCache      bool  `json:"purge_cache" doc:"Purge and re-warm the returning region's cache. Default true."`                                                // default true
+	GradualWeights  []int `json:"gradual_weights" doc:"Weight steps (percent) for the returning region, strictly rising, ending at 100. Default [10,30,60,100]."` // percent; default [10,30,60,100]
+}
+
+// Load is the synthetic traffic.
+type Load struct {
+	RateRPS     float64 `json:"rate_rps" doc:"Requests per second, 1..20000. Default 80."`                                          // requests/s; default 80
+	Sessions    int     `json:"sessions" doc:"Concurrent sticky sessions, 1..100000. Default 40."`                                  // default 40
+	WriteRatio  float64 `json:"write_ratio" doc:"Share of requests that are writes, [0,1]. Default 0.3."`                           // ratio; default 0.3
+	ReplayRatio float64 `json:"replay_ratio" doc:"Share of writes deliberately sent twice with the same key, [0,1]. Default 0.05."` // ratio; default 0.05
+	TimeoutMS   int     `json:"timeout_ms" doc:"Per-request timeout in milliseconds, 1..600000. Default 2000."`                     // ms; default 2000
+	MaxRetries  int     `json:"max_retries" doc:"Retries per failed request, 0..10. Default 2."`                                    // default 2
+}
+
+// Phases is the drill's timing.
+type Phases struct {
+	BaselineS     float64 `json:"baseline_s" doc:"Seconds of baseline traffic before the first change. Default 6."`                // seconds; default 6
+	HoldS         float64 `json:"hold_s" doc:"Seconds observed after each change. Default 8."`                                     // seconds; default 8
+	StepHoldS     float64 `json:"step_hold_s" doc:"Seconds held per gradual weight step. Default 3."`                              // seconds; default 3
+	DrainTimeoutS float64 `json:"drain_timeout_s" doc:"Seconds to wait for queues to drain before giving up. Default 60."`         // seconds; default 60
+	ProbeRounds   int     `json:"probe_rounds" doc:"Probe-set rounds per probe point (λ needs ≥2 to compare), 1..100. Default 3."` // default 3
+}
+
+// Thresholds are the page's acceptance targets.
+type Thresholds struct {
+	CutoverS        float64 `json:"cutover_s" doc:"Max seconds from evacuation decision to clean cutover. Default 30."`                 // seconds; default 30
+	Max5xxBurstS    float64 `json:"max_5xx_burst_s" doc:"Max seconds of a continuous 5xx burst. Default 60."`                           // seconds; default 60
+	P95VsBaseline   float64 `json:"p95_vs_baseline" doc:"Allowed p95 growth over baseline as a ratio, (0,10]. Default 0.25."`           // ratio; default 0.25
+	BacklogDrainS   float64 `json:"backlog_drain_s" doc:"Max seconds for the backlog to drain to the pre-drill baseline. Default 600."` // seconds; default 600
+	DeltaS          float64 `json:"delta_s" doc:"Max ΔS(question, retrieved) on the probe set, (0,1]. Default 0.45."`                   // ratio; default 0.45
+	DeltaSDrift     float64 `json:"delta_s_drift" doc:"Max ΔS difference between regions for the same probe, [0,1]. Default 0.03."`     // ratio; default 0.03
+	QueueBacklogMax int     `json:"queue_backlog_max" doc:"Backlog (messages) under which a queue counts as empty. Default 50."`        // messages; default 50
+	ErrorRateMax    float64 `json:"error_rate_max" doc:"Max share of failed requests while a change holds, [0,1]. Default 0.05."`       // ratio; default 0.05
+}
+
+// SLO is the objective the error budget is measured against.
+type SLO struct {
+	Availability     float64 `json:"availability" doc:"Availability objective, (0,1]. Default 0.999."`                          // ratio; default 0.999
+	LatencyMS        float64 `json:"latency_ms" doc:"Latency objective in milliseconds. Default 800."`                          // ms; default 800
+	LatencyObjective float64 `json:"latency_objective" doc:"Share of requests that must beat latency_ms, (0,1]. Default 0.99."` // ratio; default 0.99
+}
+
+// StopCondition aborts the drill when Metric stays above Above for ForS seconds.
+type StopCondition struct {
+	Metric StopMetric `json:"metric" required:"true" doc:"error_rate, p95_ms, write_loss, backlog, prometheus or http."`     // no default
+	Above  float64    `json:"above" doc:"Threshold in the metric's unit. Default 0."`                                        // metric unit; default 0
+	ForS   float64    `json:"for_s" doc:"Seconds the metric must stay above the threshold. Default 0 (immediately)."`        // seconds; default 0
+	Query  string     `json:"query,omitempty" doc:"PromQL query, for metric prometheus."`                                    // default ""
+	URL    string     `json:"url,omitempty" doc:"URL to GET for metric http, or Prometheus base URL for metric prometheus."` // default ""
+}
+
+// Lab configures the built-in lab.
+type Lab struct {
+	Misconfigure []Misconfiguration `json:"misconfigure,omitempty" doc:"Faults built into the lab on purpose so drills can prove detectors fire. Default none."` // default none
+	SkewAnalyzer string             `json:"skew_analyzer" doc:"Analyzer used for the skewed follower in drill C. Default simple."`                               // default "simple"
+	SkewMetric   string             `json:"skew_metric,omitempty" doc:"Metric used for the skewed follower in drill C; empty keeps the primary's."`              // default ""
+	Embedder     Embedder           `json:"embedder" doc:"Embedder used by the lab's regions."`                                                                  //
+	NATSURL      string             `json:"nats_url,omitempty" doc:"External NATS server; empty runs an embedded one."`                                          // default "" (embedded)
+	DataDir      string             `json:"data_dir,omitempty" doc:"Directory for lab state; empty uses a temporary directory."`                                 // default "" (temp dir)
+}
+
+// Embedder selects the lab's embedder.
+type Embedder struct {
+	Kind  EmbedderKind `json:"kind" doc:"builtin or openai. Default builtin."`                     // default builtin
+	URL   string       `json:"url,omitempty" doc:"Base URL of an OpenAI-compatible API (openai)."` // default ""
+	Model string       `json:"model,omitempty" doc:"Embedding model name (openai)."`               // default ""
+}
+
+// Targets are real regions to drill instead of the lab.
+type Targets struct {
+	Regions    map[string]RegionTarget `json:"regions" required:"true" doc:"One entry per plan region."` // no default
+	Router     Router                  `json:"router" doc:"How routing weights are read and set."`       //
+	Prometheus Prometheus              `json:"prometheus" doc:"Prometheus for stop conditions."`         //
+}
+
+// RegionTarget is one real region's contract endpoint.
+type RegionTarget struct {
+	BaseURL string `json:"base_url" required:"true" doc:"http(s) base URL of the region's drill contract."` // no default
+	Token   string `json:"token,omitempty" doc:"Admin bearer token."`                                       // default ""
+}
+
+// Router says how to read and set weights on real targets.
+type Router struct {
+	Kind       RouterKind `json:"kind" doc:"lab, haproxy or command. Default lab."`                                         // default lab
+	Address    string     `json:"address,omitempty" doc:"host:port of a lab edge or of HAProxy's runtime API."`             // default ""
+	Backend    string     `json:"backend,omitempty" doc:"HAProxy backend whose servers are the regions."`                   // default ""
+	Socket     string     `json:"socket,omitempty" doc:"Path of HAProxy's runtime API unix socket."`                        // default ""
+	SetWeight  []string   `json:"set_weight,omitempty" doc:"argv run to set a weight; {region} and {weight} are replaced."` // default none
+	GetWeights []string   `json:"get_weights,omitempty" doc:"argv run to print weights as JSON {region: weight}."`          // default none
+}
+
+// Prometheus is where stop-condition queries go.
+type Prometheus struct {
+	URL string `json:"url,omitempty" doc:"Base URL of the Prometheus HTTP API."` // default ""
+}
+
+// DefaultDedupeKey is the page's dedupe_key expression.
+const DefaultDedupeKey = "sha256(event_id+rev)"
+
+// Default returns a plan holding every default. Regions and Evacuate are
+// empty: a plan must name them.
+func Default() *Plan {
+	return &Plan{
+		Routing:                 Routing{Mode: RoutingLatency, StickMinutes: 15, HysteresisS: 30},
+		FreezeWritesOnFollowers: true,
+		Checks:                  CheckSet{Pre: ChecksFor(PhasePre), Live: ChecksFor(PhaseLive), Post: ChecksFor(PhasePost)},
+		RAGProbe:                RAGProbe{K: 10, DualhomeK: 5, DeltaSRisk: 0.60, CoverageMin: 0.70},
+		WebhookPolicy:           WebhookPolicy{DedupeKey: DefaultDedupeKey},
+		ReturnToHome:            ReturnToHome{RebuildFollower: true, PurgeCache: true, GradualWeights: []int{10, 30, 60, 100}},
+		Drills:                  []DrillKind{DrillPlannedEvacuation, DrillReturnToHome},
+		MinServingRegions:       1,
+		Seed:                    1,
+		Load:                    Load{RateRPS: 80, Sessions: 40, WriteRatio: 0.3, ReplayRatio: 0.05, TimeoutMS: 2000, MaxRetries: 2},
+		Phases:                  Phases{BaselineS: 6, HoldS: 8, StepHoldS: 3, DrainTimeoutS: 60, ProbeRounds: 3},
+		Thresholds: Thresholds{CutoverS: 30, Max5xxBurstS: 60, P95VsBaseline: 0.25, BacklogDrainS: 600,
+			DeltaS: 0.45, DeltaSDrift: 0.03, QueueBacklogMax: 50, ErrorRateMax: 0.05},
+		SLO: SLO{Availability: 0.999, LatencyMS: 800, LatencyObjective: 0.99},
+		Lab: Lab{SkewAnalyzer: "simple", Embedder: Embedder{Kind: EmbedderBuiltin}},
+	}
+}
+
+// fillDerived sets the defaults that depend on other fields.
+func (p *Plan) fillDerived() {
+	if p.Primary == "" && len(p.Regions) > 0 {
+		p.Primary = p.Regions[0]
+	}
+	if p.PromoteSurvivor == "" {
+		if s := p.Survivors(); len(s) > 0 {
+			p.PromoteSurvivor = s[0]
+		}
+	}
+	if p.WebhookPolicy.EmitFrom == "" {
+		p.WebhookPolicy.EmitFrom = p.PromoteSurvivor
+	}
+	if p.Targets != nil && p.Targets.Router.Kind == "" {
+		p.Targets.Router.Kind = RouterLab
+	}
+}
+
+// Survivors are the regions that keep serving: Regions minus Evacuate.
+func (p *Plan) Survivors() []string {
+	var out []string
+	for _, r := range p.Regions {
+		if r != p.Evacuate && !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// DrillList is the drills to run in order, without repeats; [A, E] if none.
+func (p *Plan) DrillList() []DrillKind {
+	if len(p.Drills) == 0 {
+		return []DrillKind{DrillPlannedEvacuation, DrillReturnToHome}
+	}
+	var out []DrillKind
+	for _, d := range p.Drills {
+		if !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Hysteresis is routing.hysteresis_s as a duration.
+func (p *Plan) Hysteresis() time.Duration { return Seconds(p.Routing.HysteresisS) }
+
+// StickTTL is routing.stick_minutes as a duration.
+func (p *Plan) StickTTL() time.Duration { return Seconds(p.Routing.StickMinutes * 60) }
+
+// RequestTimeout is load.timeout_ms as a duration.
+func (p *Plan) RequestTimeout() time.Duration {
+	return time.Duration(p.Load.TimeoutMS) * time.Millisecond
+}
+
+// UsesLab reports whether the drill runs against the built-in lab.
+func (p *Plan) UsesLab() bool { return p.Targets == nil }
+
+// Seconds converts a plan's float seconds to a duration.
+func Seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// Summary is a one-line description of the plan for headers and journals.
+func (p *Plan) Summary() string {
+	letters := make([]string, 0, len(p.Drills))
+	for _, d := range p.DrillList() {
+		letters = append(letters, d.Letter())
+	}
+	where := "lab"
+	if !p.UsesLab() {
+		where = "targets"
+	}
+	return fmt.Sprintf("evacuate %s, promote %s, regions [%s], drills %s, %s, seed %d",
+		p.Evacuate, p.PromoteSurvivor, strings.Join(p.Regions, " "), strings.Join(letters, ""), where, p.Seed)
+}
