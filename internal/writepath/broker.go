@@ -1,0 +1,149 @@
+package writepath
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/regiondrill/regiondrill/internal/contract"
+)
+
+// LedgerBucket is the JetStream KV bucket of the global dedupe ledger.
+const LedgerBucket = "ledger"
+
+// startEmbedded runs a private JetStream server storing under dir.
+func startEmbedded(name, dir string) (*server.Server, error) {
+	opts := &server.Options{
+		ServerName: name,
+		Host:       "127.0.0.1",
+		Port:       server.RANDOM_PORT,
+		JetStream:  true,
+		StoreDir:   dir,
+		NoLog:      true,
+		NoSigs:     true,
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("nats server: %w", err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		ns.Shutdown()
+		return nil, errors.New("nats server: not ready after 10s")
+	}
+	return ns, nil
+}
+
+// StartLedgerServer runs the global dedupe ledger: a JetStream server storing
+// under dir with the KV bucket "ledger" (no TTL). It returns the client URL.
+func StartLedgerServer(dir string) (url string, shutdown func(), err error) {
+	ns, err := startEmbedded("ledger", filepath.Join(dir, "ledger"))
+	if err != nil {
+		return "", nil, err
+	}
+	shutdown = func() { ns.Shutdown(); ns.WaitForShutdown() }
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		shutdown()
+		return "", nil, fmt.Errorf("ledger connect: %w", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		shutdown()
+		return "", nil, fmt.Errorf("ledger jetstream: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:  LedgerBucket,
+		History: 1,
+		Storage: jetstream.FileStorage,
+	}); err != nil {
+		shutdown()
+		return "", nil, fmt.Errorf("ledger bucket: %w", err)
+	}
+	return ns.ClientURL(), shutdown, nil
+}
+
+// token turns a region name into a stream-name-safe token.
+func token(region string) string {
+	var b strings.Builder
+	for _, r := range region {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
+// queue is one durable work-queue stream with its single pull consumer.
+type queue struct {
+	stream  jetstream.Stream
+	cons    jetstream.Consumer
+	subject string
+}
+
+func openQueue(ctx context.Context, js jetstream.JetStream, kind, region string) (*queue, error) {
+	name := "RD_" + strings.ToUpper(kind) + "_" + token(region)
+	subject := "rd." + kind + "." + token(region)
+	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:       name,
+		Subjects:   []string{subject},
+		Storage:    jetstream.FileStorage,
+		Retention:  jetstream.WorkQueuePolicy,
+		Duplicates: 2 * time.Minute,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", name, err)
+	}
+	cons, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:       "relay",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       30 * time.Second,
+		MaxDeliver:    -1,
+		MaxAckPending: 1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("consumer on %s: %w", name, err)
+	}
+	return &queue{stream: st, cons: cons, subject: subject}, nil
+}
+
+// Message headers of the write and webhook streams.
+const (
+	hdrKey        = contract.HeaderIdempotencyKey
+	hdrOrigin     = "Rd-Origin"      // region that accepted the write
+	hdrAcceptedAt = "Rd-Accepted-At" // accept time (RFC 3339, the region's clock)
+	hdrEpoch      = "Rd-Epoch"       // sender's known epoch on /internal/inbox
+	hdrEmit       = "Rd-Emit"        // webhook routing mode (see emitMode)
+)
+
+// backlog is the number of messages not yet acknowledged (work-queue
+// retention deletes acked ones) and the accept time of the oldest.
+func (q *queue) backlog(ctx context.Context) (int, time.Time, error) {
+	info, err := q.stream.Info(ctx)
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("stream info: %w", err)
+	}
+	n := int(info.State.Msgs)
+	if n == 0 {
+		return 0, time.Time{}, nil
+	}
+	m, err := q.stream.GetMsg(ctx, info.State.FirstSeq)
+	if err != nil {
+		// acked and deleted in between: the age is unknown for this call
+		return n, time.Time{}, nil
+	}
+	at, _ := time.Parse(time.RFC3339Nano, m.Header.Get(hdrAcceptedAt))
+	return n, at, nil
+}
