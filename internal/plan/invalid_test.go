@@ -183,4 +183,3 @@ func TestValidateZeroPlan(t *testing.T) {
 		t.Fatal("defaults alone name no regions and must not validate")
 	}
 }
-
