@@ -1,0 +1,252 @@
+package edge
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/regiondrill/regiondrill/internal/contract"
+)
+
+// hopHeaders are connection-scoped and never forwarded.
+var hopHeaders = []string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+// ServeHTTP routes one request; paths under /_edge/ go to the control API.
+func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if strings.HasPrefix(req.URL.Path, "/_edge/") {
+		r.control.ServeHTTP(w, req)
+		return
+	}
+	body, release, ok := r.readBody(w, req)
+	if !ok {
+		return
+	}
+	defer release()
+
+	if pin := req.Header.Get(contract.HeaderRegionPin); pin != "" {
+		b := r.byName[pin]
+		switch {
+		case b == nil:
+			writeError(w, http.StatusMisdirectedRequest, "X-Region-Pin: unknown region "+strconv.Quote(pin))
+		case !b.available.Load():
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusServiceUnavailable, "X-Region-Pin: region "+strconv.Quote(pin)+" is not serving (unhealthy, ejected or contract mismatch)")
+		default:
+			r.forward(w, req, body, b, false, "")
+		}
+		return
+	}
+
+	sid := ""
+	if r.cfg.StickTTL > 0 {
+		sid = req.Header.Get(contract.HeaderSession)
+		if sid == "" && req.Header.Get("Cookie") != "" {
+			if c, err := req.Cookie(contract.StickyCookie); err == nil {
+				sid = c.Value
+			}
+		}
+		if !validCookieValue(sid) {
+			sid = ""
+		}
+	}
+	var b *backend
+	if sid != "" {
+		if p := r.sessions.get(sid, r.cfg.Clock()); p != nil && p.inRotation.Load() {
+			b = p
+		}
+	}
+	if b == nil {
+		b = r.pick(nil)
+	}
+	if b == nil {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "no region in rotation")
+		return
+	}
+	r.forward(w, req, body, b, retryable(req), sid)
+}
+
+// forward sends req to b, retrying once elsewhere on a transport failure
+// when allowed, and copies the answer to w.
+func (r *Router) forward(w http.ResponseWriter, req *http.Request, body []byte, b *backend, retry bool, sid string) {
+	resp, cancel, err := r.attempt(req, body, b)
+	if err != nil && req.Context().Err() == nil && retry {
+		if b2 := r.pick(b); b2 != nil {
+			b = b2
+			resp, cancel, err = r.attempt(req, body, b)
+		}
+	}
+	if err != nil {
+		if req.Context().Err() != nil {
+			return // the client left; nothing to answer
+		}
+		status := http.StatusBadGateway
+		if isTimeout(err) {
+			status = http.StatusGatewayTimeout
+		}
+		writeError(w, status, "upstream "+b.name+": "+err.Error())
+		return
+	}
+	defer cancel()
+	defer resp.Body.Close()
+	if sid != "" {
+		r.sessions.put(sid, b, r.cfg.Clock(), r.cfg.StickTTL)
+	}
+	h := w.Header()
+	for k, vv := range resp.Header {
+		h[k] = vv
+	}
+	for _, k := range hopHeaders {
+		delete(h, k)
+	}
+	if len(h[contract.HeaderRegion]) == 0 {
+		h[contract.HeaderRegion] = []string{b.name}
+	}
+	if sid != "" {
+		h[contract.HeaderStickyRegion] = []string{b.name}
+		h.Add("Set-Cookie", contract.StickyCookie+"="+sid+"; Path=/; Max-Age="+
+			strconv.Itoa(int(r.cfg.StickTTL/time.Second))+"; HttpOnly; SameSite=Lax")
+	}
+	w.WriteHeader(resp.StatusCode)
+	bufp := r.bufs.Get().(*[]byte)
+	_, _ = io.CopyBuffer(w, resp.Body, *bufp) // a broken client or upstream mid-body cannot be answered any more
+	r.bufs.Put(bufp)
+}
+
+// attempt sends one try to b. On a transport error it records a passive failure.
+func (r *Router) attempt(req *http.Request, body []byte, b *backend) (*http.Response, context.CancelFunc, error) {
+	ctx, cancel := context.WithTimeout(req.Context(), r.cfg.TryTimeout)
+	out := req.WithContext(ctx)
+	u := *b.url
+	u.Path, u.RawPath = joinPath(b.url, req.URL)
+	u.RawQuery = req.URL.RawQuery
+	out.URL = &u
+	out.Host = b.url.Host
+	out.RequestURI = ""
+	out.Close = false
+	out.TransferEncoding = nil
+	out.Header = stripHop(req.Header)
+	out.GetBody = nil
+	if len(body) > 0 {
+		out.Body = io.NopCloser(bytes.NewReader(body))
+		out.ContentLength = int64(len(body))
+	} else {
+		out.Body = nil
+		out.ContentLength = 0
+	}
+	start := time.Now()
+	resp, err := r.transport.RoundTrip(out)
+	if err != nil {
+		cancel()
+		b.count(0)
+		if req.Context().Err() == nil {
+			r.failed(b, err)
+		}
+		return nil, nil, err
+	}
+	took := time.Since(start)
+	b.count(resp.StatusCode)
+	b.latency.Observe(took.Seconds())
+	b.observe(took)
+	b.served.Add(1)
+	r.succeeded(b)
+	return resp, cancel, nil
+}
+
+// readBody buffers a request body of up to MaxBodyBytes so a retry can
+// resend it. It answers 413 itself when the body is larger.
+func (r *Router) readBody(w http.ResponseWriter, req *http.Request) ([]byte, func(), bool) {
+	if req.Body == nil || req.Body == http.NoBody || req.ContentLength == 0 {
+		return nil, func() {}, true
+	}
+	if req.ContentLength > MaxBodyBytes {
+		writeError(w, http.StatusRequestEntityTooLarge, "request body over 1 MiB")
+		return nil, nil, false
+	}
+	bufp := r.bufs.Get().(*[]byte)
+	buf := bytes.NewBuffer((*bufp)[:0])
+	n, err := buf.ReadFrom(io.LimitReader(req.Body, MaxBodyBytes+1))
+	release := func() {
+		if b := buf.Bytes(); cap(b) <= 2*MaxBodyBytes {
+			*bufp = b[:cap(b)]
+			r.bufs.Put(bufp)
+		}
+	}
+	if err != nil {
+		release()
+		writeError(w, http.StatusBadRequest, "reading request body: "+err.Error())
+		return nil, nil, false
+	}
+	if n > MaxBodyBytes {
+		release()
+		writeError(w, http.StatusRequestEntityTooLarge, "request body over 1 MiB")
+		return nil, nil, false
+	}
+	return buf.Bytes(), release, true
+}
+
+// retryable reports whether a request may be sent again after a transport
+// failure: reads, /ask, /token, /health, and /write with an Idempotency-Key.
+func retryable(req *http.Request) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return true
+	}
+	switch req.URL.Path {
+	case "/ask", "/token", "/health":
+		return true
+	case "/write":
+		return req.Header.Get(contract.HeaderIdempotencyKey) != ""
+	}
+	return false
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// stripHop returns h without hop-by-hop headers, copying only when needed.
+func stripHop(h http.Header) http.Header {
+	for _, k := range hopHeaders {
+		if _, ok := h[k]; ok {
+			c := h.Clone()
+			for _, k := range hopHeaders {
+				delete(c, k)
+			}
+			return c
+		}
+	}
+	return h
+}
+
+func joinPath(base, req *url.URL) (string, string) {
+	if base.Path == "" || base.Path == "/" {
+		return req.Path, req.RawPath
+	}
+	return strings.TrimSuffix(base.Path, "/") + req.Path, ""
+}
+
+// validCookieValue keeps session ids that can travel in a cookie unquoted.
+func validCookieValue(v string) bool {
+	if len(v) > 256 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c <= 0x20 || c >= 0x7f || c == '"' || c == ',' || c == ';' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
