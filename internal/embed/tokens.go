@@ -27,8 +27,9 @@ func Tokens(text string) []string {
 	return out
 }
 
-// stopWords are function words that carry no topic. Question words are
-// included: "how" or "what" in a question says nothing about the answer.
+// stopWords are function words that carry no topic, plus the frame words
+// of questions ("how many", "how often", "what kind"): they say what shape
+// the answer has, not what it is about, and answers rarely repeat them.
 var stopWords = func() map[string]struct{} {
 	const list = `a about above after again against all also am an and any are
 as at be because been before being below between both but by can cannot could
@@ -39,7 +40,8 @@ now of off on once only or other ought our ours ourselves out over own per same
 shall she should so some such than that the their theirs them themselves then
 there these they this those through thus to too under until up upon us use used
 uses using very via was we were what when where which while who whom whose why
-will with within without would yet you your yours yourself yourselves`
+will with within without would yet you your yours yourself yourselves
+many often quickly kind happens happen mean means`
 	m := map[string]struct{}{}
 	for _, w := range strings.Fields(list) {
 		m[w] = struct{}{}

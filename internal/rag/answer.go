@@ -3,6 +3,8 @@ package rag
 import (
 	"context"
 	"math"
+	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -10,11 +12,15 @@ import (
 	"github.com/regiondrill/regiondrill/internal/embed"
 )
 
-// Answer searches the top k chunks and extracts the sentence that best
-// overlaps the question: set-cosine of content tokens (embed.Tokens), plus a
-// small bonus for the chunk's fused rank; ties go to the higher-ranked chunk,
-// then the earlier sentence. The citation names that sentence's chunk. No
-// chunk or no overlapping sentence gives an empty answer and no citation.
+// Answer searches the top k chunks and extracts the span that best answers
+// the question: candidate spans are the sentences and clauses (split at ';',
+// ':' and ", and|but|while|so|which|whereas") of the chunks; a span scores
+// the share of the question's content tokens (embed.Tokens) it holds, +0.2
+// when the question asks for a quantity or time and the span has a digit,
+// +0.1 times its chunk's fused score relative to the best, −0.005 per
+// content token. Ties go to the higher-ranked chunk, then the earlier span.
+// The citation names that span's chunk. No chunk or no overlapping span
+// gives an empty answer and no citation.
 func (ix *Index) Answer(ctx context.Context, question string, k int) (string, []contract.Citation, []contract.Chunk, error) {
 	chunks, err := ix.Search(ctx, question, k)
 	if err != nil {
@@ -27,22 +33,28 @@ func (ix *Index) Answer(ctx context.Context, question string, k int) (string, []
 	return answer, []contract.Citation{*cite}, chunks, nil
 }
 
+// quantityCues mark questions whose answer is a number, date or duration.
+var quantityCues = []string{"how many", "how much", "how long", "how often", "how quickly", "how old", "when ", "what year",
+	"maximum", "minimum", "limit", "longest", "shortest", "largest", "smallest", "version", "price", "cost"}
+
 func extract(question string, chunks []contract.Chunk) (string, *contract.Citation) {
 	q := set(embed.Tokens(question))
 	if len(q) == 0 || len(chunks) == 0 {
 		return "", nil
 	}
+	lq := strings.ToLower(question)
+	quantity := slices.ContainsFunc(quantityCues, func(c string) bool { return strings.Contains(lq, c) })
 	var (
 		best      string
-		bestScore float64
+		bestScore = math.Inf(-1)
 		cite      *contract.Citation
 	)
 	top := chunks[0].Score
 	for _, ch := range chunks {
-		for _, sent := range Sentences(ch.Text) {
-			s := set(embed.Tokens(sent))
+		for _, span := range spans(ch.Text) {
+			toks := embed.Tokens(span)
 			shared := 0
-			for t := range s {
+			for t := range set(toks) {
 				if _, ok := q[t]; ok {
 					shared++
 				}
@@ -50,17 +62,55 @@ func extract(question string, chunks []contract.Chunk) (string, *contract.Citati
 			if shared == 0 {
 				continue
 			}
-			score := float64(shared) / math.Sqrt(float64(len(q)*len(s)))
+			score := float64(shared)/float64(len(q)) - 0.005*float64(len(toks))
+			if quantity && strings.ContainsFunc(span, unicode.IsDigit) {
+				score += 0.2
+			}
 			if top > 0 {
 				score += 0.1 * ch.Score / top
 			}
 			if score > bestScore {
-				best, bestScore = sent, score
+				best, bestScore = span, score
 				cite = &contract.Citation{DocID: ch.DocID, ChunkID: ch.ChunkID}
 			}
 		}
 	}
 	return best, cite
+}
+
+// spans are the sentences of text, each followed by its clauses when it
+// has more than one.
+func spans(text string) []string {
+	var out []string
+	for _, s := range Sentences(text) {
+		out = append(out, s)
+		if cl := Clauses(s); len(cl) > 1 {
+			out = append(out, cl...)
+		}
+	}
+	return out
+}
+
+// clauseBreak matches where a sentence splits into clauses.
+var clauseBreak = regexp.MustCompile(`\s*[;:]\s+|,\s+(?:and|but|while|so|which|whereas)\s+`)
+
+// Clauses splits a sentence at ';', ':' and at a comma followed by and, but,
+// while, so, which or whereas. Clauses of fewer than three words are
+// merged into the one before.
+func Clauses(sentence string) []string {
+	var out []string
+	for _, c := range clauseBreak.Split(sentence, -1) {
+		c = strings.TrimSpace(c)
+		if c == "" {
+			continue
+		}
+		if len(out) > 0 && len(strings.Fields(c)) < 3 {
+			out[len(out)-1] += " " + c
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 func set(tokens []string) map[string]struct{} {
