@@ -1,0 +1,211 @@
+// Package journal is the drill's append-only, write-ahead record. Every
+// change to a target is written with its undo before it is applied, then
+// marked done; every observation (requests, health, probes, checks, steps) is
+// appended as it happens. Reports are built from the journal alone, and
+// rollback restores a target from it after a crash.
+package journal
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+)
+
+// Type is the kind of an event.
+type Type string
+
+// Event types.
+const (
+	RunStart    Type = "run_start"    // plan, target, seed, clock origin
+	StepStart   Type = "step_start"   // a runbook step begins
+	StepEnd     Type = "step_end"     // a runbook step ends with its outcome
+	Intent      Type = "intent"       // a change is about to be applied (with its undo)
+	Applied     Type = "applied"      // the change was applied
+	ApplyFailed Type = "apply_failed" // the change failed (it may be partly applied: its undo still runs)
+	Undone      Type = "undone"       // the change's undo ran
+	UndoFailed  Type = "undo_failed"
+	Check       Type = "check"    // a pre/live/post check result
+	Probe       Type = "probe"    // probe-set results of one round in one region
+	Health      Type = "health"   // a health snapshot of every region
+	Records     Type = "records"  // a batch of client request records
+	Writes      Type = "writes"   // the client's write attempts, classified later
+	Stores      Type = "stores"   // the final read of every region's store
+	Webhooks    Type = "webhooks" // the sink's deliveries
+	Stop        Type = "stop"     // a stop condition tripped
+	Note        Type = "note"     // anything else worth keeping
+	RunEnd      Type = "run_end"  // the run ended (outcome: passed, failed, aborted, interrupted)
+)
+
+// Event is one line of the journal. At is milliseconds since the run's start
+// (RunStart carries the wall-clock origin), so journals replay identically.
+type Event struct {
+	Seq  int             `json:"seq"`
+	At   int64           `json:"at_ms"`
+	Type Type            `json:"type"`
+	Step string          `json:"step,omitempty"`
+	ID   string          `json:"id,omitempty"` // change id for intent/applied/undone
+	Data json.RawMessage `json:"data,omitempty"`
+}
+
+// Decode unmarshals the event's data.
+func (e Event) Decode(v any) error {
+	if len(e.Data) == 0 {
+		return fmt.Errorf("event %d (%s) has no data", e.Seq, e.Type)
+	}
+	return json.Unmarshal(e.Data, v)
+}
+
+// Writer appends events and syncs change records to disk before returning,
+// so a crash never loses an intent whose change may have been applied.
+type Writer struct {
+	mu     sync.Mutex
+	f      *os.File
+	bw     *bufio.Writer
+	seq    int
+	origin time.Time
+	clock  func() time.Time
+	subs   []func(Event)
+}
+
+// Create opens a new journal file (it must not exist).
+func Create(path string, origin time.Time, clock func() time.Time) (*Writer, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if clock == nil {
+		clock = time.Now
+	}
+	return &Writer{f: f, bw: bufio.NewWriterSize(f, 64<<10), origin: origin, clock: clock}, nil
+}
+
+// Subscribe registers an observer called for every appended event (terminal
+// view, live checks). Observers must not block.
+func (w *Writer) Subscribe(f func(Event)) {
+	w.mu.Lock()
+	w.subs = append(w.subs, f)
+	w.mu.Unlock()
+}
+
+// Origin is the wall-clock time of at_ms 0.
+func (w *Writer) Origin() time.Time { return w.origin }
+
+// Since returns ms since the origin by the writer's clock.
+func (w *Writer) Since() int64 { return w.clock().Sub(w.origin).Milliseconds() }
+
+// Append writes one event. Change events (intent, applied, undone, ...) and
+// run boundaries are flushed and fsynced before Append returns.
+func (w *Writer) Append(typ Type, step, id string, data any) (Event, error) {
+	var raw json.RawMessage
+	if data != nil {
+		b, err := json.Marshal(data)
+		if err != nil {
+			return Event{}, fmt.Errorf("journal: encode %s: %w", typ, err)
+		}
+		raw = b
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.f == nil {
+		return Event{}, errors.New("journal: closed")
+	}
+	w.seq++
+	ev := Event{Seq: w.seq, At: w.clock().Sub(w.origin).Milliseconds(), Type: typ, Step: step, ID: id, Data: raw}
+	line, err := json.Marshal(ev)
+	if err != nil {
+		return Event{}, err
+	}
+	if _, err := w.bw.Write(append(line, '\n')); err != nil {
+		return Event{}, fmt.Errorf("journal: write: %w", err)
+	}
+	if durable(typ) {
+		if err := w.bw.Flush(); err != nil {
+			return Event{}, fmt.Errorf("journal: flush: %w", err)
+		}
+		if err := w.f.Sync(); err != nil {
+			return Event{}, fmt.Errorf("journal: sync: %w", err)
+		}
+	}
+	for _, s := range w.subs {
+		s(ev)
+	}
+	return ev, nil
+}
+
+func durable(t Type) bool {
+	switch t {
+	case Intent, Applied, ApplyFailed, Undone, UndoFailed, RunStart, RunEnd, StepStart, StepEnd, Stop:
+		return true
+	}
+	return false
+}
+
+// Flush writes buffered events to disk.
+func (w *Writer) Flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.f == nil {
+		return nil
+	}
+	if err := w.bw.Flush(); err != nil {
+		return err
+	}
+	return w.f.Sync()
+}
+
+// Close flushes and closes the file.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.f == nil {
+		return nil
+	}
+	err := errors.Join(w.bw.Flush(), w.f.Sync(), w.f.Close())
+	w.f = nil
+	return err
+}
+
+// Read parses a journal. A torn last line (a crash mid-write) is ignored;
+// any other malformed line is an error naming its line number.
+func Read(r io.Reader) ([]Event, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	var out []Event
+	var pending error
+	line := 0
+	for sc.Scan() {
+		line++
+		if pending != nil {
+			return nil, pending
+		}
+		b := sc.Bytes()
+		if len(b) == 0 {
+			continue
+		}
+		var ev Event
+		if err := json.Unmarshal(b, &ev); err != nil {
+			pending = fmt.Errorf("journal line %d: %w", line, err)
+			continue
+		}
+		out = append(out, ev)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ReadFile reads a journal file.
+func ReadFile(path string) ([]Event, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return Read(f)
+}

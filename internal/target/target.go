@@ -1,0 +1,365 @@
+// Package target is how the drill reaches what it drills: the regions'
+// contract endpoints, the router, the fault injector and the webhook sink.
+// The lab is one target; a real deployment exposing the drill contract is
+// another. Every mutation goes through Do with a typed Action, so the
+// journal can record it and its undo as data.
+package target
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/regiondrill/regiondrill/internal/contract"
+)
+
+// ActionKind names a change the drill can make.
+type ActionKind string
+
+// The changes.
+const (
+	SetWeights  ActionKind = "set_weights"  // router weights
+	Blackhole   ActionKind = "blackhole"    // cut a region's ingress and egress
+	ClearFaults ActionKind = "clear_faults" // remove every fault on a region's proxies
+	Freeze      ActionKind = "freeze"       // freeze / unfreeze a region's writes
+	Promote     ActionKind = "promote"      // make one region primary (sent to every reachable region)
+	EmitFrom    ActionKind = "emit_from"    // webhook emit policy (sent to every reachable region)
+	Scale       ActionKind = "scale"        // minimum instances / concurrency
+	Rebuild     ActionKind = "rebuild"      // rebuild a region's index
+	Purge       ActionKind = "purge"        // purge a region's cache (no undo needed)
+	Warm        ActionKind = "warm"         // warm a region's cache (no undo needed)
+	RotateKeys  ActionKind = "rotate_keys"  // key ring
+)
+
+// Action is one change, as data.
+type Action struct {
+	Kind         ActionKind     `json:"kind"`
+	Region       string         `json:"region,omitempty"`
+	Weights      map[string]int `json:"weights,omitempty"`
+	Frozen       bool           `json:"frozen,omitempty"`
+	Primary      string         `json:"primary,omitempty"`
+	Epoch        uint64         `json:"epoch,omitempty"`
+	EmitFrom     []string       `json:"emit_from,omitempty"`
+	MinInstances int            `json:"min_instances,omitempty"`
+	Analyzer     string         `json:"analyzer,omitempty"`
+	Metric       string         `json:"metric,omitempty"`
+	Tenant       string         `json:"tenant,omitempty"`
+	Prefix       string         `json:"prefix,omitempty"`
+	Questions    []string       `json:"questions,omitempty"`
+	LeaseMS      int64          `json:"lease_ms,omitempty"`
+	KeyCurrent   string         `json:"key_current,omitempty"`
+	KeyAccept    []string       `json:"key_accept,omitempty"`
+}
+
+// Endpoints are where a target's parts listen.
+type Endpoints struct {
+	Edge    string            `json:"edge"`
+	Faults  string            `json:"faults,omitempty"`
+	Sink    string            `json:"sink,omitempty"`
+	Regions map[string]string `json:"regions"`
+	Token   string            `json:"-"` // never journaled
+	// Proxies lists, per region, the fault proxies a blackhole cuts.
+	Proxies map[string][]string `json:"proxies,omitempty"`
+}
+
+// HTTP is a target reached over the drill contract.
+type HTTP struct {
+	ep     Endpoints
+	client *http.Client
+}
+
+// New returns a target for the endpoints.
+func New(ep Endpoints) *HTTP {
+	return &HTTP{ep: ep, client: &http.Client{
+		Timeout:   3 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: 16, IdleConnTimeout: 30 * time.Second},
+	}}
+}
+
+// Endpoints returns the target's endpoints.
+func (t *HTTP) Endpoints() Endpoints { return t.ep }
+
+// Regions lists region names, sorted.
+func (t *HTTP) Regions() []string {
+	out := make([]string, 0, len(t.ep.Regions))
+	for r := range t.ep.Regions {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Error is a non-2xx answer.
+type Error struct {
+	URL    string
+	Status int
+	Body   string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: HTTP %d: %s", e.URL, e.Status, e.Body) }
+
+func (t *HTTP) call(ctx context.Context, method, u string, body, out any, auth string) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", "Bearer "+auth)
+	}
+	resp, err := t.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("%s: read body: %w", u, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return &Error{URL: u, Status: resp.StatusCode, Body: string(bytes.TrimSpace(b[:min(len(b), 300)]))}
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			return fmt.Errorf("%s: decode: %w", u, err)
+		}
+	}
+	return nil
+}
+
+func (t *HTTP) regionURL(region, path string) (string, error) {
+	base, ok := t.ep.Regions[region]
+	if !ok {
+		return "", fmt.Errorf("unknown region %q", region)
+	}
+	return base + path, nil
+}
+
+// Health reads a region's contract health.
+func (t *HTTP) Health(ctx context.Context, region string) (contract.Health, error) {
+	var h contract.Health
+	u, err := t.regionURL(region, "/health")
+	if err != nil {
+		return h, err
+	}
+	err = t.call(ctx, http.MethodGet, u, nil, &h, "")
+	return h, err
+}
+
+// HealthAll reads every region's health; unreachable regions are reported in
+// errs by name.
+func (t *HTTP) HealthAll(ctx context.Context) (map[string]contract.Health, map[string]string) {
+	hs, errs := map[string]contract.Health{}, map[string]string{}
+	for _, r := range t.Regions() {
+		h, err := t.Health(ctx, r)
+		if err != nil {
+			errs[r] = err.Error()
+			continue
+		}
+		hs[r] = h
+	}
+	return hs, errs
+}
+
+// Token mints a session token from a region.
+func (t *HTTP) Token(ctx context.Context, region, session string) (string, error) {
+	u, err := t.regionURL(region, "/token")
+	if err != nil {
+		return "", err
+	}
+	var out struct {
+		Token string `json:"token"`
+	}
+	err = t.call(ctx, http.MethodPost, u, map[string]string{"session": session}, &out, "")
+	return out.Token, err
+}
+
+// Ask asks one region directly (probes bypass the edge).
+func (t *HTTP) Ask(ctx context.Context, region, token string, ask contract.AskRequest) (contract.AskResponse, error) {
+	var out contract.AskResponse
+	u, err := t.regionURL(region, "/ask")
+	if err != nil {
+		return out, err
+	}
+	err = t.call(ctx, http.MethodPost, u, ask, &out, token)
+	return out, err
+}
+
+// Writes reads a region's store.
+func (t *HTTP) Writes(ctx context.Context, region string) (contract.Writes, error) {
+	var out contract.Writes
+	u, err := t.regionURL(region, "/writes")
+	if err != nil {
+		return out, err
+	}
+	c := *t.client
+	c.Timeout = 30 * time.Second
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		return out, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return out, &Error{URL: u, Status: resp.StatusCode}
+	}
+	return out, json.NewDecoder(resp.Body).Decode(&out)
+}
+
+// Delivery is one webhook delivery the sink accepted.
+type Delivery struct {
+	ID         string    `json:"id"`
+	Region     string    `json:"region"`
+	KID        string    `json:"kid"`
+	ReceivedAt time.Time `json:"received_at"`
+}
+
+// Deliveries reads the webhook sink's records.
+func (t *HTTP) Deliveries(ctx context.Context) ([]Delivery, error) {
+	if t.ep.Sink == "" {
+		return nil, errors.New("target has no webhook sink")
+	}
+	var out []Delivery
+	err := t.call(ctx, http.MethodGet, t.ep.Sink+"/deliveries", nil, &out, "")
+	return out, err
+}
+
+// Weights reads the router's weights.
+func (t *HTTP) Weights(ctx context.Context) (map[string]int, error) {
+	var out map[string]int
+	err := t.call(ctx, http.MethodGet, t.ep.Edge+"/_edge/weights", nil, &out, t.ep.Token)
+	return out, err
+}
+
+// RouterStatus reads the router's backend status as raw JSON.
+func (t *HTTP) RouterStatus(ctx context.Context) (json.RawMessage, error) {
+	var out json.RawMessage
+	err := t.call(ctx, http.MethodGet, t.ep.Edge+"/_edge/status", nil, &out, t.ep.Token)
+	return out, err
+}
+
+// Fault is an active fault as the injector reports it.
+type Fault struct {
+	ID      string   `json:"id"`
+	Kind    string   `json:"kind"`
+	Targets []string `json:"targets"`
+}
+
+// ActiveFaults lists the injector's faults.
+func (t *HTTP) ActiveFaults(ctx context.Context) ([]Fault, error) {
+	if t.ep.Faults == "" {
+		return nil, nil
+	}
+	var out []Fault
+	err := t.call(ctx, http.MethodGet, t.ep.Faults+"/faults", nil, &out, t.ep.Token)
+	return out, err
+}
+
+// Do applies one action.
+func (t *HTTP) Do(ctx context.Context, a Action) error {
+	tok := t.ep.Token
+	admin := func(region, path string, body any) error {
+		u, err := t.regionURL(region, path)
+		if err != nil {
+			return err
+		}
+		return t.call(ctx, http.MethodPost, u, body, nil, tok)
+	}
+	switch a.Kind {
+	case SetWeights:
+		return t.call(ctx, http.MethodPut, t.ep.Edge+"/_edge/weights", a.Weights, nil, tok)
+	case Blackhole:
+		proxies := t.ep.Proxies[a.Region]
+		if len(proxies) == 0 {
+			return fmt.Errorf("blackhole %s: target has no fault proxies for it", a.Region)
+		}
+		lease := time.Duration(a.LeaseMS) * time.Millisecond
+		return t.call(ctx, http.MethodPost, t.ep.Faults+"/faults",
+			map[string]any{"kind": "blackhole", "targets": proxies, "lease": lease.String()}, nil, tok)
+	case ClearFaults:
+		faults, err := t.ActiveFaults(ctx)
+		if err != nil {
+			return err
+		}
+		var errs []error
+		for _, f := range faults {
+			if a.Region != "" && !overlaps(f.Targets, t.ep.Proxies[a.Region]) {
+				continue
+			}
+			if err := t.call(ctx, http.MethodDelete, t.ep.Faults+"/faults/"+url.PathEscape(f.ID), nil, nil, tok); err != nil {
+				var he *Error
+				if !(errors.As(err, &he) && he.Status == http.StatusNotFound) {
+					errs = append(errs, err)
+				}
+			}
+		}
+		return errors.Join(errs...)
+	case Freeze:
+		return admin(a.Region, "/admin/freeze", contract.FreezeRequest{Frozen: a.Frozen})
+	case Promote:
+		return t.each(a.Region, func(r string) error {
+			return admin(r, "/admin/promote", contract.PromoteRequest{Primary: a.Primary, Epoch: a.Epoch})
+		})
+	case EmitFrom:
+		return t.each(a.Region, func(r string) error {
+			return admin(r, "/admin/emit", contract.EmitRequest{EmitFrom: a.EmitFrom})
+		})
+	case Scale:
+		n := a.MinInstances
+		return admin(a.Region, "/admin/scale", contract.ScaleRequest{MinInstances: &n})
+	case Rebuild:
+		return admin(a.Region, "/admin/rebuild", contract.RebuildRequest{Analyzer: a.Analyzer, Metric: a.Metric})
+	case Purge:
+		return admin(a.Region, "/admin/purge", contract.PurgeRequest{Tenant: a.Tenant, Prefix: a.Prefix})
+	case Warm:
+		return admin(a.Region, "/admin/warm", contract.WarmRequest{Tenant: a.Tenant, Questions: a.Questions})
+	case RotateKeys:
+		return t.each(a.Region, func(r string) error {
+			return admin(r, "/admin/rotate", contract.RotateRequest{Current: a.KeyCurrent, Accept: a.KeyAccept})
+		})
+	}
+	return fmt.Errorf("unknown action %q", a.Kind)
+}
+
+// each runs f on one region, or on every region when region is "". A region
+// that cannot be reached is skipped only in the all-regions form (it learns
+// the state when it returns); the errors of the others are joined.
+func (t *HTTP) each(region string, f func(string) error) error {
+	if region != "" {
+		return f(region)
+	}
+	var errs []error
+	for _, r := range t.Regions() {
+		if err := f(r); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", r, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func overlaps(a, b []string) bool {
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,199 @@
+// Package verdict holds the result of a drill as data: the acceptance
+// targets, checks, write ledger, diagnoses and series that report.json,
+// junit.xml and report.html are rendered from.
+package verdict
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// SchemaVersion identifies the report.json format (docs/report.md).
+const SchemaVersion = "regiondrill.report/v1"
+
+// Outcome is pass, fail or aborted.
+type Outcome string
+
+// Outcomes.
+const (
+	Pass    Outcome = "pass"
+	Fail    Outcome = "fail"
+	Aborted Outcome = "aborted"
+)
+
+// Target is one acceptance target judged.
+type Target struct {
+	ID     string  `json:"id"`     // e.g. cutover_s
+	Drill  string  `json:"drill"`  // drill letter it belongs to
+	Target string  `json:"target"` // human form of the threshold, e.g. "≤ 30 s"
+	Value  any     `json:"value"`  // measured value (number, bool or string)
+	Pass   bool    `json:"pass"`
+	Detail string  `json:"detail,omitempty"`
+	Limit  float64 `json:"limit,omitempty"`
+}
+
+// Check is one pre/live/post check result.
+type Check struct {
+	Phase  string `json:"phase"` // pre, live, post
+	Name   string `json:"name"`
+	Drill  string `json:"drill"`
+	Pass   bool   `json:"pass"`
+	Value  string `json:"value"`
+	Detail string `json:"detail,omitempty"`
+	AtMS   int64  `json:"at_ms"`
+}
+
+// Step is one runbook step on the timeline.
+type Step struct {
+	Drill   string   `json:"drill"`
+	Name    string   `json:"name"` // e.g. "2 evacuate"
+	StartMS int64    `json:"start_ms"`
+	EndMS   int64    `json:"end_ms"`
+	Outcome string   `json:"outcome"` // ok, failed, skipped, interrupted
+	Notes   []string `json:"notes,omitempty"`
+}
+
+// Event is an action on the timeline (evacuate, promote, weight step...).
+type Event struct {
+	AtMS  int64  `json:"at_ms"`
+	Drill string `json:"drill"`
+	Label string `json:"label"`
+}
+
+// Ledger is the write ledger.
+type Ledger struct {
+	Attempted     int `json:"attempted"`
+	Acknowledged  int `json:"acknowledged"`
+	OK            int `json:"ok"`
+	Lost          int `json:"lost"`
+	Duplicates    int `json:"duplicates"`
+	Unexpected    int `json:"unexpected"`
+	Indeterminate int `json:"indeterminate"`
+	// IndeterminateApplied are writes whose outcome the client never learned
+	// but that the stores hold exactly once.
+	IndeterminateApplied int      `json:"indeterminate_applied"`
+	SplitBrain           int      `json:"split_brain"`
+	Examples             []string `json:"examples,omitempty"`
+}
+
+// Webhooks is the webhook reconciliation.
+type Webhooks struct {
+	Expected             int            `json:"expected"`
+	Delivered            int            `json:"delivered"`
+	Missing              int            `json:"missing"`
+	Duplicates           int            `json:"duplicates"`
+	FromDisallowedRegion int            `json:"from_disallowed_region"`
+	ByRegion             map[string]int `json:"by_region"`
+}
+
+// Diagnosis names one of the page's typical failures with its evidence and
+// the page's exact fix.
+type Diagnosis struct {
+	ID       string   `json:"id"`
+	Title    string   `json:"title"`
+	Drill    string   `json:"drill"`
+	Evidence []string `json:"evidence"`
+	Fix      string   `json:"fix"`
+}
+
+// Contract is a region's index metadata and contract fields at a moment.
+type Contract struct {
+	Region     string    `json:"region"`
+	Ready      bool      `json:"ready"`
+	Role       string    `json:"role"`
+	IndexHash  string    `json:"index_hash"`
+	Metric     string    `json:"metric"`
+	Analyzer   string    `json:"analyzer"`
+	BuildTS    time.Time `json:"build_ts"`
+	SchemaRev  string    `json:"schema_rev"`
+	ModelTag   string    `json:"model_tag"`
+	SecretsRev string    `json:"secrets_rev"`
+	Release    string    `json:"release"`
+}
+
+// RegionContracts holds before and after snapshots.
+type RegionContracts struct {
+	Before Contract `json:"before"`
+	After  Contract `json:"after"`
+}
+
+// Probe is one probe result.
+type Probe struct {
+	Phase     string  `json:"phase"` // before, after
+	Drill     string  `json:"drill"`
+	Region    string  `json:"region"`
+	ProbeID   string  `json:"probe_id"`
+	DeltaS    float64 `json:"delta_s"`
+	Coverage  float64 `json:"coverage"`
+	Lambda    string  `json:"lambda"`
+	CitesGold bool    `json:"cites_gold"`
+}
+
+// Second is one per-second sample of the series behind the charts.
+type Second struct {
+	T          int64              `json:"t"` // seconds since start
+	Requests   int                `json:"requests"`
+	Errors     int                `json:"errors"`
+	Err5xx     int                `json:"err_5xx"`
+	P50        float64            `json:"p50_ms"`
+	P95        float64            `json:"p95_ms"`
+	P99        float64            `json:"p99_ms"`
+	ByRegion   map[string]int     `json:"by_region"`
+	P95Region  map[string]float64 `json:"p95_ms_by_region"`
+	Backlog    map[string]int     `json:"backlog"`
+	BacklogAge map[string]float64 `json:"backlog_age_s"`
+	CacheHit   float64            `json:"cache_hit_ratio"`
+	Cold       int                `json:"cold"`
+}
+
+// SLO is the error budget the drill consumed.
+type SLO struct {
+	Availability     float64 `json:"availability_objective"`
+	LatencyMS        float64 `json:"latency_objective_ms"`
+	LatencyObjective float64 `json:"latency_objective"`
+	Requests         int     `json:"requests"`
+	Bad              int     `json:"bad"`  // failed requests
+	Slow             int     `json:"slow"` // over the latency objective
+	// BudgetConsumed is bad / (requests × (1 − availability)): 1.0 means the
+	// drill used the whole budget of its own traffic.
+	BudgetConsumed        float64 `json:"availability_budget_consumed"`
+	LatencyBudgetConsumed float64 `json:"latency_budget_consumed"`
+}
+
+// Report is the whole result.
+type Report struct {
+	Schema      string                     `json:"schema"`
+	Verdict     Outcome                    `json:"verdict"`
+	Reason      string                     `json:"reason,omitempty"`
+	Started     time.Time                  `json:"started"`
+	DurationS   float64                    `json:"duration_s"`
+	Drills      []string                   `json:"drills"`
+	Target      string                     `json:"target"` // lab or the target's edge
+	Acceptance  []Target                   `json:"acceptance"`
+	Checks      []Check                    `json:"checks"`
+	Diagnoses   []Diagnosis                `json:"diagnoses"`
+	Writes      Ledger                     `json:"writes"`
+	Webhooks    Webhooks                   `json:"webhooks"`
+	CutoverS    *float64                   `json:"cutover_s"`
+	Regions     map[string]RegionContracts `json:"regions"`
+	Probes      []Probe                    `json:"probes"`
+	Steps       []Step                     `json:"steps"`
+	Events      []Event                    `json:"events"`
+	Series      []Second                   `json:"series"`
+	RegionNames []string                   `json:"region_names"`
+	SLO         SLO                        `json:"slo"`
+	Load        json.RawMessage            `json:"load,omitempty"` // generator summary
+	StopReason  string                     `json:"stop_reason,omitempty"`
+	Plan        json.RawMessage            `json:"plan"`
+}
+
+// Failed lists acceptance targets that failed, in report order.
+func (r *Report) Failed() []Target {
+	var out []Target
+	for _, t := range r.Acceptance {
+		if !t.Pass {
+			out = append(out, t)
+		}
+	}
+	return out
+}
