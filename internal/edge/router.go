@@ -265,3 +265,5 @@ func (r *Router) Close() {
 	}
 	r.transport.CloseIdleConnections()
 }
+
+var _ http.Handler = (*Router)(nil)
