@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"math"
-	"net/http/httptest"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -285,7 +285,9 @@ func TestPinHeader(t *testing.T) {
 	if err := r.SetWeights(map[string]int{"r2": 0}); err != nil {
 		t.Fatal(err)
 	}
-	pin := func(name string) *httptest.ResponseRecorder { return send(r, http.MethodPost, "/ask", map[string]string{contract.HeaderRegionPin: name}) }
+	pin := func(name string) *httptest.ResponseRecorder {
+		return send(r, http.MethodPost, "/ask", map[string]string{contract.HeaderRegionPin: name})
+	}
 	if rec := pin("r2"); rec.Code != http.StatusOK || rec.Header().Get(contract.HeaderRegion) != "r2" {
 		t.Fatalf("pin to weight-0 healthy region: %d %q", rec.Code, rec.Header().Get(contract.HeaderRegion))
 	}
@@ -419,4 +421,3 @@ func TestConfigErrors(t *testing.T) {
 		t.Errorf("not ErrConfig: %v", err)
 	}
 }
-
