@@ -106,6 +106,13 @@ func openQueue(ctx context.Context, js jetstream.JetStream, kind, region string)
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: %w", name, err)
 	}
+	// Work-queue retention deletes acked messages, so a fresh consumer starts
+	// at the oldest unacked one. Recreating it on open drops the delivery
+	// state of the previous run (a message held then would otherwise wait for
+	// its ack timeout).
+	if err := st.DeleteConsumer(ctx, "relay"); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, fmt.Errorf("reset consumer on %s: %w", name, err)
+	}
 	cons, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable:       "relay",
 		AckPolicy:     jetstream.AckExplicitPolicy,
