@@ -1,0 +1,222 @@
+package ledger_test
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/regiondrill/regiondrill/internal/contract"
+	"github.com/regiondrill/regiondrill/internal/ledger"
+	"github.com/regiondrill/regiondrill/internal/load"
+)
+
+var t0 = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func attempt(key string, o load.Outcome) load.WriteAttempt {
+	return load.WriteAttempt{Key: key, BodyHash: "h-" + key, Outcome: o, Attempts: 1, AckedBy: map[bool]string{true: "eu-west"}[o == load.OutcomeAcked]}
+}
+
+func stored(key, by string, epoch uint64, at int) contract.StoredWrite {
+	return contract.StoredWrite{Key: key, BodyHash: "h-" + key, AppliedBy: by, Epoch: epoch, AppliedAt: t0.Add(time.Duration(at) * time.Second)}
+}
+
+// clean: three acked writes applied once by eu-west (epoch 1), each copied to us-east.
+func clean() ([]load.WriteAttempt, []contract.Writes) {
+	at := []load.WriteAttempt{attempt("a", load.OutcomeAcked), attempt("b", load.OutcomeAcked), attempt("c", load.OutcomeAcked)}
+	eu := contract.Writes{Region: "eu-west"}
+	us := contract.Writes{Region: "us-east"}
+	for i, k := range []string{"a", "b", "c"} {
+		w := stored(k, "eu-west", 1, i)
+		eu.Writes = append(eu.Writes, w)
+		w.Replica = true
+		us.Writes = append(us.Writes, w)
+	}
+	return at, []contract.Writes{eu, us}
+}
+
+func TestClassifyClean(t *testing.T) {
+	at, st := clean()
+	l := ledger.Classify(at, st)
+	if l.Attempted != 3 || l.Acknowledged != 3 || l.OK != 3 || len(l.Items) != 0 || len(l.SplitBrain) != 0 || l.Violations() != 0 {
+		t.Fatalf("clean run not all OK: %+v", l)
+	}
+}
+
+func TestClassifyEachClass(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(at *[]load.WriteAttempt, st []contract.Writes) []contract.Writes
+		check  func(l *ledger.Ledger) bool
+		class  ledger.Class
+	}{
+		{"acked but missing is lost", func(at *[]load.WriteAttempt, st []contract.Writes) []contract.Writes {
+			*at = append(*at, attempt("d", load.OutcomeAcked))
+			return st
+		}, func(l *ledger.Ledger) bool { return l.Lost == 1 && l.OK == 3 }, ledger.Lost},
+		{"stored twice across two regions is a duplicate", func(at *[]load.WriteAttempt, st []contract.Writes) []contract.Writes {
+			st[1].Writes = append(st[1].Writes, stored("a", "us-east", 2, 10))
+			return st
+		}, func(l *ledger.Ledger) bool { return l.Duplicates == 1 && l.OK == 2 }, ledger.Duplicate},
+		{"stored twice in one store is a duplicate", func(at *[]load.WriteAttempt, st []contract.Writes) []contract.Writes {
+			st[0].Writes = append(st[0].Writes, stored("b", "eu-west", 1, 5))
+			return st
+		}, func(l *ledger.Ledger) bool { return l.Duplicates == 1 }, ledger.Duplicate},
+		{"stored but never attempted is unexpected", func(at *[]load.WriteAttempt, st []contract.Writes) []contract.Writes {
+			st[0].Writes = append(st[0].Writes, stored("zzz", "eu-west", 1, 5))
+			return st
+		}, func(l *ledger.Ledger) bool { return l.Unexpected == 1 && l.OK == 3 }, ledger.Unexpected},
+		{"unknown and absent is indeterminate", func(at *[]load.WriteAttempt, st []contract.Writes) []contract.Writes {
+			*at = append(*at, attempt("d", load.OutcomeIndeterminate))
+			return st
+		}, func(l *ledger.Ledger) bool { return l.Indeterminate == 1 && l.Violations() == 0 }, ledger.Indeterminate},
+		{"unknown and applied once is fine but reported", func(at *[]load.WriteAttempt, st []contract.Writes) []contract.Writes {
+			*at = append(*at, attempt("d", load.OutcomeIndeterminate))
+			st[0].Writes = append(st[0].Writes, stored("d", "eu-west", 1, 5))
+			return st
+		}, func(l *ledger.Ledger) bool { return l.IndeterminateApplied == 1 && l.Violations() == 0 }, ledger.IndeterminateApplied},
+		{"refused and absent", func(at *[]load.WriteAttempt, st []contract.Writes) []contract.Writes {
+			*at = append(*at, attempt("d", load.OutcomeFailed))
+			return st
+		}, func(l *ledger.Ledger) bool { return l.FailedAbsent == 1 && l.Violations() == 0 }, ledger.FailedAbsent},
+		{"refused yet applied", func(at *[]load.WriteAttempt, st []contract.Writes) []contract.Writes {
+			*at = append(*at, attempt("d", load.OutcomeFailed))
+			st[0].Writes = append(st[0].Writes, stored("d", "eu-west", 1, 5))
+			return st
+		}, func(l *ledger.Ledger) bool { return l.FailedApplied == 1 && l.Violations() == 1 }, ledger.FailedApplied},
+		{"body hash mismatch is corrupt", func(at *[]load.WriteAttempt, st []contract.Writes) []contract.Writes {
+			st[0].Writes[2].BodyHash = "other"
+			return st
+		}, func(l *ledger.Ledger) bool { return l.Corrupt == 1 && l.OK == 3 }, ledger.Corrupt},
+		{"replica-only copy of an acked write is still lost", func(at *[]load.WriteAttempt, st []contract.Writes) []contract.Writes {
+			st[0].Writes = st[0].Writes[1:] // "a" now only exists as a replica in us-east
+			return st
+		}, func(l *ledger.Ledger) bool { return l.Lost == 1 }, ledger.Lost},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			at, st := clean()
+			st = tt.mutate(&at, st)
+			l := ledger.Classify(at, st)
+			if !tt.check(l) {
+				t.Fatalf("counts wrong: %+v", l)
+			}
+			n := 0
+			for _, it := range l.Items {
+				if it.Class == tt.class {
+					n++
+					if it.Evidence == "" {
+						t.Errorf("item %+v has no evidence", it)
+					}
+				}
+			}
+			if n != 1 {
+				t.Fatalf("%d items of class %v, want 1: %+v", n, tt.class, l.Items)
+			}
+			sum := l.OK + l.Lost + l.Indeterminate + l.IndeterminateApplied + l.FailedAbsent + l.FailedApplied
+			if tt.class != ledger.Unexpected {
+				sum += l.Duplicates
+			}
+			if sum != l.Attempted {
+				t.Errorf("classes add up to %d, attempted %d", sum, l.Attempted)
+			}
+		})
+	}
+}
+
+func TestSplitBrain(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(st []contract.Writes)
+		kind   ledger.SplitBrainKind
+		want   []string
+	}{
+		{"direct write", func(st []contract.Writes) {
+			st[0].Writes[1].Direct = true
+		}, ledger.DirectWrite, []string{"eu-west"}},
+		{"same epoch, two appliers", func(st []contract.Writes) {
+			st[1].Writes = append(st[1].Writes, stored("x", "us-east", 1, 9))
+		}, ledger.SharedEpoch, []string{"eu-west", "us-east"}},
+		{"stale epoch after promotion", func(st []contract.Writes) {
+			// us-east promoted to epoch 2 at t=10, then eu-west still applies with epoch 1.
+			st[1].Writes = append(st[1].Writes, stored("x", "us-east", 2, 10))
+			st[0].Writes = append(st[0].Writes, stored("y", "eu-west", 1, 11))
+		}, ledger.StaleEpoch, []string{"eu-west", "us-east"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			at, st := clean()
+			tt.mutate(st)
+			l := ledger.Classify(at, st)
+			if len(l.SplitBrain) != 1 {
+				t.Fatalf("evidence %+v, want exactly one", l.SplitBrain)
+			}
+			ev := l.SplitBrain[0]
+			if ev.Kind != tt.kind || len(ev.Regions) != len(tt.want) {
+				t.Fatalf("evidence %+v, want kind %v regions %v", ev, tt.kind, tt.want)
+			}
+			for i := range tt.want {
+				if ev.Regions[i] != tt.want[i] {
+					t.Fatalf("regions %v, want %v", ev.Regions, tt.want)
+				}
+			}
+			if l.Violations() == 0 {
+				t.Error("split-brain evidence is not a violation")
+			}
+		})
+	}
+	// A clean promotion (eu-west at 1, then us-east at 2) is not split-brain.
+	at, st := clean()
+	st[1].Writes = append(st[1].Writes, stored("x", "us-east", 2, 10))
+	if l := ledger.Classify(at, st); len(l.SplitBrain) != 0 {
+		t.Fatalf("clean promotion reported as split-brain: %+v", l.SplitBrain)
+	}
+}
+
+func TestReconcileWebhooks(t *testing.T) {
+	applied := []contract.StoredWrite{stored("a", "eu-west", 1, 0), stored("b", "eu-west", 1, 1), stored("c", "eu-west", 1, 2)}
+	replica := stored("a", "eu-west", 1, 0)
+	replica.Replica = true
+	applied = append(applied, replica)
+	idOf := func(w contract.StoredWrite) string { return "wh-" + w.Key }
+	allow := ledger.AllowRegions(map[string]bool{"us-east": true})
+	d := func(id, region string) ledger.Delivery {
+		return ledger.Delivery{ID: id, Region: region, KID: "k1", ReceivedAt: t0}
+	}
+	tests := []struct {
+		name       string
+		deliveries []ledger.Delivery
+		want       ledger.WebhookLedger
+	}{
+		{"clean", []ledger.Delivery{d("wh-a", "us-east"), d("wh-b", "us-east"), d("wh-c", "us-east")},
+			ledger.WebhookLedger{Expected: 3, Delivered: 3}},
+		{"missing", []ledger.Delivery{d("wh-a", "us-east"), d("wh-b", "us-east")},
+			ledger.WebhookLedger{Expected: 3, Delivered: 2, Missing: 1}},
+		{"duplicate from the evacuated region", []ledger.Delivery{d("wh-a", "us-east"), d("wh-a", "eu-west"), d("wh-b", "us-east"), d("wh-c", "us-east")},
+			ledger.WebhookLedger{Expected: 3, Delivered: 3, Duplicates: 1, FromDisallowedRegion: 1}},
+		{"unexpected", []ledger.Delivery{d("wh-a", "us-east"), d("wh-b", "us-east"), d("wh-c", "us-east"), d("wh-zz", "us-east")},
+			ledger.WebhookLedger{Expected: 3, Delivered: 3, Unexpected: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ledger.ReconcileWebhooks(applied, tt.deliveries, allow, idOf)
+			items := got.Items
+			got.Items = nil
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+			problems := tt.want.Missing + tt.want.Unexpected + tt.want.Duplicates + tt.want.FromDisallowedRegion
+			if (problems == 0) != (len(items) == 0) {
+				t.Fatalf("items %+v do not match counts", items)
+			}
+		})
+	}
+}
+
+func TestDeliveryJSON(t *testing.T) {
+	var d ledger.Delivery
+	err := json.Unmarshal([]byte(`{"id":"x","region":"us-east","kid":"k2","received_at":"2025-01-01T00:00:01Z"}`), &d)
+	if err != nil || d.ID != "x" || d.Region != "us-east" || d.KID != "k2" || !d.ReceivedAt.Equal(t0.Add(time.Second)) {
+		t.Fatalf("delivery %+v err %v", d, err)
+	}
+}
