@@ -152,6 +152,9 @@ func TestGoldProbeHitRates(t *testing.T) {
 // A follower built with the wrong analyzer or metric must answer some gold
 // probes differently, or the drill could not see the mistake.
 func TestWrongSettingsChangeAnswers(t *testing.T) {
+	if raceEnabled {
+		t.Skip("eight index builds: too slow under -race; run without it")
+	}
 	c := load(t)
 	healthy := measure(t, build(t, c, rag.Settings{}), c)
 	n := len(c.Probes)
