@@ -310,7 +310,7 @@ func TestWriteOutcomes(t *testing.T) {
 				w.WriteHeader(tt.status)
 				return true
 			}})
-			g, _, rec := run(t, load.Config{URL: url, Rate: 10, Duration: 150 * time.Millisecond, WriteRatio: 1, Timeout: 100 * time.Millisecond, MaxRetries: tt.retries})
+			g, _, rec := run(t, load.Config{URL: url, Rate: 10, Duration: 150 * time.Millisecond, WriteRatio: 1, Timeout: 100 * time.Millisecond, Grace: 2 * time.Second, MaxRetries: tt.retries})
 			ws := g.Writes()
 			if len(ws) != 2 {
 				t.Fatalf("%d writes, want 2", len(ws))
