@@ -225,4 +225,3 @@ func (p *Path) HandleWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": ev.ID})
 }
-

@@ -12,7 +12,6 @@ type metrics struct {
 	collectors                                          []prometheus.Collector
 }
 
-
 func newMetrics(region string, p *Path) *metrics {
 	m := &metrics{}
 	labels := prometheus.Labels{"region": region}

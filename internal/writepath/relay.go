@@ -94,18 +94,29 @@ func (p *Path) relayLoop(ctx context.Context) {
 		if msg == nil {
 			continue
 		}
+		var prog progress
 		p.hold(ctx, msg, func(s State) bool { return s.Frozen }, func(ctx context.Context, s State) error {
 			if s.Role == contract.RolePrimary {
-				return p.apply(ctx, msg, s)
+				return p.apply(ctx, msg, s, &prog)
 			}
 			return p.forward(ctx, msg, s)
 		})
 	}
 }
 
+// progress is how far apply got with one message across retries.
+type progress struct {
+	stored bool
+	claim  claim
+	rev    uint64 // ledger revision of our claim
+}
+
 // apply claims the key in the global ledger, then stores the write and
 // queues its webhook event. A key already claimed elsewhere is a dedupe hit.
-func (p *Path) apply(ctx context.Context, msg jetstream.Msg, st State) error {
+func (p *Path) apply(ctx context.Context, msg jetstream.Msg, st State, prog *progress) error {
+	if prog.stored {
+		return p.markApplied(ctx, prog)
+	}
 	key := msg.Headers().Get(hdrKey)
 	body := msg.Data()
 	var req contract.WriteRequest
@@ -123,11 +134,13 @@ func (p *Path) apply(ctx context.Context, msg jetstream.Msg, st State) error {
 			return nil
 		}
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		mine, err := p.ledger.claim(cctx, claim{Key: key, Region: p.cfg.Region, Epoch: st.Epoch})
+		c := claim{Key: key, Region: p.cfg.Region, Epoch: st.Epoch}
+		mine, rev, err := p.ledger.claim(cctx, c)
 		cancel()
 		if err != nil {
 			return err
 		}
+		prog.claim, prog.rev = c, rev
 		if !mine {
 			p.met.deduped.Add(1)
 			return nil
@@ -165,7 +178,17 @@ func (p *Path) apply(ctx context.Context, msg jetstream.Msg, st State) error {
 		return fmt.Errorf("store append: %w", err)
 	}
 	p.met.applied.Add(1)
-	return nil
+	prog.stored = true
+	if p.cfg.Faults.NoDedupe {
+		return nil
+	}
+	return p.markApplied(ctx, prog)
+}
+
+func (p *Path) markApplied(ctx context.Context, prog *progress) error {
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return p.ledger.markApplied(cctx, prog.claim, prog.rev)
 }
 
 // forward hands a queued write to the primary's inbox; success means the
