@@ -57,6 +57,7 @@ type Action struct {
 	LeaseMS      int64          `json:"lease_ms,omitempty"`
 	KeyCurrent   string         `json:"key_current,omitempty"`
 	KeyAccept    []string       `json:"key_accept,omitempty"`
+	Scope        string         `json:"scope,omitempty"` // clear_faults: "ingress", "egress" or "" for both
 }
 
 // Endpoints are where a target's parts listen.
@@ -237,9 +238,11 @@ func (t *HTTP) Deliveries(ctx context.Context) ([]Delivery, error) {
 	if t.ep.Sink == "" {
 		return nil, errors.New("target has no webhook sink")
 	}
-	var out []Delivery
+	var out struct {
+		Deliveries []Delivery `json:"deliveries"`
+	}
 	err := t.call(ctx, http.MethodGet, t.ep.Sink+"/deliveries", nil, &out, "")
-	return out, err
+	return out.Deliveries, err
 }
 
 // Weights reads the router's weights.
@@ -291,9 +294,20 @@ func (t *HTTP) Do(ctx context.Context, a Action) error {
 		if len(proxies) == 0 {
 			return fmt.Errorf("blackhole %s: target has no fault proxies for it", a.Region)
 		}
+		// Ingress and egress are two faults, so a restore can reach the
+		// region (ingress) before the region reaches anything (egress).
 		lease := time.Duration(a.LeaseMS) * time.Millisecond
-		return t.call(ctx, http.MethodPost, t.ep.Faults+"/faults",
-			map[string]any{"kind": "blackhole", "targets": proxies, "lease": lease.String()}, nil, tok)
+		in, out := splitProxies(a.Region, proxies)
+		for _, group := range [][]string{in, out} {
+			if len(group) == 0 {
+				continue
+			}
+			if err := t.call(ctx, http.MethodPost, t.ep.Faults+"/faults",
+				map[string]any{"kind": "blackhole", "targets": group, "lease": lease.String()}, nil, tok); err != nil {
+				return err
+			}
+		}
+		return nil
 	case ClearFaults:
 		faults, err := t.ActiveFaults(ctx)
 		if err != nil {
@@ -301,7 +315,12 @@ func (t *HTTP) Do(ctx context.Context, a Action) error {
 		}
 		var errs []error
 		for _, f := range faults {
-			if a.Region != "" && !overlaps(f.Targets, t.ep.Proxies[a.Region]) {
+			scope := t.ep.Proxies[a.Region]
+			if a.Region != "" && a.Scope != "" {
+				in, out := splitProxies(a.Region, scope)
+				scope = map[string][]string{"ingress": in, "egress": out}[a.Scope]
+			}
+			if a.Region != "" && !overlaps(f.Targets, scope) {
 				continue
 			}
 			if err := t.call(ctx, http.MethodDelete, t.ep.Faults+"/faults/"+url.PathEscape(f.ID), nil, nil, tok); err != nil {
@@ -362,4 +381,23 @@ func overlaps(a, b []string) bool {
 		}
 	}
 	return false
+}
+
+// RenewFault extends a fault's lease.
+func (t *HTTP) RenewFault(ctx context.Context, id string, lease time.Duration) error {
+	return t.call(ctx, http.MethodPost, t.ep.Faults+"/faults/"+url.PathEscape(id)+"/renew",
+		map[string]string{"lease": lease.String()}, nil, t.ep.Token)
+}
+
+// splitProxies separates a region's ingress proxy (named after the region)
+// from its egress proxies.
+func splitProxies(region string, proxies []string) (in, out []string) {
+	for _, p := range proxies {
+		if p == region {
+			in = append(in, p)
+		} else {
+			out = append(out, p)
+		}
+	}
+	return in, out
 }

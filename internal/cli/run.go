@@ -1,0 +1,316 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/regiondrill/regiondrill/internal/corpus"
+	"github.com/regiondrill/regiondrill/internal/drill"
+	"github.com/regiondrill/regiondrill/internal/edge"
+	"github.com/regiondrill/regiondrill/internal/embed"
+	"github.com/regiondrill/regiondrill/internal/journal"
+	"github.com/regiondrill/regiondrill/internal/judge"
+	"github.com/regiondrill/regiondrill/internal/lab"
+	"github.com/regiondrill/regiondrill/internal/plan"
+	"github.com/regiondrill/regiondrill/internal/report"
+	"github.com/regiondrill/regiondrill/internal/target"
+	"github.com/regiondrill/regiondrill/internal/verdict"
+)
+
+func init() {
+	commands = append(commands, newRunCmd, newValidateCmd, newSchemaCmd, newReportCmd)
+}
+
+// loadPlan reads and validates a plan file; every problem exits 2.
+func loadPlan(path string) (*plan.Plan, []byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, Usage(err)
+	}
+	p, err := plan.Decode(data, path)
+	if err != nil {
+		return nil, nil, Usage(fmt.Errorf("%s: %w", path, err))
+	}
+	if err := p.Validate(); err != nil {
+		return nil, nil, Usage(fmt.Errorf("%s: %w", path, err))
+	}
+	return p, data, nil
+}
+
+func newValidateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate PLAN",
+		Short: "Check a drill plan without touching anything",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, _, err := loadPlan(args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: valid\n%s\n", args[0], p.Summary())
+			return nil
+		},
+	}
+}
+
+func newSchemaCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "schema",
+		Short: "Print the JSON Schema of drill plans (generated from the code)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			b, err := plan.Schema()
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(append(b, '\n'))
+			return err
+		},
+	}
+}
+
+func newReportCmd() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "report JOURNAL",
+		Short: "Rebuild report.html, report.json, junit.xml and samples.csv from a journal",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			evs, err := journal.ReadFile(args[0])
+			if err != nil {
+				return Usage(err)
+			}
+			rep, err := judge.Build(evs)
+			if err != nil {
+				return Usage(err)
+			}
+			if out == "" {
+				out = filepath.Dir(args[0])
+			}
+			if err := report.WriteAll(out, rep); err != nil {
+				return Exit(ExitAborted, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "verdict %s; report in %s\n", rep.Verdict, out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "output directory (default: the journal's directory)")
+	return cmd
+}
+
+func newRunCmd() *cobra.Command {
+	var (
+		out     string
+		drills  []string
+		dryRun  bool
+		verbose bool
+	)
+	cmd := &cobra.Command{
+		Use:   "run PLAN",
+		Short: "Run a drill plan and write its evidence",
+		Long: `Run the plan's drills as the seven-step runbook. Without targets in the plan,
+the built-in lab is started in-process from the plan's regions.
+
+Exit codes: 0 every acceptance target held; 1 a target or the gate failed;
+2 invalid plan or usage; 3 aborted (interrupt, internal error).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, raw, err := loadPlan(args[0])
+			if err != nil {
+				return err
+			}
+			if len(drills) > 0 {
+				var ds []plan.DrillKind
+				for _, d := range drills {
+					for _, part := range splitList(d) {
+						info, ok := plan.LookupDrill(part)
+						if !ok {
+							return Usage(fmt.Errorf("--drill: unknown drill %q (A-E or a name)", part))
+						}
+						ds = append(ds, info.Kind)
+					}
+				}
+				p.Drills = ds
+			}
+			if dryRun {
+				printDryRun(cmd.OutOrStdout(), p)
+				return nil
+			}
+			planJSON, err := json.Marshal(p)
+			if err != nil {
+				return Exit(ExitAborted, err)
+			}
+			_ = raw
+			logger := slog.New(slog.DiscardHandler)
+			if verbose {
+				logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			}
+			return runPlan(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), p, planJSON, out, logger)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&out, "out", "", "output directory for the evidence (default: out/drill-<time>)")
+	f.StringArrayVar(&drills, "drill", nil, "drill(s) to run, A-E or names, overriding the plan (repeatable, comma-separated)")
+	f.BoolVar(&dryRun, "dry-run", false, "print what would be done, step by step, and change nothing")
+	f.BoolVarP(&verbose, "verbose", "v", false, "log to stderr")
+	return cmd
+}
+
+func runPlan(ctx context.Context, stdout, stderr io.Writer, p *plan.Plan, planJSON []byte, out string, logger *slog.Logger) error {
+	if out == "" {
+		out = filepath.Join("out", "drill-"+time.Now().UTC().Format("20060102-150405"))
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return Exit(ExitAborted, err)
+	}
+	kb, err := corpus.Load()
+	if err != nil {
+		return Exit(ExitAborted, err)
+	}
+	var emb embed.Embedder = embed.NewHash(embed.DefaultHashOptions)
+	if p.Lab.Embedder.Kind == "openai" {
+		emb = &embed.OpenAI{BaseURL: p.Lab.Embedder.URL, Model: p.Lab.Embedder.Model}
+	}
+	var tgt *target.HTTP
+	label := "lab"
+	if p.UsesLab() {
+		mis, err := lab.ParseMisconfigs(misconfigNames(p))
+		if err != nil {
+			return Usage(err)
+		}
+		fmt.Fprintf(stderr, "starting the lab: %s\n", strings.Join(p.Regions, ", "))
+		l, err := lab.Start(ctx, lab.Config{
+			Regions: p.Regions, Primary: p.Primary, Misconfigure: mis, Routing: edge.Mode(p.Routing.Mode),
+			StickTTL: p.StickTTL(), Hysteresis: p.Hysteresis(), Embedder: emb, NATSURL: p.Lab.NATSURL,
+			DataDir: p.Lab.DataDir, Seed: uint64(p.Seed), Logger: logger,
+		})
+		if err != nil {
+			return Exit(ExitAborted, fmt.Errorf("start the lab: %w", err))
+		}
+		defer l.Close()
+		tgt = target.New(labEndpoints(l))
+	} else {
+		return Usage(errors.New("targets: real targets are not supported by this build yet; remove targets to drill the lab"))
+	}
+	jw, err := journal.Create(filepath.Join(out, "journal.jsonl"), time.Now(), time.Now)
+	if err != nil {
+		return Exit(ExitAborted, err)
+	}
+	view := newView(stderr)
+	jw.Subscribe(view.observe)
+	eng := drill.New(drill.Options{Plan: p, PlanJSON: planJSON, Target: tgt, Journal: jw, Corpus: kb, Embedder: emb, Logger: logger, Label: label})
+	runErr := eng.Run(ctx)
+	view.close()
+	if err := jw.Close(); err != nil {
+		return Exit(ExitAborted, err)
+	}
+	evs, err := journal.ReadFile(filepath.Join(out, "journal.jsonl"))
+	if err != nil {
+		return Exit(ExitAborted, err)
+	}
+	rep, err := judge.Build(evs)
+	if err != nil {
+		return Exit(ExitAborted, fmt.Errorf("judge: %w", err))
+	}
+	if err := report.WriteAll(out, rep); err != nil {
+		return Exit(ExitAborted, err)
+	}
+	printSummary(stdout, rep, out)
+	switch {
+	case errors.Is(runErr, drill.ErrInterrupted):
+		return Exit(ExitAborted, errors.New("interrupted: every change was undone"))
+	case errors.Is(runErr, drill.ErrGate), errors.Is(runErr, drill.ErrStopped):
+		return Exit(ExitFail, runErr)
+	case runErr != nil:
+		return Exit(ExitAborted, runErr)
+	case rep.Verdict != verdict.Pass:
+		return Exit(ExitFail, nil)
+	}
+	return nil
+}
+
+func misconfigNames(p *plan.Plan) []string {
+	var out []string
+	for _, m := range p.Lab.Misconfigure {
+		out = append(out, string(m))
+	}
+	return out
+}
+
+func labEndpoints(l *lab.Lab) target.Endpoints {
+	ep := l.Endpoints()
+	t := target.Endpoints{Edge: ep.Edge, Faults: ep.Faults, Sink: ep.Sink, Regions: ep.Regions, Token: ep.Token, Proxies: map[string][]string{}}
+	for _, r := range l.Regions() {
+		t.Proxies[r] = l.Proxies(r)
+	}
+	return t
+}
+
+func printSummary(w io.Writer, rep *verdict.Report, out string) {
+	fmt.Fprintf(w, "\nverdict: %s", strings.ToUpper(string(rep.Verdict)))
+	if rep.Reason != "" {
+		fmt.Fprintf(w, " (%s)", rep.Reason)
+	}
+	fmt.Fprintln(w)
+	for _, t := range rep.Acceptance {
+		mark := "ok  "
+		if !t.Pass {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(w, "  %s %s %-18s %-22v target %s\n", mark, t.Drill, t.ID, t.Value, t.Target)
+	}
+	for _, d := range rep.Diagnoses {
+		fmt.Fprintf(w, "\ndiagnosis: %s (%s)\n", d.Title, d.ID)
+		for _, e := range d.Evidence {
+			fmt.Fprintf(w, "  - %s\n", e)
+		}
+		fmt.Fprintf(w, "  fix: %s\n", d.Fix)
+	}
+	fmt.Fprintf(w, "\nwrites: %d attempted, %d acknowledged, %d ok, %d lost, %d duplicates, %d indeterminate\n",
+		rep.Writes.Attempted, rep.Writes.Acknowledged, rep.Writes.OK, rep.Writes.Lost, rep.Writes.Duplicates, rep.Writes.Indeterminate)
+	fmt.Fprintf(w, "evidence: %s (report.html, report.json, junit.xml, journal.jsonl, samples.csv)\n", out)
+}
+
+func printDryRun(w io.Writer, p *plan.Plan) {
+	fmt.Fprintf(w, "dry run: nothing will be changed\n\n%s\n\n", p.Summary())
+	target := "the built-in lab (" + strings.Join(p.Regions, ", ") + ")"
+	if !p.UsesLab() {
+		target = "the plan's targets"
+	}
+	fmt.Fprintf(w, "target: %s; load %.0f req/s, %.0f%% writes\n", target, p.Load.RateRPS, p.Load.WriteRatio*100)
+	share := 100.0 / float64(len(p.Regions))
+	for _, d := range p.DrillList() {
+		info, _ := plan.LookupDrill(string(d))
+		fmt.Fprintf(w, "\ndrill %s: %s\n", info.Letter, info.Description)
+		fmt.Fprintf(w, "  1 pre-checks: %v on every region; canary probe set; baseline %gs\n", p.Checks.Pre, p.Phases.BaselineS)
+		switch info.Letter {
+		case "A", "E":
+			fmt.Fprintf(w, "  2 evacuate: pre-warm %s; freeze writes; weight of %s → 0 (moves ~%.0f%% of traffic to %s)\n", p.PromoteSurvivor, p.Evacuate, share, strings.Join(p.Survivors(), ", "))
+		case "B", "D":
+			fmt.Fprintf(w, "  2 evacuate: blackhole %s ingress and egress (~%.0f%% of traffic fails over to %s); freeze followers\n", p.Evacuate, share, strings.Join(p.Survivors(), ", "))
+		case "C":
+			fmt.Fprintf(w, "  2 evacuate: rebuild %s with analyzer %q (skewed follower, ~%.0f%% of traffic if the gate lets it serve)\n", p.Evacuate, p.Lab.SkewAnalyzer, share)
+		}
+		if info.Letter != "C" {
+			fmt.Fprintf(w, "  3 promote: %s to primary (new epoch); webhooks only from %s\n", p.PromoteSurvivor, p.WebhookPolicy.EmitFrom)
+		}
+		fmt.Fprintf(w, "  4 observe and clamp: %gs of live checks %v\n", p.Phases.HoldS, p.Checks.Live)
+		fmt.Fprintf(w, "  5 verify answers: probe set in the serving region; rebuild and purge if ΔS ≥ %.2f or citations diverge\n", p.RAGProbe.DeltaSRisk)
+		if info.Letter == "E" {
+			fmt.Fprintf(w, "  6 return-to-home: rebuild %s, confirm INDEX_HASH, purge and re-warm, weights %v, primary back home\n", p.Evacuate, p.ReturnToHome.GradualWeights)
+		} else {
+			fmt.Fprintf(w, "  6 restore: undo every change (weights, faults, freeze, primary, emit policy, min instances)\n")
+		}
+		fmt.Fprintf(w, "  7 closeout: wait for queues to drain (≤ %gs); post-checks %v\n", p.Phases.DrainTimeoutS, p.Checks.Post)
+	}
+}

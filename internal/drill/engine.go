@@ -1,0 +1,366 @@
+// Package drill runs a plan's drills as the page's seven-step runbook against
+// a target: it gates on pre-checks, makes each change through the journal
+// (intent with undo, then applied), watches live checks while load runs, and
+// closes with post-checks. Everything it sees goes to the journal; the
+// verdict is computed from the journal alone (package judge).
+package drill
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/regiondrill/regiondrill/internal/contract"
+	"github.com/regiondrill/regiondrill/internal/corpus"
+	"github.com/regiondrill/regiondrill/internal/embed"
+	"github.com/regiondrill/regiondrill/internal/journal"
+	"github.com/regiondrill/regiondrill/internal/load"
+	"github.com/regiondrill/regiondrill/internal/plan"
+	"github.com/regiondrill/regiondrill/internal/target"
+)
+
+// Errors that end a run early.
+var (
+	ErrGate        = errors.New("pre-check gate failed")
+	ErrStopped     = errors.New("stop condition tripped")
+	ErrInterrupted = errors.New("interrupted")
+	ErrNoSurvivor  = errors.New("refused: the change would leave no region serving")
+)
+
+// Options are the inputs of a run.
+type Options struct {
+	Plan     *plan.Plan
+	PlanJSON json.RawMessage
+	Target   *target.HTTP
+	Journal  *journal.Writer
+	Corpus   *corpus.Corpus
+	Embedder embed.Embedder
+	Clock    func() time.Time
+	Logger   *slog.Logger
+	Label    string // what is drilled, for the report ("lab" or the edge URL)
+}
+
+// Snapshot is the target's state before the drill: what undo restores.
+type Snapshot struct {
+	Weights  map[string]int      `json:"weights"`
+	Primary  string              `json:"primary"`
+	Epoch    uint64              `json:"epoch"`
+	Frozen   map[string]bool     `json:"frozen"`
+	EmitFrom map[string][]string `json:"emit_from"`
+	MinInst  map[string]int      `json:"min_instances"`
+	Faults   int                 `json:"faults"`
+}
+
+// Engine runs one plan.
+type Engine struct {
+	o       Options
+	p       *plan.Plan
+	t       *target.HTTP
+	j       *journal.Writer
+	log     *slog.Logger
+	snap    Snapshot
+	rec     *load.Recorder
+	gen     *load.Generator
+	mu      sync.Mutex
+	epoch   uint64
+	changes int
+	applied []string // change ids applied and not yet undone, in order
+	stop    chan string
+	token   string
+}
+
+// New prepares an engine.
+func New(o Options) *Engine {
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{o: o, p: o.Plan, t: o.Target, j: o.Journal, log: o.Logger, stop: make(chan string, 1)}
+}
+
+// RunStart is the data of the run_start event.
+type RunStart struct {
+	Plan      json.RawMessage  `json:"plan"`
+	Target    string           `json:"target"`
+	Endpoints target.Endpoints `json:"endpoints"`
+	Origin    time.Time        `json:"origin"`
+	Snapshot  Snapshot         `json:"snapshot"`
+	Regions   []string         `json:"regions"`
+	Drills    []string         `json:"drills"`
+}
+
+// RunEnd is the data of the run_end event.
+type RunEnd struct {
+	Outcome string `json:"outcome"` // completed, gate_failed, stopped, interrupted, error
+	Reason  string `json:"reason,omitempty"`
+}
+
+// Run executes every drill of the plan. Undo always runs before Run returns:
+// on success, failure, error and interrupt (ctx canceled).
+func (e *Engine) Run(ctx context.Context) (err error) {
+	snap, err := e.snapshot(ctx)
+	if err != nil {
+		return fmt.Errorf("read the target's state before the drill: %w", err)
+	}
+	e.snap, e.epoch = snap, snap.Epoch
+	var drills []string
+	for _, d := range e.p.DrillList() {
+		drills = append(drills, d.Letter())
+	}
+	if _, err := e.j.Append(journal.RunStart, "", "", RunStart{
+		Plan: e.o.PlanJSON, Target: e.o.Label, Endpoints: e.t.Endpoints(), Origin: e.j.Origin(),
+		Snapshot: snap, Regions: e.p.Regions, Drills: drills,
+	}); err != nil {
+		return err
+	}
+	if e.token, err = e.t.Token(ctx, e.p.Survivors()[0], "regiondrill-probe"); err != nil {
+		e.end(RunEnd{Outcome: "error", Reason: err.Error()})
+		return fmt.Errorf("get a probe token: %w", err)
+	}
+
+	loadCtx, stopLoad := context.WithCancel(context.Background())
+	loadDone := e.startLoad(loadCtx)
+	sampleCtx, stopSample := context.WithCancel(context.Background())
+	sampleDone := e.startSampler(sampleCtx)
+
+	runErr := e.runDrills(ctx)
+
+	stopLoad()
+	<-loadDone
+	// Undo runs whatever happened, with a context of its own: an interrupt
+	// must not stop the restore.
+	undoCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	restoreErr := e.restore(undoCtx, "closeout")
+	e.closeout(undoCtx)
+	cancel()
+	stopSample()
+	<-sampleDone
+
+	end := RunEnd{Outcome: "completed"}
+	switch {
+	case errors.Is(runErr, ErrGate):
+		end = RunEnd{Outcome: "gate_failed", Reason: runErr.Error()}
+	case errors.Is(runErr, ErrStopped):
+		end = RunEnd{Outcome: "stopped", Reason: runErr.Error()}
+	case errors.Is(runErr, ErrInterrupted), ctx.Err() != nil:
+		end = RunEnd{Outcome: "interrupted", Reason: "interrupted; restored"}
+		runErr = ErrInterrupted
+	case runErr != nil:
+		end = RunEnd{Outcome: "error", Reason: runErr.Error()}
+	}
+	if restoreErr != nil {
+		end.Reason += "; restore: " + restoreErr.Error()
+		if runErr == nil {
+			runErr = fmt.Errorf("restore: %w", restoreErr)
+			end.Outcome = "error"
+		}
+	}
+	e.end(end)
+	return runErr
+}
+
+func (e *Engine) end(r RunEnd) { _, _ = e.j.Append(journal.RunEnd, "", "", r) }
+
+func (e *Engine) runDrills(ctx context.Context) error {
+	for _, d := range e.p.DrillList() {
+		if err := e.runDrill(ctx, d); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ErrInterrupted
+		}
+	}
+	return nil
+}
+
+// snapshot reads what undo must restore.
+func (e *Engine) snapshot(ctx context.Context) (Snapshot, error) {
+	s := Snapshot{Frozen: map[string]bool{}, EmitFrom: map[string][]string{}, MinInst: map[string]int{}}
+	w, err := e.t.Weights(ctx)
+	if err != nil {
+		return s, err
+	}
+	s.Weights = w
+	hs, errs := e.t.HealthAll(ctx)
+	if len(errs) > 0 {
+		return s, fmt.Errorf("regions unreachable: %v", errs)
+	}
+	for r, h := range hs {
+		s.Frozen[r] = h.Frozen
+		s.EmitFrom[r] = h.EmitFrom
+		s.MinInst[r] = h.MinInstances
+		if h.Epoch >= s.Epoch {
+			s.Epoch, s.Primary = h.Epoch, h.Primary
+		}
+	}
+	f, err := e.t.ActiveFaults(ctx)
+	if err == nil {
+		s.Faults = len(f)
+	}
+	return s, nil
+}
+
+// Change is the data of an intent event: the action and its undo.
+type Change struct {
+	Do   target.Action  `json:"do"`
+	Undo *target.Action `json:"undo,omitempty"`
+	Why  string         `json:"why"`
+}
+
+// apply journals a change with its undo, applies it, and journals the result.
+func (e *Engine) apply(ctx context.Context, step string, do target.Action, undo *target.Action, why string) error {
+	if err := e.survivorGuard(ctx, do); err != nil {
+		_, _ = e.j.Append(journal.Note, step, "", map[string]string{"refused": string(do.Kind), "region": do.Region, "why": err.Error()})
+		return err
+	}
+	e.mu.Lock()
+	e.changes++
+	id := fmt.Sprintf("c%03d", e.changes)
+	e.mu.Unlock()
+	if _, err := e.j.Append(journal.Intent, step, id, Change{Do: do, Undo: undo, Why: why}); err != nil {
+		return err
+	}
+	err := e.t.Do(ctx, do)
+	if err != nil {
+		_, _ = e.j.Append(journal.ApplyFailed, step, id, map[string]string{"error": err.Error()})
+	} else {
+		_, _ = e.j.Append(journal.Applied, step, id, do)
+	}
+	e.mu.Lock()
+	e.applied = append(e.applied, id) // undo runs even for a partly applied change
+	e.mu.Unlock()
+	return err
+}
+
+// survivorGuard refuses a routing change that would leave fewer than
+// min_serving_regions with weight.
+func (e *Engine) survivorGuard(_ context.Context, a target.Action) error {
+	if a.Kind != target.SetWeights {
+		return nil
+	}
+	serving := 0
+	for _, w := range a.Weights {
+		if w > 0 {
+			serving++
+		}
+	}
+	if serving < max(1, e.p.MinServingRegions) {
+		return fmt.Errorf("%w: weights %v leave %d serving, min_serving_regions is %d", ErrNoSurvivor, a.Weights, serving, max(1, e.p.MinServingRegions))
+	}
+	return nil
+}
+
+func (e *Engine) nextEpoch() uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	hsEpoch := e.epoch
+	e.epoch = hsEpoch + 1
+	return e.epoch
+}
+
+// restore brings the target back to the pre-drill snapshot. It is idempotent
+// and runs every step even when one fails.
+func (e *Engine) restore(ctx context.Context, step string) error {
+	s := e.snap
+	var errs []error
+	do := func(a target.Action, why string) {
+		if _, err := e.j.Append(journal.Intent, step, "restore", Change{Do: a, Why: why}); err != nil {
+			errs = append(errs, err)
+			return
+		}
+		if err := e.t.Do(ctx, a); err != nil {
+			errs = append(errs, fmt.Errorf("%s %s: %w", a.Kind, a.Region, err))
+			_, _ = e.j.Append(journal.UndoFailed, step, "restore", map[string]string{"kind": string(a.Kind), "region": a.Region, "error": err.Error()})
+			return
+		}
+		_, _ = e.j.Append(journal.Undone, step, "restore", a)
+	}
+	// Reach every region first (lift faults), then fence: freeze all, tell
+	// everyone the home primary, set the emit policy, unfreeze as before.
+	for _, r := range e.p.Regions {
+		do(target.Action{Kind: target.ClearFaults, Region: r, Scope: "ingress"}, "lift ingress faults: reach the region first")
+	}
+	defer func() { // egress last: the region learns the new state before it speaks
+		for _, r := range e.p.Regions {
+			do(target.Action{Kind: target.ClearFaults, Region: r}, "lift egress faults")
+		}
+	}()
+	hs, _ := e.t.HealthAll(ctx)
+	needPromote := false
+	for _, h := range hs {
+		if h.Primary != s.Primary || h.Epoch != e.maxEpoch(hs) {
+			needPromote = true
+		}
+	}
+	if needPromote {
+		for _, r := range e.p.Regions {
+			do(target.Action{Kind: target.Freeze, Region: r, Frozen: true}, "fence before restoring the primary")
+		}
+		epoch := max(e.maxEpoch(hs), e.epoch) + 1
+		e.mu.Lock()
+		e.epoch = epoch
+		e.mu.Unlock()
+		do(target.Action{Kind: target.Promote, Primary: s.Primary, Epoch: epoch}, "restore the home primary")
+	}
+	for _, r := range e.p.Regions {
+		do(target.Action{Kind: target.EmitFrom, Region: r, EmitFrom: s.EmitFrom[r]}, "restore the emit policy")
+		do(target.Action{Kind: target.Freeze, Region: r, Frozen: s.Frozen[r]}, "restore the freeze flag")
+		if n := s.MinInst[r]; n > 0 {
+			do(target.Action{Kind: target.Scale, Region: r, MinInstances: n}, "restore min instances")
+		}
+	}
+	if len(s.Weights) > 0 {
+		do(target.Action{Kind: target.SetWeights, Weights: s.Weights}, "restore weights")
+	}
+	e.mu.Lock()
+	e.applied = nil
+	e.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+func (e *Engine) maxEpoch(hs map[string]contract.Health) uint64 {
+	var m uint64
+	for _, h := range hs {
+		m = max(m, h.Epoch)
+	}
+	return m
+}
+
+// weightsWith returns the snapshot weights with region set to w.
+func (e *Engine) weightsWith(ctx context.Context, region string, w int) map[string]int {
+	cur, err := e.t.Weights(ctx)
+	if err != nil || len(cur) == 0 {
+		cur = maps.Clone(e.snap.Weights)
+	}
+	out := maps.Clone(cur)
+	out[region] = w
+	return out
+}
+
+func (e *Engine) sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ErrInterrupted
+	case why := <-e.stop:
+		e.stop <- why
+		return fmt.Errorf("%w: %s", ErrStopped, why)
+	case <-t.C:
+		return nil
+	}
+}
+
+func (e *Engine) sortedRegions() []string {
+	r := slices.Clone(e.p.Regions)
+	slices.Sort(r)
+	return r
+}

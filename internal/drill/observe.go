@@ -1,0 +1,716 @@
+package drill
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/regiondrill/regiondrill/internal/contract"
+	"github.com/regiondrill/regiondrill/internal/journal"
+	"github.com/regiondrill/regiondrill/internal/load"
+	"github.com/regiondrill/regiondrill/internal/measure"
+	"github.com/regiondrill/regiondrill/internal/plan"
+	"github.com/regiondrill/regiondrill/internal/probe"
+	"github.com/regiondrill/regiondrill/internal/target"
+	"github.com/regiondrill/regiondrill/internal/verdict"
+)
+
+// hotTenant is the tenant whose questions make the hot path.
+const hotTenant = "t1"
+
+// probeCount is how many gold probes each probe point asks per region.
+const probeCount = 24
+
+func (e *Engine) hotQuestions() []string {
+	var qs []string
+	for i, p := range e.o.Corpus.Probes {
+		if i >= 16 {
+			break
+		}
+		qs = append(qs, p.Question)
+	}
+	return qs
+}
+
+// LoadStart is journaled when the generator starts: record times are ns
+// since this instant.
+type LoadStart struct {
+	AtMS int64 `json:"at_ms"`
+}
+
+func (e *Engine) startLoad(ctx context.Context) <-chan struct{} {
+	done := make(chan struct{})
+	var qs []string
+	for _, p := range e.o.Corpus.Probes {
+		qs = append(qs, p.Question)
+	}
+	e.rec = load.NewRecorder()
+	gen, err := load.New(load.Config{
+		URL: e.t.Endpoints().Edge, Rate: e.p.Load.RateRPS, Duration: 24 * time.Hour,
+		Sessions: e.p.Load.Sessions, WriteRatio: e.p.Load.WriteRatio, ReplayRatio: e.p.Load.ReplayRatio,
+		Timeout: e.p.RequestTimeout(), MaxRetries: e.p.Load.MaxRetries,
+		Tenants: []string{hotTenant, "t2", "t3", "t4"}, Questions: qs, Seed: e.p.Seed,
+	})
+	if err != nil {
+		_, _ = e.j.Append(journal.Note, "", "", map[string]string{"load_error": err.Error()})
+		close(done)
+		return done
+	}
+	e.gen = gen
+	_, _ = e.j.Append(journal.Note, "", "", map[string]any{"load_start": LoadStart{AtMS: e.j.Since()}})
+	go func() {
+		defer close(done)
+		sum, err := gen.Run(ctx, e.rec)
+		if err != nil {
+			_, _ = e.j.Append(journal.Note, "", "", map[string]string{"load_error": err.Error()})
+		}
+		if sum != nil {
+			_, _ = e.j.Append(journal.Note, "", "", map[string]any{"load_summary": sum})
+		}
+	}()
+	return done
+}
+
+// Sample is one health sample of every region (data of a health event).
+type Sample struct {
+	Regions map[string]contract.Health `json:"regions"`
+	Errors  map[string]string          `json:"errors,omitempty"`
+}
+
+func (e *Engine) startSampler(ctx context.Context) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		over := map[int]time.Time{}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			hctx, cancel := context.WithTimeout(ctx, 800*time.Millisecond)
+			hs, errs := e.healthQuick(hctx)
+			cancel()
+			_, _ = e.j.Append(journal.Health, "", "", Sample{Regions: hs, Errors: errs})
+			e.checkStops(hs, over)
+		}
+	}()
+	return done
+}
+
+// healthQuick reads every region's health concurrently.
+func (e *Engine) healthQuick(ctx context.Context) (map[string]contract.Health, map[string]string) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	hs, errs := map[string]contract.Health{}, map[string]string{}
+	for _, r := range e.p.Regions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h, err := e.t.Health(ctx, r)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs[r] = err.Error()
+				return
+			}
+			hs[r] = h
+		}()
+	}
+	wg.Wait()
+	return hs, errs
+}
+
+// StopData is the data of a stop event.
+type StopData struct {
+	Condition string  `json:"condition"`
+	Value     float64 `json:"value"`
+	Above     float64 `json:"above"`
+}
+
+// checkStops evaluates the plan's stop conditions on the last seconds.
+func (e *Engine) checkStops(hs map[string]contract.Health, over map[int]time.Time) {
+	if len(e.p.StopConditions) == 0 || e.rec == nil {
+		return
+	}
+	recs := e.rec.Records()
+	now := int64(0)
+	for i := range recs {
+		now = max(now, recs[i].Sched)
+	}
+	from := now - int64(3*time.Second)
+	for i, sc := range e.p.StopConditions {
+		var v float64
+		switch sc.Metric {
+		case plan.StopErrorRate:
+			v = measure.ErrorRate(recs, from, now, measure.AllRegions)
+		case plan.StopP95:
+			v = measure.Latency(recs, from, now, measure.AllRegions).P95
+		case plan.StopBacklog:
+			for _, h := range hs {
+				v += float64(h.Queue.Backlog)
+			}
+		default:
+			continue
+		}
+		if v <= sc.Above {
+			delete(over, i)
+			continue
+		}
+		since, ok := over[i]
+		if !ok {
+			since = time.Now()
+			over[i] = since
+		}
+		if time.Since(since) >= plan.Seconds(sc.ForS) {
+			why := fmt.Sprintf("%s %.3f above %.3f for %.0fs", sc.Metric, v, sc.Above, sc.ForS)
+			_, _ = e.j.Append(journal.Stop, "", "", StopData{Condition: string(sc.Metric), Value: v, Above: sc.Above})
+			select {
+			case e.stop <- why:
+			default:
+			}
+			return
+		}
+	}
+}
+
+// ProbeData is the data of a probe event.
+type ProbeData struct {
+	Drill   string         `json:"drill"`
+	Phase   string         `json:"phase"` // before, after, live, verify
+	Region  string         `json:"region"`
+	Results []probe.Result `json:"results"`
+	Error   string         `json:"error,omitempty"`
+}
+
+// probeRegion asks the gold probes in one region for the plan's rounds and
+// returns the last round's results, λ observed across rounds.
+func (e *Engine) probeRegion(ctx context.Context, region string, n, rounds int) ([]probe.Result, error) {
+	probes := e.o.Corpus.Probes[:min(n, len(e.o.Corpus.Probes))]
+	prev := make([][]probe.Round, len(probes))
+	last := make([]probe.Result, len(probes))
+	for range max(1, rounds) {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var firstErr error
+		sem := make(chan struct{}, 4)
+		for i, p := range probes {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				resp, err := e.t.Ask(ctx, region, e.token, contract.AskRequest{Tenant: "probe", Question: p.Question, K: e.p.RAGProbe.K, NoCache: true})
+				var res probe.Result
+				if err == nil {
+					res, err = probe.Evaluate(ctx, e.o.Embedder, p, resp, prev[i], e.p.RAGProbe.DeltaSRisk)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					if firstErr == nil {
+						firstErr = err
+					}
+					return
+				}
+				last[i] = res
+				prev[i] = append(prev[i], res.Round())
+			}()
+		}
+		wg.Wait()
+		if firstErr != nil {
+			return nil, firstErr
+		}
+	}
+	return last, nil
+}
+
+func (e *Engine) probeAll(ctx context.Context, d *drillRun, phase string) error {
+	for _, r := range e.p.Regions {
+		res, err := e.probeRegion(ctx, r, probeCount, e.p.Phases.ProbeRounds)
+		pd := ProbeData{Drill: d.letter, Phase: phase, Region: r, Results: res}
+		if err != nil {
+			pd.Error = err.Error()
+		}
+		_, _ = e.j.Append(journal.Probe, "", "", pd)
+		if ctx.Err() != nil {
+			return ErrInterrupted
+		}
+	}
+	return nil
+}
+
+// verifyRegion runs the probe set in one region and says what is wrong with
+// it ("" when ΔS and citations are within targets).
+func (e *Engine) verifyRegion(ctx context.Context, d *drillRun, region string) (string, error) {
+	res, err := e.probeRegion(ctx, region, probeCount, 1)
+	pd := ProbeData{Drill: d.letter, Phase: "verify", Region: region, Results: res}
+	if err != nil {
+		pd.Error = err.Error()
+	}
+	_, _ = e.j.Append(journal.Probe, StepVerify, "", pd)
+	if err != nil {
+		return "probe failed: " + err.Error(), nil
+	}
+	risky, noGold := 0, 0
+	for _, r := range res {
+		if r.DeltaS >= e.p.RAGProbe.DeltaSRisk {
+			risky++
+		}
+		if !r.CitesGold {
+			noGold++
+		}
+	}
+	// The reference: the same probes in the primary region.
+	ref := e.snap.Primary
+	if region == ref {
+		ref = e.p.PromoteSurvivor
+	}
+	refRes, rerr := e.probeRegion(ctx, ref, probeCount, 1)
+	diverged := 0
+	if rerr == nil {
+		for i := range res {
+			if i < len(refRes) && res[i].Answer != refRes[i].Answer {
+				diverged++
+			}
+		}
+	}
+	h, _ := e.t.Health(ctx, region)
+	rh, _ := e.t.Health(ctx, ref)
+	switch {
+	case diverged > 0:
+		return fmt.Sprintf("%d/%d answers diverge from %s", diverged, len(res), ref), nil
+	case h.IndexHash != rh.IndexHash:
+		return fmt.Sprintf("INDEX_HASH %s differs from %s's %s", h.IndexHash, ref, rh.IndexHash), nil
+	case risky > len(res)/4:
+		return fmt.Sprintf("%d/%d probes at ΔS ≥ %.2f", risky, len(res), e.p.RAGProbe.DeltaSRisk), nil
+	case noGold > len(res)/4:
+		return fmt.Sprintf("%d/%d probes cite no gold doc", noGold, len(res)), nil
+	}
+	return "", nil
+}
+
+func (e *Engine) allInRotation(ctx context.Context) bool {
+	raw, err := e.t.RouterStatus(ctx)
+	if err != nil {
+		return true // a router without status: nothing to wait for
+	}
+	s := string(raw)
+	return !strings.Contains(s, `"in_rotation":false`)
+}
+
+func (e *Engine) faultActive(ctx context.Context, region string) bool {
+	fs, err := e.t.ActiveFaults(ctx)
+	if err != nil {
+		return false
+	}
+	proxies := e.t.Endpoints().Proxies[region]
+	for _, f := range fs {
+		for _, t := range f.Targets {
+			if slices.Contains(proxies, t) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// renewFaults renews the leases of the faults on a region.
+func (e *Engine) renewFaults(ctx context.Context, region string) error {
+	fs, err := e.t.ActiveFaults(ctx)
+	if err != nil {
+		return err
+	}
+	proxies := e.t.Endpoints().Proxies[region]
+	for _, f := range fs {
+		if slices.ContainsFunc(f.Targets, func(t string) bool { return slices.Contains(proxies, t) }) {
+			_ = e.t.RenewFault(ctx, f.ID, time.Duration(e.leaseMS())*time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// CacheAfterPurge is journaled right after a purge, before re-warm: a
+// purge that completed leaves no entries.
+type CacheAfterPurge struct {
+	Drill   string `json:"drill"`
+	Region  string `json:"region"`
+	Entries int    `json:"entries"`
+}
+
+func (e *Engine) recordCacheAfterPurge(ctx context.Context, d *drillRun) {
+	h, err := e.t.Health(ctx, d.evac)
+	if err != nil {
+		return
+	}
+	_, _ = e.j.Append(journal.Note, StepReturn, "", map[string]any{"cache_after_purge": CacheAfterPurge{Drill: d.letter, Region: d.evac, Entries: h.Cache.Entries}})
+}
+
+// runChecks runs the plan's checks of a phase and journals each; it returns
+// the names of those that failed.
+func (e *Engine) runChecks(ctx context.Context, d *drillRun, phase string) []string {
+	var names []plan.CheckName
+	switch phase {
+	case "pre":
+		names = e.p.Checks.Pre
+	case "live":
+		names = e.p.Checks.Live
+	case "post":
+		names = e.p.Checks.Post
+	}
+	hs, errs := e.healthQuick(ctx)
+	env := checkEnv{e: e, d: d, ctx: ctx, health: hs, healthErrs: errs}
+	var failed []string
+	for _, n := range names {
+		fn, ok := checks[n]
+		if !ok {
+			continue
+		}
+		pass, value, detail := fn(&env)
+		_, _ = e.j.Append(journal.Check, "", "", verdict.Check{Phase: phase, Name: string(n), Drill: d.letter, Pass: pass, Value: value, Detail: detail, AtMS: e.j.Since()})
+		if !pass {
+			failed = append(failed, string(n))
+		}
+	}
+	return failed
+}
+
+// closeout reads what the judge needs from the target at the very end: the
+// client's write attempts, every region's store and the webhook sink.
+func (e *Engine) closeout(ctx context.Context) {
+	// Let queues drain after the restore before the final read.
+	deadline := time.Now().Add(plan.Seconds(e.p.Phases.DrainTimeoutS))
+	for time.Now().Before(deadline) {
+		hs, errs := e.healthQuick(ctx)
+		total := 0
+		for _, h := range hs {
+			total += h.Queue.Backlog + h.Queue.WebhookBacklog
+		}
+		if total == 0 && len(errs) == 0 {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if e.rec != nil {
+		recs := e.rec.Records()
+		_, _ = e.j.Append(journal.Note, "", "", map[string]any{"regions_index": e.rec.Regions()})
+		for i := 0; i < len(recs); i += 5000 {
+			_, _ = e.j.Append(journal.Records, "", "", recs[i:min(i+5000, len(recs))])
+		}
+	}
+	if e.gen != nil {
+		_, _ = e.j.Append(journal.Writes, "", "", e.gen.Writes())
+	}
+	var stores []contract.Writes
+	for _, r := range e.sortedRegions() {
+		w, err := e.t.Writes(ctx, r)
+		if err != nil {
+			_, _ = e.j.Append(journal.Note, "", "", map[string]string{"store_error": r + ": " + err.Error()})
+			continue
+		}
+		stores = append(stores, w)
+	}
+	_, _ = e.j.Append(journal.Stores, "", "", stores)
+	if ds, err := e.t.Deliveries(ctx); err == nil {
+		sort.Slice(ds, func(i, j int) bool { return ds[i].ReceivedAt.Before(ds[j].ReceivedAt) })
+		_, _ = e.j.Append(journal.Webhooks, "", "", ds)
+	}
+	_ = e.j.Flush()
+}
+
+// checkEnv is what a check sees.
+type checkEnv struct {
+	e          *Engine
+	d          *drillRun
+	ctx        context.Context
+	health     map[string]contract.Health
+	healthErrs map[string]string
+}
+
+type checkFn func(*checkEnv) (pass bool, value, detail string)
+
+// checks is the one registry of check implementations, keyed by the plan's
+// check names (plan.CheckRegistry lists them and their phases).
+var checks = map[plan.CheckName]checkFn{
+	"env_parity":       checkEnvParity,
+	"index_hash_equal": checkIndexHashEqual,
+	"queue_empty":      checkQueueEmpty,
+	"cache_warm":       checkCacheWarm,
+	"p95_latency":      checkP95,
+	"error_rate":       checkErrorRate,
+	"queue_backlog":    checkQueueBacklog,
+	"ΔS_probe":         checkDeltaSProbe,
+	"λ_state":          checkLambda,
+	"index_hash":       checkIndexHashLive,
+	"answers_equal":    checkAnswersEqual,
+	"contracts_equal":  checkContractsEqual,
+	"backlog_zero":     checkBacklogZero,
+	"cache_rewarmed":   checkCacheRewarmed,
+}
+
+func (c *checkEnv) unreachable() string {
+	if len(c.healthErrs) == 0 {
+		return ""
+	}
+	var names []string
+	for r := range c.healthErrs {
+		names = append(names, r)
+	}
+	sort.Strings(names)
+	return "unreachable: " + strings.Join(names, ", ")
+}
+
+func distinct(c *checkEnv, f func(contract.Health) string) (int, string) {
+	seen := map[string][]string{}
+	for r, h := range c.health {
+		v := f(h)
+		seen[v] = append(seen[v], r)
+	}
+	var parts []string
+	for v, rs := range seen {
+		sort.Strings(rs)
+		parts = append(parts, strings.Join(rs, ",")+"="+v)
+	}
+	sort.Strings(parts)
+	return len(seen), strings.Join(parts, "; ")
+}
+
+func checkEnvParity(c *checkEnv) (bool, string, string) {
+	if u := c.unreachable(); u != "" {
+		return false, "unreachable", u
+	}
+	for r, h := range c.health {
+		if !h.Ready {
+			return false, "not ready", r + " reports READY=false"
+		}
+	}
+	fields := []struct {
+		name string
+		f    func(contract.Health) string
+	}{
+		{"release", func(h contract.Health) string { return h.Env.Release }},
+		{"runtime", func(h contract.Health) string { return h.Env.Runtime }},
+		{"config", func(h contract.Health) string { return h.Env.Config }},
+		{"schema_rev", func(h contract.Health) string { return h.SchemaRev }},
+		{"model_tag", func(h contract.Health) string { return h.ModelTag }},
+		{"secrets_rev", func(h contract.Health) string { return h.SecretsRev }},
+	}
+	for _, f := range fields {
+		if n, detail := distinct(c, f.f); n > 1 {
+			return false, f.name + " differs", detail
+		}
+	}
+	return true, "equal", "release, runtime, config, schema_rev, model_tag, secrets_rev equal; all READY"
+}
+
+func checkIndexHashEqual(c *checkEnv) (bool, string, string) {
+	if u := c.unreachable(); u != "" {
+		return false, "unreachable", u
+	}
+	n, detail := distinct(c, func(h contract.Health) string { return h.IndexHash })
+	return n == 1, fmt.Sprintf("%d distinct", n), detail
+}
+
+func checkQueueEmpty(c *checkEnv) (bool, string, string) {
+	total := 0
+	for _, h := range c.health {
+		total += h.Queue.Backlog
+	}
+	lim := c.e.p.Thresholds.QueueBacklogMax
+	return total <= lim, fmt.Sprintf("%d", total), fmt.Sprintf("backlog %d, threshold %d", total, lim)
+}
+
+func checkCacheWarm(c *checkEnv) (bool, string, string) {
+	need := len(c.e.hotQuestions())
+	var cold []string
+	for r, h := range c.health {
+		if h.Cache.Entries < need {
+			cold = append(cold, fmt.Sprintf("%s has %d of %d hot keys", r, h.Cache.Entries, need))
+		}
+	}
+	sort.Strings(cold)
+	if len(cold) > 0 || c.unreachable() != "" {
+		return false, "cold", strings.Join(append(cold, c.unreachable()), "; ")
+	}
+	return true, "warm", fmt.Sprintf("every region holds the %d hot keys", need)
+}
+
+// window returns the records scheduled in the last d.
+func (c *checkEnv) window(d time.Duration) ([]load.Record, int64, int64) {
+	if c.e.rec == nil {
+		return nil, 0, 0
+	}
+	recs := c.e.rec.Records()
+	now := int64(0)
+	for i := range recs {
+		now = max(now, recs[i].Sched)
+	}
+	return recs, now - int64(d), now
+}
+
+func (c *checkEnv) baselineP95() float64 {
+	recs, _, _ := c.window(0)
+	return measure.Latency(recs, 0, int64(c.e.baseline()), measure.AllRegions).P95
+}
+
+func checkP95(c *checkEnv) (bool, string, string) {
+	recs, from, to := c.window(3 * time.Second)
+	p := measure.Latency(recs, from, to, measure.AllRegions)
+	base := c.baselineP95()
+	lim := c.e.p.SLO.LatencyMS
+	return p.P95 <= lim, fmt.Sprintf("%.0f ms", p.P95), fmt.Sprintf("p95 of the last 3 s %.0f ms (baseline %.0f ms, SLO %.0f ms)", p.P95, base, lim)
+}
+
+func checkErrorRate(c *checkEnv) (bool, string, string) {
+	recs, from, to := c.window(3 * time.Second)
+	r := measure.ErrorRate(recs, from, to, measure.AllRegions)
+	lim := c.e.p.Thresholds.ErrorRateMax
+	return r <= lim, fmt.Sprintf("%.2f%%", r*100), fmt.Sprintf("error rate of the last 3 s, limit %.2f%%", lim*100)
+}
+
+func checkQueueBacklog(c *checkEnv) (bool, string, string) {
+	total := 0
+	for r, h := range c.health {
+		if r == c.d.evac && c.d.kind != plan.DrillIndexSkew {
+			continue // the evacuated region holds its queue until it returns
+		}
+		total += h.Queue.Backlog
+	}
+	lim := c.e.p.Thresholds.QueueBacklogMax
+	return total <= lim, fmt.Sprintf("%d", total), fmt.Sprintf("serving regions' backlog, limit %d", lim)
+}
+
+func (c *checkEnv) serving() string {
+	if c.d.kind == plan.DrillIndexSkew {
+		return c.d.evac
+	}
+	return c.d.survivor
+}
+
+func checkDeltaSProbe(c *checkEnv) (bool, string, string) {
+	res, err := c.e.probeRegion(c.ctx, c.serving(), 6, 1)
+	if err != nil {
+		return false, "error", err.Error()
+	}
+	mean := meanDeltaS(res)
+	lim := c.e.p.Thresholds.DeltaS
+	return mean <= lim, fmt.Sprintf("%.3f", mean), fmt.Sprintf("mean ΔS of 6 probes in %s, limit %.2f", c.serving(), lim)
+}
+
+func meanDeltaS(res []probe.Result) float64 {
+	if len(res) == 0 {
+		return math.NaN()
+	}
+	s := 0.0
+	for _, r := range res {
+		s += r.DeltaS
+	}
+	return s / float64(len(res))
+}
+
+func checkLambda(c *checkEnv) (bool, string, string) {
+	res, err := c.e.probeRegion(c.ctx, c.serving(), 6, 2)
+	if err != nil {
+		return false, "error", err.Error()
+	}
+	conv := 0
+	for _, r := range res {
+		if r.Lambda == probe.Convergent {
+			conv++
+		}
+	}
+	return conv == len(res), fmt.Sprintf("%d/%d convergent", conv, len(res)), "λ over two rounds of 6 probes in " + c.serving()
+}
+
+func checkIndexHashLive(c *checkEnv) (bool, string, string) {
+	h, ok := c.health[c.serving()]
+	if !ok {
+		return false, "unreachable", c.serving()
+	}
+	ref := ""
+	for r, o := range c.health {
+		if o.Role == contract.RolePrimary && r != c.serving() {
+			ref = o.IndexHash
+		}
+	}
+	if ref == "" {
+		return true, h.IndexHash, "serving region's INDEX_HASH"
+	}
+	return h.IndexHash == ref, h.IndexHash, "serving region vs primary " + ref
+}
+
+func checkAnswersEqual(c *checkEnv) (bool, string, string) {
+	answers := map[string][]probe.Result{}
+	for _, r := range c.e.p.Regions {
+		res, err := c.e.probeRegion(c.ctx, r, probeCount, 1)
+		if err != nil {
+			return false, "error", r + ": " + err.Error()
+		}
+		answers[r] = res
+	}
+	ref := c.e.p.Regions[0]
+	diff := 0
+	var ex []string
+	for _, r := range c.e.p.Regions[1:] {
+		for i := range answers[ref] {
+			a, b := answers[ref][i], answers[r][i]
+			if a.Answer != b.Answer || strings.Join(a.TopDocs, ",") != strings.Join(b.TopDocs, ",") {
+				diff++
+				if len(ex) < 3 {
+					ex = append(ex, fmt.Sprintf("%s: %s vs %s differ", a.ProbeID, ref, r))
+				}
+			}
+		}
+	}
+	return diff == 0, fmt.Sprintf("%d differ", diff), strings.Join(ex, "; ")
+}
+
+func checkContractsEqual(c *checkEnv) (bool, string, string) {
+	if u := c.unreachable(); u != "" {
+		return false, "unreachable", u
+	}
+	for _, f := range []struct {
+		name string
+		f    func(contract.Health) string
+	}{
+		{"index_hash", func(h contract.Health) string { return h.IndexHash }},
+		{"metric", func(h contract.Health) string { return h.Metric }},
+		{"analyzer", func(h contract.Health) string { return h.Analyzer }},
+		{"schema_rev", func(h contract.Health) string { return h.SchemaRev }},
+		{"model_tag", func(h contract.Health) string { return h.ModelTag }},
+		{"secrets_rev", func(h contract.Health) string { return h.SecretsRev }},
+	} {
+		if n, detail := distinct(c, f.f); n > 1 {
+			return false, f.name + " differs", detail
+		}
+	}
+	return true, "equal", "index_hash, metric, analyzer, schema_rev, model_tag, secrets_rev equal"
+}
+
+func checkBacklogZero(c *checkEnv) (bool, string, string) {
+	total := 0
+	for _, h := range c.health {
+		total += h.Queue.Backlog + h.Queue.WebhookBacklog
+	}
+	if u := c.unreachable(); u != "" {
+		return false, "unreachable", u
+	}
+	return total == 0, fmt.Sprintf("%d", total), "write and webhook backlog of every region"
+}
+
+func checkCacheRewarmed(c *checkEnv) (bool, string, string) {
+	ok, value, detail := checkCacheWarm(c)
+	if !ok {
+		return false, value, detail
+	}
+	return true, "rewarmed", detail
+}
+
+var _ = target.Action{}

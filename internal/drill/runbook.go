@@ -1,0 +1,421 @@
+package drill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/regiondrill/regiondrill/internal/journal"
+	"github.com/regiondrill/regiondrill/internal/plan"
+	"github.com/regiondrill/regiondrill/internal/target"
+)
+
+// Step names of the page's runbook.
+const (
+	StepPre      = "1 pre-checks"
+	StepEvacuate = "2 evacuate"
+	StepPromote  = "3 promote"
+	StepObserve  = "4 observe and clamp"
+	StepVerify   = "5 verify answers"
+	StepReturn   = "6 return-to-home"
+	StepClose    = "7 closeout"
+)
+
+// StepData is the data of step_start/step_end events.
+type StepData struct {
+	Drill   string   `json:"drill"`
+	Outcome string   `json:"outcome,omitempty"` // ok, failed, skipped, interrupted
+	Notes   []string `json:"notes,omitempty"`
+}
+
+// Mark is an action on the timeline (data of a note with a label).
+type Mark struct {
+	Drill string `json:"drill"`
+	Label string `json:"label"`
+	Kind  string `json:"kind"` // decision, promote, rebuild, purge, weight, restore
+}
+
+type stepFn func(ctx context.Context, d *drillRun) ([]string, error)
+
+type drillRun struct {
+	kind     plan.DrillKind
+	letter   string
+	evac     string
+	survivor string
+}
+
+func (e *Engine) mark(d *drillRun, kind, label string) {
+	_, _ = e.j.Append(journal.Note, "", "", map[string]any{"mark": Mark{Drill: d.letter, Label: label, Kind: kind}})
+}
+
+// runDrill runs the seven steps for one drill kind.
+func (e *Engine) runDrill(ctx context.Context, kind plan.DrillKind) error {
+	d := &drillRun{kind: kind, letter: kind.Letter(), evac: e.p.Evacuate, survivor: e.p.PromoteSurvivor}
+	steps := []struct {
+		name string
+		fn   stepFn
+	}{
+		{StepPre, e.stepPre},
+		{StepEvacuate, e.stepEvacuate},
+		{StepPromote, e.stepPromote},
+		{StepObserve, e.stepObserve},
+		{StepVerify, e.stepVerify},
+		{StepReturn, e.stepReturn},
+		{StepClose, e.stepClose},
+	}
+	for _, s := range steps {
+		if ctx.Err() != nil {
+			return ErrInterrupted
+		}
+		_, _ = e.j.Append(journal.StepStart, s.name, "", StepData{Drill: d.letter})
+		notes, err := s.fn(ctx, d)
+		out := "ok"
+		switch {
+		case errors.Is(err, errSkip):
+			out, err = "skipped", nil
+		case errors.Is(err, ErrInterrupted) || ctx.Err() != nil:
+			out = "interrupted"
+		case err != nil:
+			out = "failed"
+			notes = append(notes, err.Error())
+		}
+		_, _ = e.j.Append(journal.StepEnd, s.name, "", StepData{Drill: d.letter, Outcome: out, Notes: notes})
+		if err != nil {
+			if ctx.Err() != nil {
+				return ErrInterrupted
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+var errSkip = errors.New("not part of this drill")
+
+func (e *Engine) hold() time.Duration     { return plan.Seconds(e.p.Phases.HoldS) }
+func (e *Engine) baseline() time.Duration { return plan.Seconds(e.p.Phases.BaselineS) }
+
+// stepPre: baseline traffic, then the gate.
+func (e *Engine) stepPre(ctx context.Context, d *drillRun) ([]string, error) {
+	if err := e.waitRotation(ctx, d); err != nil {
+		return nil, err
+	}
+	// Warm the hot path in every region: the cache_warm gate checks it holds.
+	for _, r := range e.p.Regions {
+		if err := e.t.Do(ctx, target.Action{Kind: target.Warm, Region: r, Tenant: hotTenant, Questions: e.hotQuestions()}); err != nil {
+			return nil, fmt.Errorf("warm %s: %w", r, err)
+		}
+	}
+	if err := e.sleep(ctx, e.baseline()); err != nil {
+		return nil, err
+	}
+	failed := e.runChecks(ctx, d, "pre")
+	if err := e.probeAll(ctx, d, "before"); err != nil {
+		return nil, err
+	}
+	if len(failed) > 0 {
+		return nil, fmt.Errorf("%w: %v", ErrGate, failed)
+	}
+	return nil, nil
+}
+
+// waitRotation waits (up to hysteresis + 10 s) until every region is back in
+// the router's rotation after an earlier drill.
+func (e *Engine) waitRotation(ctx context.Context, d *drillRun) error {
+	deadline := time.Now().Add(e.p.Hysteresis() + 10*time.Second)
+	for {
+		hs, errs := e.t.HealthAll(ctx)
+		if len(errs) == 0 && len(hs) == len(e.p.Regions) && e.allInRotation(ctx) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return nil // the pre-checks will say what is wrong
+		}
+		if err := e.sleep(ctx, 500*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+func (e *Engine) stepEvacuate(ctx context.Context, d *drillRun) ([]string, error) {
+	var notes []string
+	switch d.kind {
+	case plan.DrillIndexSkew:
+		// Publish a follower built with the wrong analyzer or metric.
+		d.evac = e.p.Evacuate
+		e.mark(d, "rebuild", "publish skewed "+d.evac)
+		err := e.apply(ctx, StepEvacuate, target.Action{Kind: target.Rebuild, Region: d.evac, Analyzer: e.p.Lab.SkewAnalyzer, Metric: e.p.Lab.SkewMetric},
+			&target.Action{Kind: target.Rebuild, Region: d.evac}, "publish a follower with the wrong analyzer/metric")
+		return []string{"published " + d.evac + " with analyzer " + e.p.Lab.SkewAnalyzer}, err
+	case plan.DrillPlannedEvacuation, plan.DrillReturnToHome:
+		// Planned: pre-warm the survivor for the traffic it is about to take.
+		if err := e.prewarm(ctx, d); err != nil {
+			notes = append(notes, "pre-warm: "+err.Error())
+		}
+		if e.p.FreezeWritesOnFollowers {
+			for _, r := range e.p.Regions {
+				if err := e.apply(ctx, StepEvacuate, target.Action{Kind: target.Freeze, Region: r, Frozen: true},
+					&target.Action{Kind: target.Freeze, Region: r, Frozen: false}, "freeze writes during the cutover"); err != nil {
+					return notes, err
+				}
+			}
+		}
+		e.mark(d, "decision", "evacuate "+d.evac+" (weight 0)")
+		if err := e.apply(ctx, StepEvacuate, target.Action{Kind: target.SetWeights, Weights: e.weightsWith(ctx, d.evac, 0)},
+			&target.Action{Kind: target.SetWeights, Weights: e.snap.Weights}, "drain the region by weight"); err != nil {
+			return notes, err
+		}
+		notes = append(notes, fmt.Sprintf("weights: %s → 0", d.evac))
+	case plan.DrillHardOutage, plan.DrillWebhookReroute:
+		e.mark(d, "decision", "blackhole "+d.evac)
+		if err := e.apply(ctx, StepEvacuate, target.Action{Kind: target.Blackhole, Region: d.evac, LeaseMS: e.leaseMS()},
+			&target.Action{Kind: target.ClearFaults, Region: d.evac}, "hard outage: cut ingress and egress"); err != nil {
+			return notes, err
+		}
+		go e.renewLease(ctx, d)
+		if e.p.FreezeWritesOnFollowers {
+			for _, r := range e.p.Survivors() {
+				if err := e.apply(ctx, StepEvacuate, target.Action{Kind: target.Freeze, Region: r, Frozen: true},
+					&target.Action{Kind: target.Freeze, Region: r, Frozen: false}, "freeze follower writes until one region is promoted"); err != nil {
+					return notes, err
+				}
+			}
+		}
+		notes = append(notes, "blackholed "+d.evac)
+	}
+	return notes, nil
+}
+
+// leaseMS is the lease of injected faults: long enough for the drill, short
+// enough that a vanished drill leaves no blackhole behind for long.
+func (e *Engine) leaseMS() int64 { return 10_000 }
+
+// renewLease keeps the blackhole alive while the drill runs (re-applying it
+// is idempotent on the lab: the injector renews by re-posting).
+func (e *Engine) renewLease(ctx context.Context, d *drillRun) {
+	t := time.NewTicker(3 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if !e.faultActive(ctx, d.evac) {
+				return
+			}
+			_ = e.renewFaults(ctx, d.evac)
+		}
+	}
+}
+
+func (e *Engine) stepPromote(ctx context.Context, d *drillRun) ([]string, error) {
+	if d.kind == plan.DrillIndexSkew {
+		return nil, errSkip
+	}
+	// A clean queue tail first: give the old primary's in-flight writes a
+	// moment to land (it cannot be waited for when it is blackholed).
+	if err := e.sleep(ctx, 1500*time.Millisecond); err != nil {
+		return nil, err
+	}
+	epoch := e.nextEpoch()
+	e.mark(d, "promote", fmt.Sprintf("promote %s (epoch %d)", d.survivor, epoch))
+	err := e.apply(ctx, StepPromote, target.Action{Kind: target.Promote, Primary: d.survivor, Epoch: epoch},
+		&target.Action{Kind: target.Promote, Primary: e.snap.Primary}, "promote exactly one survivor")
+	if err != nil && !e.unreachableOnly(err, d.evac) {
+		return nil, err
+	}
+	emit := e.p.WebhookPolicy.EmitFrom
+	if err := e.apply(ctx, StepPromote, target.Action{Kind: target.EmitFrom, EmitFrom: []string{emit}},
+		&target.Action{Kind: target.EmitFrom, EmitFrom: []string{e.snap.Primary}}, "emit webhooks only from the survivor"); err != nil && !e.unreachableOnly(err, d.evac) {
+		return nil, err
+	}
+	if err := e.apply(ctx, StepPromote, target.Action{Kind: target.Freeze, Region: d.survivor, Frozen: false},
+		&target.Action{Kind: target.Freeze, Region: d.survivor, Frozen: e.snap.Frozen[d.survivor]}, "the promoted region takes writes"); err != nil {
+		return nil, err
+	}
+	return []string{fmt.Sprintf("%s primary at epoch %d; webhooks from %s", d.survivor, epoch, emit)}, nil
+}
+
+// unreachableOnly reports whether err only concerns the evacuated region,
+// which is expected to be unreachable in a hard outage.
+func (e *Engine) unreachableOnly(err error, evac string) bool {
+	if err == nil {
+		return true
+	}
+	var errs interface{ Unwrap() []error }
+	if !errors.As(err, &errs) {
+		return false
+	}
+	for _, x := range errs.Unwrap() {
+		if len(x.Error()) < len(evac) || x.Error()[:len(evac)] != evac {
+			return false
+		}
+	}
+	return true
+}
+
+func (e *Engine) stepObserve(ctx context.Context, d *drillRun) ([]string, error) {
+	var notes []string
+	if d.kind == plan.DrillHardOutage || d.kind == plan.DrillWebhookReroute {
+		// Unplanned: clamp after the fact.
+		if err := e.prewarm(ctx, d); err != nil {
+			notes = append(notes, "clamp: "+err.Error())
+		}
+	}
+	end := time.Now().Add(e.hold())
+	for time.Now().Before(end) {
+		if err := e.sleep(ctx, time.Second); err != nil {
+			return notes, err
+		}
+		e.runChecks(ctx, d, "live")
+	}
+	return notes, nil
+}
+
+func (e *Engine) prewarm(ctx context.Context, d *drillRun) error {
+	h, err := e.t.Health(ctx, d.survivor)
+	if err != nil {
+		return err
+	}
+	want := max(2*h.MinInstances, 4) + 2
+	return e.apply(ctx, StepObserve, target.Action{Kind: target.Scale, Region: d.survivor, MinInstances: want},
+		&target.Action{Kind: target.Scale, Region: d.survivor, MinInstances: e.snap.MinInst[d.survivor]}, "pre-warm the survivor")
+}
+
+func (e *Engine) stepVerify(ctx context.Context, d *drillRun) ([]string, error) {
+	region := d.survivor
+	if d.kind == plan.DrillIndexSkew {
+		region = d.evac // the skewed follower is the one to verify
+	}
+	bad, err := e.verifyRegion(ctx, d, region)
+	if err != nil {
+		return nil, err
+	}
+	if bad == "" {
+		return []string{region + ": probe set within targets"}, nil
+	}
+	// ΔS ≥ risk or citations diverged: rebuild from the artifact, purge, probe again.
+	notes := []string{region + ": " + bad + "; rebuilding and purging"}
+	e.mark(d, "rebuild", "rebuild "+region)
+	if err := e.apply(ctx, StepVerify, target.Action{Kind: target.Rebuild, Region: region}, nil, "rebuild from the same artifact"); err != nil {
+		return notes, err
+	}
+	e.mark(d, "purge", "purge "+region)
+	if err := e.apply(ctx, StepVerify, target.Action{Kind: target.Purge, Region: region}, nil, "purge the cache after rebuild"); err != nil {
+		return notes, err
+	}
+	bad, err = e.verifyRegion(ctx, d, region)
+	if err != nil {
+		return notes, err
+	}
+	if bad != "" {
+		notes = append(notes, "still "+bad+" after rebuild")
+	}
+	return notes, nil
+}
+
+func (e *Engine) stepReturn(ctx context.Context, d *drillRun) ([]string, error) {
+	switch d.kind {
+	case plan.DrillReturnToHome:
+		return e.returnHome(ctx, d)
+	case plan.DrillIndexSkew:
+		// The skewed follower was rebuilt in step 5 (or not); let the edge
+		// readmit it after its hysteresis.
+		return nil, errSkip
+	}
+	// A, B, D end by undoing their changes: the region comes back as it was.
+	e.mark(d, "restore", "restore "+d.evac)
+	return []string{"restored the pre-drill state"}, e.restore(ctx, StepReturn)
+}
+
+func (e *Engine) returnHome(ctx context.Context, d *drillRun) ([]string, error) {
+	var notes []string
+	// The repaired region must be reachable before anything else.
+	if err := e.apply(ctx, StepReturn, target.Action{Kind: target.ClearFaults, Region: d.evac}, nil, "repair: lift faults"); err != nil {
+		return notes, err
+	}
+	if e.p.ReturnToHome.RebuildFollower {
+		e.mark(d, "rebuild", "rebuild "+d.evac)
+		if err := e.apply(ctx, StepReturn, target.Action{Kind: target.Rebuild, Region: d.evac}, nil, "rebuild from the same artifact"); err != nil {
+			return notes, err
+		}
+	}
+	hs, _ := e.t.HealthAll(ctx)
+	if hs[d.evac].IndexHash != hs[d.survivor].IndexHash {
+		notes = append(notes, fmt.Sprintf("INDEX_HASH of %s (%s) differs from %s (%s): refusing reuse", d.evac, hs[d.evac].IndexHash, d.survivor, hs[d.survivor].IndexHash))
+		_, _ = e.j.Append(journal.Note, StepReturn, "", map[string]string{"refused_reuse": d.evac})
+		return notes, fmt.Errorf("index hash mismatch after rebuild: %s keeps weight 0", d.evac)
+	}
+	if e.p.ReturnToHome.PurgeCache {
+		e.mark(d, "purge", "purge "+d.evac)
+		if err := e.apply(ctx, StepReturn, target.Action{Kind: target.Purge, Region: d.evac}, nil, "purge edge cache prefixes"); err != nil {
+			return notes, err
+		}
+		e.recordCacheAfterPurge(ctx, d)
+		if err := e.t.Do(ctx, target.Action{Kind: target.Warm, Region: d.evac, Tenant: hotTenant, Questions: e.hotQuestions()}); err != nil {
+			notes = append(notes, "re-warm: "+err.Error())
+		}
+	}
+	// Unfreeze the returning region (it forwards its queue to the primary).
+	if err := e.apply(ctx, StepReturn, target.Action{Kind: target.Freeze, Region: d.evac, Frozen: false}, nil, "the returning region forwards its queue"); err != nil {
+		return notes, err
+	}
+	prev := 0
+	for _, w := range e.p.ReturnToHome.GradualWeights {
+		e.mark(d, "weight", fmt.Sprintf("%s → %d", d.evac, w))
+		if err := e.apply(ctx, StepReturn, target.Action{Kind: target.SetWeights, Weights: e.weightsWith(ctx, d.evac, w)},
+			&target.Action{Kind: target.SetWeights, Weights: e.weightsWith(ctx, d.evac, prev)}, "gradual weight step"); err != nil {
+			return notes, err
+		}
+		if err := e.sleep(ctx, plan.Seconds(e.p.Phases.StepHoldS)); err != nil {
+			return notes, err
+		}
+		if failed := e.runChecks(ctx, d, "live"); len(failed) > 0 {
+			notes = append(notes, fmt.Sprintf("guard failed at weight %d: %v; holding one more step", w, failed))
+			if err := e.sleep(ctx, plan.Seconds(e.p.Phases.StepHoldS)); err != nil {
+				return notes, err
+			}
+		}
+		prev = w
+	}
+	// Hand the primary back home with a fence.
+	e.mark(d, "restore", "primary back to "+d.evac)
+	return notes, e.restore(ctx, StepReturn)
+}
+
+func (e *Engine) stepClose(ctx context.Context, d *drillRun) ([]string, error) {
+	if err := e.waitDrain(ctx, d); err != nil {
+		return nil, err
+	}
+	if err := e.probeAll(ctx, d, "after"); err != nil {
+		return nil, err
+	}
+	e.runChecks(ctx, d, "post")
+	return nil, nil
+}
+
+// waitDrain waits until every region's backlog is at most the threshold or
+// the drain timeout passes; the time it took is journaled.
+func (e *Engine) waitDrain(ctx context.Context, d *drillRun) error {
+	start := time.Now()
+	deadline := start.Add(plan.Seconds(e.p.Phases.DrainTimeoutS))
+	for {
+		hs, errs := e.t.HealthAll(ctx)
+		total := 0
+		for _, h := range hs {
+			total += h.Queue.Backlog + h.Queue.WebhookBacklog
+		}
+		if len(errs) == 0 && total == 0 {
+			_, _ = e.j.Append(journal.Note, StepClose, "", map[string]any{"drained": map[string]any{"drill": d.letter, "seconds": time.Since(start).Seconds(), "ok": true}})
+			return nil
+		}
+		if time.Now().After(deadline) {
+			_, _ = e.j.Append(journal.Note, StepClose, "", map[string]any{"drained": map[string]any{"drill": d.letter, "seconds": time.Since(start).Seconds(), "ok": false, "backlog": total}})
+			return nil
+		}
+		if err := e.sleep(ctx, 250*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,530 @@
+// Package judge turns a drill's journal into its verdict: acceptance targets,
+// the write ledger, webhook reconciliation, diagnoses with the page's exact
+// fixes, and the per-second series. It is a pure function of the journal: it
+// reads no clock and no network, so a report can be rebuilt from a journal.
+package judge
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/regiondrill/regiondrill/internal/contract"
+	"github.com/regiondrill/regiondrill/internal/drill"
+	"github.com/regiondrill/regiondrill/internal/journal"
+	"github.com/regiondrill/regiondrill/internal/ledger"
+	"github.com/regiondrill/regiondrill/internal/load"
+	"github.com/regiondrill/regiondrill/internal/measure"
+	"github.com/regiondrill/regiondrill/internal/plan"
+	"github.com/regiondrill/regiondrill/internal/probe"
+	"github.com/regiondrill/regiondrill/internal/target"
+	"github.com/regiondrill/regiondrill/internal/verdict"
+)
+
+// run is what the journal says, parsed once.
+type run struct {
+	start     drill.RunStart
+	end       drill.RunEnd
+	plan      *plan.Plan
+	loadAtMS  int64
+	regions   []string // load region index table
+	records   []load.Record
+	writes    []load.WriteAttempt
+	stores    []contract.Writes
+	webhooks  []ledger.Delivery
+	health    []sample
+	probes    []drill.ProbeData
+	checks    []verdict.Check
+	steps     []verdict.Step
+	marks     []markAt
+	drained   map[string]drained
+	purged    []drill.CacheAfterPurge
+	stops     []drill.StopData
+	refused   []string
+	loadSum   json.RawMessage
+	lastAtMS  int64
+	openSteps map[string]int
+}
+
+type sample struct {
+	at int64
+	drill.Sample
+}
+
+type markAt struct {
+	at int64
+	drill.Mark
+}
+
+type drained struct {
+	Drill   string  `json:"drill"`
+	Seconds float64 `json:"seconds"`
+	OK      bool    `json:"ok"`
+	Backlog int     `json:"backlog"`
+}
+
+func parse(evs []journal.Event) (*run, error) {
+	r := &run{drained: map[string]drained{}, openSteps: map[string]int{}}
+	for _, ev := range evs {
+		r.lastAtMS = max(r.lastAtMS, ev.At)
+		var err error
+		switch ev.Type {
+		case journal.RunStart:
+			err = ev.Decode(&r.start)
+		case journal.RunEnd:
+			err = ev.Decode(&r.end)
+		case journal.StepStart:
+			var sd drill.StepData
+			err = ev.Decode(&sd)
+			r.openSteps[sd.Drill+"|"+ev.Step] = len(r.steps)
+			r.steps = append(r.steps, verdict.Step{Drill: sd.Drill, Name: ev.Step, StartMS: ev.At, EndMS: ev.At, Outcome: "running"})
+		case journal.StepEnd:
+			var sd drill.StepData
+			err = ev.Decode(&sd)
+			if i, ok := r.openSteps[sd.Drill+"|"+ev.Step]; ok {
+				r.steps[i].EndMS, r.steps[i].Outcome, r.steps[i].Notes = ev.At, sd.Outcome, sd.Notes
+				delete(r.openSteps, sd.Drill+"|"+ev.Step)
+			}
+		case journal.Check:
+			var c verdict.Check
+			err = ev.Decode(&c)
+			r.checks = append(r.checks, c)
+		case journal.Probe:
+			var p drill.ProbeData
+			err = ev.Decode(&p)
+			r.probes = append(r.probes, p)
+		case journal.Health:
+			var s drill.Sample
+			err = ev.Decode(&s)
+			r.health = append(r.health, sample{at: ev.At, Sample: s})
+		case journal.Records:
+			var recs []load.Record
+			err = ev.Decode(&recs)
+			r.records = append(r.records, recs...)
+		case journal.Writes:
+			err = ev.Decode(&r.writes)
+		case journal.Stores:
+			err = ev.Decode(&r.stores)
+		case journal.Webhooks:
+			var ds []target.Delivery
+			err = ev.Decode(&ds)
+			for _, d := range ds {
+				r.webhooks = append(r.webhooks, ledger.Delivery{ID: d.ID, Region: d.Region, KID: d.KID, ReceivedAt: d.ReceivedAt})
+			}
+		case journal.Stop:
+			var s drill.StopData
+			err = ev.Decode(&s)
+			r.stops = append(r.stops, s)
+		case journal.Note:
+			var n struct {
+				Mark        *drill.Mark            `json:"mark"`
+				LoadStart   *drill.LoadStart       `json:"load_start"`
+				Regions     []string               `json:"regions_index"`
+				Drained     *drained               `json:"drained"`
+				CachePurge  *drill.CacheAfterPurge `json:"cache_after_purge"`
+				LoadSummary json.RawMessage        `json:"load_summary"`
+				Refused     string                 `json:"refused"`
+				Why         string                 `json:"why"`
+			}
+			err = ev.Decode(&n)
+			switch {
+			case n.Mark != nil:
+				r.marks = append(r.marks, markAt{at: ev.At, Mark: *n.Mark})
+			case n.LoadStart != nil:
+				r.loadAtMS = n.LoadStart.AtMS
+			case n.Regions != nil:
+				r.regions = n.Regions
+			case n.Drained != nil:
+				r.drained[n.Drained.Drill] = *n.Drained
+			case n.CachePurge != nil:
+				r.purged = append(r.purged, *n.CachePurge)
+			case n.LoadSummary != nil:
+				r.loadSum = n.LoadSummary
+			case n.Refused != "":
+				r.refused = append(r.refused, n.Refused+": "+n.Why)
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("journal event %d (%s): %w", ev.Seq, ev.Type, err)
+		}
+	}
+	if r.start.Plan == nil {
+		return nil, fmt.Errorf("journal has no run_start event")
+	}
+	p, err := plan.Decode(r.start.Plan, "plan.json")
+	if err != nil {
+		return nil, fmt.Errorf("journal plan: %w", err)
+	}
+	r.plan = p
+	sort.SliceStable(r.records, func(i, j int) bool { return r.records[i].Seq < r.records[j].Seq })
+	return r, nil
+}
+
+// ns converts journal ms to load-record ns.
+func (r *run) ns(atMS int64) int64 { return (atMS - r.loadAtMS) * int64(time.Millisecond) }
+
+func (r *run) regionIndex(name string) uint8 {
+	for i, n := range r.regions {
+		if n == name {
+			return uint8(i)
+		}
+	}
+	return 255
+}
+
+// window is one drill's span in journal ms.
+type window struct {
+	letter     string
+	from, to   int64
+	decision   int64 // -1 if none
+	evacuated  string
+	survivor   string
+	stepsByKey map[string]verdict.Step
+}
+
+func (r *run) windows() []window {
+	var out []window
+	for _, letter := range r.start.Drills {
+		w := window{letter: letter, from: -1, decision: -1, evacuated: r.plan.Evacuate, survivor: r.plan.PromoteSurvivor, stepsByKey: map[string]verdict.Step{}}
+		for _, s := range r.steps {
+			if s.Drill != letter {
+				continue
+			}
+			if w.from < 0 || s.StartMS < w.from {
+				w.from = s.StartMS
+			}
+			w.to = max(w.to, s.EndMS)
+			w.stepsByKey[s.Name] = s
+		}
+		for _, m := range r.marks {
+			if m.Drill == letter && m.Kind == "decision" && w.decision < 0 {
+				w.decision = m.at
+			}
+		}
+		if w.from >= 0 {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// Build computes the report from a journal.
+func Build(evs []journal.Event) (*verdict.Report, error) {
+	r, err := parse(evs)
+	if err != nil {
+		return nil, err
+	}
+	rep := &verdict.Report{
+		Schema: verdict.SchemaVersion, Started: r.start.Origin, DurationS: float64(r.lastAtMS) / 1000,
+		Drills: r.start.Drills, Target: r.start.Target, Regions: map[string]verdict.RegionContracts{},
+		RegionNames: slices.Clone(r.plan.Regions), Plan: r.start.Plan, Load: r.loadSum,
+		Checks: r.checks, Steps: r.steps, Acceptance: []verdict.Target{}, Diagnoses: []verdict.Diagnosis{},
+	}
+	for _, m := range r.marks {
+		rep.Events = append(rep.Events, verdict.Event{AtMS: m.at, Drill: m.Drill, Label: m.Label})
+	}
+	for _, p := range r.probes {
+		if p.Phase != "before" && p.Phase != "after" {
+			continue
+		}
+		for _, res := range p.Results {
+			rep.Probes = append(rep.Probes, verdict.Probe{Phase: p.Phase, Drill: p.Drill, Region: p.Region, ProbeID: res.ProbeID,
+				DeltaS: round3(res.DeltaS), Coverage: round3(res.Coverage), Lambda: res.Lambda.String(), CitesGold: res.CitesGold})
+		}
+	}
+	r.contracts(rep)
+	led := ledger.Classify(r.writes, r.stores)
+	rep.Writes = ledgerView(led, len(r.writes))
+	wh := r.webhookLedger()
+	rep.Webhooks = verdict.Webhooks{Expected: wh.Expected, Delivered: wh.Delivered, Missing: wh.Missing,
+		Duplicates: wh.Duplicates, FromDisallowedRegion: wh.FromDisallowedRegion, ByRegion: map[string]int{}}
+	for _, d := range r.webhooks {
+		rep.Webhooks.ByRegion[d.Region]++
+	}
+	for _, w := range r.windows() {
+		r.judgeDrill(rep, w, led)
+	}
+	r.diagnose(rep, led, wh)
+	rep.Series = r.series()
+	rep.SLO = r.slo()
+	if len(r.stops) > 0 {
+		s := r.stops[0]
+		rep.StopReason = fmt.Sprintf("%s %.3f above %.3f", s.Condition, s.Value, s.Above)
+	}
+	// The verdict: pass only when every target held, every check gave a
+	// definite answer, and the run completed.
+	rep.Verdict = verdict.Pass
+	switch r.end.Outcome {
+	case "completed":
+	case "gate_failed", "stopped":
+		rep.Verdict, rep.Reason = verdict.Fail, r.end.Reason
+	case "":
+		rep.Verdict, rep.Reason = verdict.Aborted, "the journal has no run_end: the drill process died"
+	default:
+		rep.Verdict, rep.Reason = verdict.Aborted, r.end.Reason
+	}
+	if rep.Verdict == verdict.Pass {
+		for _, t := range rep.Acceptance {
+			if !t.Pass {
+				rep.Verdict = verdict.Fail
+				rep.Reason = "acceptance targets failed"
+				break
+			}
+		}
+	}
+	if rep.Verdict == verdict.Pass && rep.Writes.Indeterminate > 0 && rep.Writes.Acknowledged == 0 {
+		rep.Verdict, rep.Reason = verdict.Fail, "no write was acknowledged: the ledger is inconclusive"
+	}
+	sort.SliceStable(rep.Acceptance, func(i, j int) bool { return !rep.Acceptance[i].Pass && rep.Acceptance[j].Pass })
+	return rep, nil
+}
+
+func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
+
+func ledgerView(l *ledger.Ledger, attempted int) verdict.Ledger {
+	v := verdict.Ledger{Attempted: l.Attempted, Acknowledged: l.Acknowledged, OK: l.OK, Lost: l.Lost,
+		Duplicates: l.Duplicates, Unexpected: l.Unexpected, Indeterminate: l.Indeterminate,
+		IndeterminateApplied: l.IndeterminateApplied}
+	for _, sb := range l.SplitBrain {
+		v.SplitBrain += sb.Count
+	}
+	for _, it := range l.Items {
+		if it.Class.Violation() && len(v.Examples) < 5 {
+			v.Examples = append(v.Examples, it.Key+": "+it.Evidence)
+		}
+	}
+	return v
+}
+
+func (r *run) webhookLedger() ledger.WebhookLedger {
+	var applied []contract.StoredWrite
+	for _, s := range r.stores {
+		for _, w := range s.Writes {
+			if !w.Replica {
+				applied = append(applied, w)
+			}
+		}
+	}
+	// Regions allowed to emit: the primary of the plan before and the emit
+	// region during drills; a region being evacuated is never allowed while
+	// its drill runs.
+	allowed := func(region string, at time.Time) bool {
+		ms := at.Sub(r.start.Origin).Milliseconds()
+		for _, w := range r.windows() {
+			if w.decision >= 0 && ms >= w.decision && ms <= w.to && region == w.evacuated && w.letter != "C" {
+				return false
+			}
+		}
+		return true
+	}
+	idOf := func(w contract.StoredWrite) string { return w.Key }
+	if byKey := r.eventIDs(); len(byKey) > 0 {
+		idOf = func(w contract.StoredWrite) string {
+			if id, ok := byKey[w.Key]; ok {
+				return id
+			}
+			return w.Key
+		}
+	}
+	return ledger.ReconcileWebhooks(applied, r.webhooks, allowed, idOf)
+}
+
+// eventIDs maps write keys to their webhook ids (the plan's dedupe_key over
+// the write's event_id and rev).
+func (r *run) eventIDs() map[string]string {
+	out := map[string]string{}
+	for _, a := range r.writes {
+		out[a.Key] = r.plan.DedupeKey(map[string]string{"event_id": a.EventID, "rev": fmt.Sprint(a.Rev), "tenant": a.Tenant})
+	}
+	return out
+}
+
+func (r *run) contracts(rep *verdict.Report) {
+	if len(r.health) == 0 {
+		return
+	}
+	first, last := r.health[0], r.health[len(r.health)-1]
+	for _, name := range r.plan.Regions {
+		rc := verdict.RegionContracts{Before: view(name, first.Regions[name]), After: view(name, last.Regions[name])}
+		rep.Regions[name] = rc
+	}
+}
+
+func view(name string, h contract.Health) verdict.Contract {
+	return verdict.Contract{Region: name, Ready: h.Ready, Role: string(h.Role), IndexHash: h.IndexHash, Metric: h.Metric,
+		Analyzer: h.Analyzer, BuildTS: h.BuildTS, SchemaRev: h.SchemaRev, ModelTag: h.ModelTag, SecretsRev: h.SecretsRev, Release: h.Env.Release}
+}
+
+func (r *run) checkResult(letter, phase, name string) (verdict.Check, bool) {
+	var found verdict.Check
+	ok := false
+	for _, c := range r.checks {
+		if c.Drill == letter && c.Phase == phase && c.Name == name {
+			found, ok = c, true
+		}
+	}
+	return found, ok
+}
+
+func add(rep *verdict.Report, t verdict.Target) { rep.Acceptance = append(rep.Acceptance, t) }
+
+// judgeDrill adds the acceptance targets of one drill.
+func (r *run) judgeDrill(rep *verdict.Report, w window, led *ledger.Ledger) {
+	th := r.plan.Thresholds
+	recs := r.records
+	evac := r.regionIndex(w.evacuated)
+	pre := w.stepsByKey[drill.StepPre]
+	baseFrom, baseTo := r.ns(pre.StartMS), r.ns(pre.EndMS)
+	baseP95 := measure.Latency(recs, baseFrom, baseTo, measure.AllRegions).P95
+	baseErr := measure.ErrorRate(recs, baseFrom, baseTo, measure.AllRegions)
+
+	if w.letter != "C" && w.decision >= 0 {
+		secs, ok := measure.Cutover(recs, r.ns(w.decision), evac, baseErr)
+		v := round3(secs)
+		if w.letter == rep.Drills[0] || rep.CutoverS == nil {
+			rep.CutoverS = &v
+		}
+		add(rep, verdict.Target{ID: "cutover_s", Drill: w.letter, Target: fmt.Sprintf("≤ %g s", th.CutoverS), Value: v,
+			Pass: ok && secs <= th.CutoverS, Limit: th.CutoverS,
+			Detail: fmt.Sprintf("from the evacuation decision until %s served nothing and errors were back to baseline (%.2f%%)", w.evacuated, baseErr*100)})
+		// p95 in the served markets after the cutover, against the baseline.
+		obs := w.stepsByKey[drill.StepObserve]
+		from := r.ns(w.decision) + int64(secs*float64(time.Second))
+		to := r.ns(obs.EndMS)
+		after := measure.Latency(recs, from, to, measure.AllRegions)
+		ratio := 0.0
+		if baseP95 > 0 {
+			ratio = after.P95/baseP95 - 1
+		}
+		add(rep, verdict.Target{ID: "p95_vs_baseline", Drill: w.letter, Target: fmt.Sprintf("≤ +%g%%", th.P95VsBaseline*100),
+			Value: round3(ratio), Pass: after.Count > 0 && ratio <= th.P95VsBaseline, Limit: th.P95VsBaseline,
+			Detail: fmt.Sprintf("p95 %.0f ms after cutover vs %.0f ms baseline (%d requests)", after.P95, baseP95, after.Count)})
+	}
+	// 5xx bursts inside the drill's window.
+	var in []load.Record
+	for i := range recs {
+		if recs[i].Sched >= r.ns(w.from) && recs[i].Sched < r.ns(w.to) {
+			in = append(in, recs[i])
+		}
+	}
+	s, e := measure.Longest5xxRun(in)
+	burst := float64(e-s) / 1e9
+	add(rep, verdict.Target{ID: "max_5xx_burst_s", Drill: w.letter, Target: fmt.Sprintf("≤ %g s", th.Max5xxBurstS), Value: round3(burst),
+		Pass: burst <= th.Max5xxBurstS, Limit: th.Max5xxBurstS, Detail: "longest run of seconds with a majority of 5xx/connect/timeout"})
+
+	// Writes first sent during this drill.
+	lost, dup := 0, 0
+	keys := map[string]bool{}
+	for _, a := range r.writes {
+		if a.FirstSent >= r.ns(w.from) && a.FirstSent < r.ns(w.to) {
+			keys[a.Key] = true
+		}
+	}
+	for _, it := range led.Items {
+		if !keys[it.Key] {
+			continue
+		}
+		switch it.Class {
+		case ledger.Lost:
+			lost++
+		case ledger.Duplicate:
+			dup++
+		}
+	}
+	add(rep, verdict.Target{ID: "write_loss", Drill: w.letter, Target: "= 0", Value: lost, Pass: lost == 0 && len(keys) > 0,
+		Detail: fmt.Sprintf("%d writes first sent during drill %s; acknowledged and absent from every store: %d", len(keys), w.letter, lost)})
+	add(rep, verdict.Target{ID: "duplicates", Drill: w.letter, Target: "= 0", Value: dup, Pass: dup == 0,
+		Detail: "writes present more than once across all regions' stores"})
+
+	dr, ok := r.drained[w.letter]
+	add(rep, verdict.Target{ID: "backlog_drain_s", Drill: w.letter, Target: fmt.Sprintf("≤ %g s", th.BacklogDrainS), Value: round3(dr.Seconds),
+		Pass: ok && dr.OK && dr.Seconds <= th.BacklogDrainS, Limit: th.BacklogDrainS, Detail: fmt.Sprintf("backlog left: %d", dr.Backlog)})
+
+	for _, id := range []struct{ id, check string }{{"index_hash_parity", "contracts_equal"}, {"contracts_equal", "contracts_equal"}, {"answers_equal", "answers_equal"}} {
+		c, ok := r.checkResult(w.letter, "post", id.check)
+		pass, val, detail := ok && c.Pass, c.Value, c.Detail
+		if id.id == "index_hash_parity" {
+			pass, val, detail = r.hashParity(w)
+		}
+		if !ok && id.id != "index_hash_parity" {
+			val, detail = "not measured", "the post-check did not run"
+		}
+		add(rep, verdict.Target{ID: id.id, Drill: w.letter, Target: "equal", Value: val, Pass: pass, Detail: detail})
+	}
+	ds, lam, n := r.probeStats(w.letter)
+	add(rep, verdict.Target{ID: "delta_s", Drill: w.letter, Target: fmt.Sprintf("median ≤ %g", th.DeltaS), Value: round3(ds), Pass: n > 0 && ds <= th.DeltaS, Limit: th.DeltaS,
+		Detail: fmt.Sprintf("worst of the before/after medians of ΔS(question, retrieved) over %d probe results", n)})
+	add(rep, verdict.Target{ID: "lambda", Drill: w.letter, Target: "convergent", Value: fmt.Sprintf("%.0f%% convergent", lam*100), Pass: n > 0 && lam >= 0.9,
+		Detail: "share of probes whose λ over rounds is convergent, before and after (≥ 90%)"})
+	if w.letter == "D" {
+		wh := r.webhookLedger()
+		add(rep, verdict.Target{ID: "webhook_duplicates", Drill: w.letter, Target: "= 0", Value: wh.Duplicates + wh.FromDisallowedRegion,
+			Pass:   wh.Duplicates == 0 && wh.FromDisallowedRegion == 0,
+			Detail: fmt.Sprintf("%d duplicate deliveries, %d from a region outside the emit policy", wh.Duplicates, wh.FromDisallowedRegion)})
+	}
+	if w.letter == "E" {
+		for _, p := range r.purged {
+			if p.Drill == w.letter {
+				add(rep, verdict.Target{ID: "cache_purged", Drill: w.letter, Target: "0 entries after purge", Value: p.Entries, Pass: p.Entries == 0,
+					Detail: fmt.Sprintf("%s's cache entries right after its purge returned", p.Region)})
+			}
+		}
+	}
+}
+
+// hashParity: every region's INDEX_HASH equal in the last sample of the drill.
+func (r *run) hashParity(w window) (bool, string, string) {
+	var last *sample
+	for i := range r.health {
+		if r.health[i].at <= w.to && len(r.health[i].Regions) == len(r.plan.Regions) {
+			last = &r.health[i]
+		}
+	}
+	if last == nil {
+		return false, "not measured", "no health sample with every region"
+	}
+	hashes := map[string][]string{}
+	for name, h := range last.Regions {
+		hashes[h.IndexHash] = append(hashes[h.IndexHash], name)
+	}
+	var parts []string
+	for h, rs := range hashes {
+		sort.Strings(rs)
+		parts = append(parts, strings.Join(rs, ",")+"="+h)
+	}
+	sort.Strings(parts)
+	return len(hashes) == 1, fmt.Sprintf("%d distinct", len(hashes)), strings.Join(parts, "; ")
+}
+
+// probeStats returns the worse of the before/after ΔS medians and the
+// share of convergent λ for a drill.
+func (r *run) probeStats(letter string) (float64, float64, int) {
+	worst, conv, n := 0.0, 0, 0
+	for _, phase := range []string{"before", "after"} {
+		var ds []float64
+		for _, p := range r.probes {
+			if p.Drill != letter || p.Phase != phase {
+				continue
+			}
+			for _, res := range p.Results {
+				ds = append(ds, res.DeltaS)
+				n++
+				if res.Lambda == probe.Convergent {
+					conv++
+				}
+			}
+		}
+		if len(ds) > 0 {
+			sort.Float64s(ds)
+			worst = max(worst, ds[len(ds)/2])
+		}
+	}
+	if n == 0 {
+		return math.NaN(), 0, 0
+	}
+	return worst, float64(conv) / float64(n), n
+}
