@@ -55,9 +55,9 @@ func (c *Config) defaults() {
 // Stats is the pool's state.
 type Stats struct {
 	Ready, Booting, Inflight, Queued int
-	ColdStarts                        int64 // instances booted since start
-	ColdServed                        int64 // requests that waited on a booting instance
-	MinInstances, Concurrency         int
+	ColdStarts                       int64 // instances booted since start
+	ColdServed                       int64 // requests that waited on a booting instance
+	MinInstances, Concurrency        int
 }
 
 type waiter struct {
