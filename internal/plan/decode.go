@@ -14,7 +14,9 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/lexer"
 	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
 )
 
 // MaxSize is the largest plan document Decode reads (1 MiB).
@@ -23,6 +25,9 @@ const MaxSize = 1 << 20
 const (
 	maxDepth     = 32     // nesting of objects and arrays
 	maxYAMLNodes = 100000 // YAML nodes after expanding aliases
+	// maxBlockColumn bounds YAML block nesting, which the parser handles
+	// in worse than linear time.
+	maxBlockColumn = 256
 )
 
 // Decode reads a JSON or YAML plan (by name's extension, else by sniffing),
@@ -234,6 +239,9 @@ func (n *node) has(k string) bool {
 }
 
 func parseYAML(data []byte) (*node, *FieldError) {
+	if yamlTooDeep(data) {
+		return nil, &FieldError{Path: "$", Msg: fmt.Sprintf("YAML is nested deeper than %d levels or indented past column %d", maxDepth, maxBlockColumn)}
+	}
 	f, e := parser.ParseBytes(data, 0)
 	if e != nil {
 		return nil, &FieldError{Path: "$", Msg: "invalid YAML: " + firstLine(e.Error())}
@@ -245,7 +253,11 @@ func parseYAML(data []byte) (*node, *FieldError) {
 	// laughs" document is refused without building it.
 	g := &aliasGuard{anchors: map[string]int{}}
 	if g.size(f.Docs[0].Body, 0) > maxYAMLNodes {
-		return nil, &FieldError{Path: "$", Msg: fmt.Sprintf("YAML expands to more than %d nodes through anchors and aliases; refusing it", maxYAMLNodes)}
+		msg := fmt.Sprintf("YAML has more than %d nodes; refusing it", maxYAMLNodes)
+		if g.aliases > 0 {
+			msg = fmt.Sprintf("YAML expands to more than %d nodes through anchors and aliases; refusing it", maxYAMLNodes)
+		}
+		return nil, &FieldError{Path: "$", Msg: msg}
 	}
 	if g.tooDeep {
 		return nil, &FieldError{Path: "$", Msg: fmt.Sprintf("nested deeper than %d levels", maxDepth)}
@@ -255,6 +267,28 @@ func parseYAML(data []byte) (*node, *FieldError) {
 		return nil, &FieldError{Path: "$", Msg: "invalid YAML: " + firstLine(e.Error())}
 	}
 	return fromYAML(v, "$", 0)
+}
+
+// yamlTooDeep scans tokens (linear time) for nesting that would make the
+// parser slow: flow collections deeper than maxDepth, or block indicators
+// past maxBlockColumn (deep indentation, "- - - - ..." chains).
+func yamlTooDeep(data []byte) bool {
+	depth := 0
+	for _, tk := range lexer.Tokenize(string(data)) {
+		switch tk.Type {
+		case token.SequenceStartType, token.MappingStartType:
+			if depth++; depth > maxDepth {
+				return true
+			}
+		case token.SequenceEndType, token.MappingEndType:
+			depth = max(depth-1, 0)
+		case token.SequenceEntryType, token.MappingKeyType, token.MappingValueType:
+			if depth == 0 && tk.Position != nil && tk.Position.Column > maxBlockColumn {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func firstLine(s string) string {
@@ -267,6 +301,7 @@ func firstLine(s string) string {
 
 type aliasGuard struct {
 	anchors map[string]int
+	aliases int
 	tooDeep bool
 }
 
@@ -317,6 +352,7 @@ func (g *aliasGuard) size(n ast.Node, depth int) int {
 		}
 		return s
 	case *ast.AliasNode:
+		g.aliases++
 		if x.Value != nil && x.Value.GetToken() != nil {
 			return sum(g.anchors[x.Value.GetToken().Value])
 		}

@@ -154,6 +154,25 @@ func TestTooLargeRefusedBeforeParsing(t *testing.T) {
 	}
 }
 
+// The YAML parser is slow on deep nesting; a 1 MiB nesting attack is
+// refused by a linear pre-scan instead of hanging.
+func TestDeepYAMLRefusedQuickly(t *testing.T) {
+	for _, doc := range []string{
+		strings.Repeat("[", plan.MaxSize-1),
+		strings.Repeat("{a: ", plan.MaxSize/4-1),
+		strings.Repeat("- ", plan.MaxSize/2-1),
+	} {
+		start := time.Now()
+		_, err := plan.Decode([]byte(doc), "deep.yaml")
+		if err == nil || !strings.Contains(err.Error(), "nested deeper") {
+			t.Errorf("%.10q...: %v", doc, err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("%.10q...: took %v", doc, d)
+		}
+	}
+}
+
 func TestSyntaxErrors(t *testing.T) {
 	for _, c := range []struct{ name, doc, msg string }{
 		{"a.json", `{"regions": [`, "invalid JSON"},
@@ -164,6 +183,9 @@ func TestSyntaxErrors(t *testing.T) {
 		{"a.yaml", "regions: .inf\n", "finite"},
 		{"a.yaml", "1: x\n", `unknown field "1"`},
 		{"a.json", strings.Repeat("[", 100), "nested deeper"},
+		{"a.yaml", strings.Repeat("[", 100), "nested deeper"},
+		{"a.yaml", strings.Repeat("- ", 1000), "nested deeper"},
+		{"a.yaml", "regions: [" + strings.Repeat("a, ", 100001) + "]", "more than 100000 nodes; refusing it"},
 	} {
 		_, err := plan.Decode([]byte(c.doc), c.name)
 		var es plan.Errors
