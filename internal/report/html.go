@@ -87,6 +87,7 @@ type page struct {
 	Webhooks                                  verdict.Webhooks
 	WebhookRegions                            []kv
 	ParityFields                              []string
+	ParityRef                                 string
 	Parity                                    []parityRow
 	SLO                                       verdict.SLO
 	SLOAvail, SLOLatency, SLOAvailObj, SLOLat string
@@ -171,6 +172,9 @@ func newPage(r *verdict.Report) *page {
 	p.Lambda = lambdaTable(r.Probes)
 	p.WebhookRegions = sortedCounts(r.Webhooks.ByRegion)
 	p.ParityFields, p.Parity = parityTable(r)
+	if len(p.Parity) > 0 {
+		p.ParityRef = p.Parity[0].Region
+	}
 
 	p.SLOAvailObj = fmtNum(100*r.SLO.Availability) + " %"
 	p.SLOLat = "p" + fmtNum(100*r.SLO.LatencyObjective) + " ≤ " + fmtNum(r.SLO.LatencyMS) + " ms"

@@ -17,7 +17,7 @@ const (
 	plotW      = chartW - padLeft - padRight
 	labelPx    = 11.0
 	eventRowH  = 13.0
-	maxEvRows  = 4
+	maxEvRows  = 7
 	panelGap   = 30.0
 	stepLaneH  = 18.0
 	legendRowH = 18.0
@@ -101,8 +101,15 @@ type placedEvent struct {
 
 func placeEvents(tl *timeline, f frame) ([]placedEvent, int) {
 	var out []placedEvent
-	var ends []float64 // right edge of the last label per row
-	rows := 0
+	var taken [][][2]float64 // label extents per row
+	free := func(row int, lo, hi float64) bool {
+		for _, iv := range taken[row] {
+			if lo < iv[1]+6 && hi > iv[0]-6 {
+				return false
+			}
+		}
+		return true
+	}
 	for _, e := range tl.events {
 		x := f.px(float64(e.AtMS) / 1000)
 		lab := clip(e.Label, 220, labelPx)
@@ -112,32 +119,29 @@ func placeEvents(tl *timeline, f frame) ([]placedEvent, int) {
 			anchor, lo, hi = "end", x-3-w, x-3
 		}
 		row := -1
-		for i, end := range ends {
-			if lo > end+6 {
+		for i := range taken {
+			if free(i, lo, hi) {
 				row = i
 				break
 			}
 		}
-		if row < 0 && len(ends) < maxEvRows {
-			ends = append(ends, math.Inf(-1))
-			row = len(ends) - 1
+		if row < 0 && len(taken) < maxEvRows {
+			taken = append(taken, nil)
+			row = len(taken) - 1
 		}
-		if row < 0 { // lane is full: use the row that ends first
+		if row < 0 { // lane is full: share the row with the fewest labels
 			row = 0
-			for i := range ends {
-				if ends[i] < ends[row] {
+			for i := range taken {
+				if len(taken[i]) < len(taken[row]) {
 					row = i
 				}
 			}
 		}
-		ends[row] = hi
-		if row+1 > rows {
-			rows = row + 1
-		}
+		taken[row] = append(taken[row], [2]float64{lo, hi})
 		emph := tl.emph != "" && strings.Contains(strings.ToLower(e.Label), tl.emph)
 		out = append(out, placedEvent{x: x, row: row, label: lab, anchor: anchor, emph: emph})
 	}
-	return out, rows
+	return out, len(taken)
 }
 
 // render draws the chart as one <svg>.
@@ -397,7 +401,7 @@ func (c timeChart) drawPanel(s *svg, p panel, f frame, first bool) {
 	for _, h := range p.hlines {
 		y := f.py(h.y)
 		s.el("line", "x1", f.left, "y1", y, "x2", f.right(), "y2", y, "class", h.class)
-		s.text(f.right()-4, y-4, "end", "hlabel", h.label)
+		s.text(f.left+4, y-4, "start", "hlabel", h.label)
 	}
 	for _, l := range p.lines {
 		if len(l.xs) == 0 {
