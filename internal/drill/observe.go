@@ -387,14 +387,11 @@ func (e *Engine) runChecks(ctx context.Context, d *drillRun, phase string) []str
 func (e *Engine) closeout(ctx context.Context) {
 	// Let queues drain after the restore before the final read.
 	deadline := time.Now().Add(plan.Seconds(e.p.Phases.DrainTimeoutS))
-	for time.Now().Before(deadline) {
-		hs, errs := e.healthQuick(ctx)
-		total := 0
-		for _, h := range hs {
-			total += h.Queue.Backlog + h.Queue.WebhookBacklog
-		}
-		if total == 0 && len(errs) == 0 {
-			break
+	for zeros := 0; zeros < 3 && time.Now().Before(deadline); {
+		if e.backlog(ctx) == 0 {
+			zeros++
+		} else {
+			zeros = 0
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
@@ -714,3 +711,18 @@ func checkCacheRewarmed(c *checkEnv) (bool, string, string) {
 }
 
 var _ = target.Action{}
+
+// backlog is the total write and webhook backlog of every region, or -1
+// when a region cannot be read. Regions are read one after the other, so a
+// message moving between two regions can hide: callers need a stable zero.
+func (e *Engine) backlog(ctx context.Context) int {
+	hs, errs := e.healthQuick(ctx)
+	if len(errs) > 0 {
+		return -1
+	}
+	total := 0
+	for _, h := range hs {
+		total += h.Queue.Backlog + h.Queue.WebhookBacklog
+	}
+	return total
+}

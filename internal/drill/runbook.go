@@ -400,13 +400,15 @@ func (e *Engine) stepClose(ctx context.Context, d *drillRun) ([]string, error) {
 func (e *Engine) waitDrain(ctx context.Context, d *drillRun) error {
 	start := time.Now()
 	deadline := start.Add(plan.Seconds(e.p.Phases.DrainTimeoutS))
+	zeros := 0
 	for {
-		hs, errs := e.t.HealthAll(ctx)
-		total := 0
-		for _, h := range hs {
-			total += h.Queue.Backlog + h.Queue.WebhookBacklog
+		total := e.backlog(ctx)
+		if total == 0 {
+			zeros++
+		} else {
+			zeros = 0
 		}
-		if len(errs) == 0 && total == 0 {
+		if zeros >= 3 {
 			_, _ = e.j.Append(journal.Note, StepClose, "", map[string]any{"drained": map[string]any{"drill": d.letter, "seconds": time.Since(start).Seconds(), "ok": true}})
 			return nil
 		}

@@ -46,6 +46,7 @@ type run struct {
 	stops     []drill.StopData
 	refused   []string
 	loadSum   json.RawMessage
+	policy    []policyAt
 	lastAtMS  int64
 	openSteps map[string]int
 }
@@ -58,6 +59,25 @@ type sample struct {
 type markAt struct {
 	at int64
 	drill.Mark
+}
+
+type policyAt struct {
+	at   int64
+	emit []string
+}
+
+// policyAt is the webhook emit policy in force at ms.
+func (r *run) policyAt(ms int64) []string {
+	cur := r.start.Snapshot.EmitFrom[r.start.Snapshot.Primary]
+	if len(cur) == 0 {
+		cur = []string{r.start.Snapshot.Primary}
+	}
+	for _, p := range r.policy {
+		if p.at <= ms {
+			cur = p.emit
+		}
+	}
+	return cur
 }
 
 type drained struct {
@@ -114,6 +134,14 @@ func parse(evs []journal.Event) (*run, error) {
 			err = ev.Decode(&ds)
 			for _, d := range ds {
 				r.webhooks = append(r.webhooks, ledger.Delivery{ID: d.ID, Region: d.Region, KID: d.KID, ReceivedAt: d.ReceivedAt})
+			}
+		case journal.Applied, journal.Undone:
+			var a target.Action
+			if ev.Decode(&a) == nil && a.Kind == target.EmitFrom && a.Region == "" {
+				r.policy = append(r.policy, policyAt{at: ev.At, emit: a.EmitFrom})
+			}
+			if a.Kind == target.EmitFrom && a.Region != "" && a.Region == r.start.Snapshot.Primary {
+				r.policy = append(r.policy, policyAt{at: ev.At, emit: a.EmitFrom})
 			}
 		case journal.Stop:
 			var s drill.StopData
@@ -309,17 +337,11 @@ func (r *run) webhookLedger() ledger.WebhookLedger {
 			}
 		}
 	}
-	// Regions allowed to emit: the primary of the plan before and the emit
-	// region during drills; a region being evacuated is never allowed while
-	// its drill runs.
+	// Regions allowed to emit: the emit policy in force when the delivery
+	// arrived (with a second's grace for deliveries in flight at a change).
 	allowed := func(region string, at time.Time) bool {
 		ms := at.Sub(r.start.Origin).Milliseconds()
-		for _, w := range r.windows() {
-			if w.decision >= 0 && ms >= w.decision && ms <= w.to && region == w.evacuated && w.letter != "C" {
-				return false
-			}
-		}
-		return true
+		return slices.Contains(r.policyAt(ms), region) || slices.Contains(r.policyAt(ms-1000), region)
 	}
 	idOf := func(w contract.StoredWrite) string { return w.Key }
 	if byKey := r.eventIDs(); len(byKey) > 0 {

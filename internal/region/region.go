@@ -226,8 +226,10 @@ func (r *Region) Health() contract.Health {
 	meta := ix.Meta()
 	st := r.writes.State()
 	ps := r.pool.Stats()
+	// The primary stays "primary" while frozen (Frozen says it), so routers
+	// keep their contract reference; a frozen follower reports "frozen".
 	role := st.Role
-	if st.Frozen {
+	if st.Frozen && role != contract.RolePrimary {
 		role = contract.RoleFrozen
 	}
 	return contract.Health{
