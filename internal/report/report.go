@@ -20,8 +20,8 @@ import (
 // Writer renders a report to w.
 type Writer func(w io.Writer, r *verdict.Report) error
 
-// Files maps each file WriteAll produces to its writer.
-var Files = []struct {
+// files maps each file WriteAll produces to its writer.
+var files = []struct {
 	Name  string
 	Write Writer
 }{
@@ -31,13 +31,13 @@ var Files = []struct {
 	{"report.html", WriteHTML},
 }
 
-// WriteAll writes every file of Files into dir, each atomically: it is
+// WriteAll writes report.json, junit.xml, samples.csv and report.html into dir, each atomically: it is
 // written to a temporary file in dir, synced and renamed into place.
 func WriteAll(dir string, r *verdict.Report) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("report: create %s: %w", dir, err)
 	}
-	for _, f := range Files {
+	for _, f := range files {
 		if err := writeFileAtomic(filepath.Join(dir, f.Name), r, f.Write); err != nil {
 			return err
 		}
