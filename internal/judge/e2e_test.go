@@ -1,0 +1,108 @@
+package judge_test
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/regiondrill/regiondrill/internal/corpus"
+	"github.com/regiondrill/regiondrill/internal/drill"
+	"github.com/regiondrill/regiondrill/internal/edge"
+	"github.com/regiondrill/regiondrill/internal/embed"
+	"github.com/regiondrill/regiondrill/internal/journal"
+	"github.com/regiondrill/regiondrill/internal/judge"
+	"github.com/regiondrill/regiondrill/internal/lab"
+	"github.com/regiondrill/regiondrill/internal/plan"
+	"github.com/regiondrill/regiondrill/internal/target"
+	"github.com/regiondrill/regiondrill/internal/verdict"
+)
+
+// drillLab runs one drill of a short plan against a fresh lab and judges it.
+func drillLab(t *testing.T, letter string, mis ...lab.Misconfig) *verdict.Report {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end drill")
+	}
+	src := `{"regions":["us-east","eu-west"],"evacuate":"us-east","promote_survivor":"eu-west",
+	 "routing":{"mode":"latency","stick_minutes":15,"hysteresis_s":2},
+	 "drills":["` + letter + `"],"phases":{"baseline_s":4,"hold_s":5,"step_hold_s":1,"drain_timeout_s":30,"probe_rounds":2},
+	 "load":{"rate_rps":60}}`
+	p, err := plan.Parse([]byte(src), "plan.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	emb := embed.NewHash(embed.DefaultHashOptions)
+	l, err := lab.Start(ctx, lab.Config{Regions: p.Regions, Misconfigure: mis, Routing: edge.Mode(p.Routing.Mode),
+		StickTTL: p.StickTTL(), Hysteresis: p.Hysteresis(), Embedder: emb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ep := l.Endpoints()
+	tg := target.New(target.Endpoints{Edge: ep.Edge, Faults: ep.Faults, Sink: ep.Sink, Regions: ep.Regions, Token: ep.Token,
+		Proxies: map[string][]string{"us-east": l.Proxies("us-east"), "eu-west": l.Proxies("eu-west")}})
+	kb, _ := corpus.Load()
+	path := filepath.Join(t.TempDir(), "journal.jsonl")
+	jw, err := journal.Create(path, time.Now(), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(p)
+	err = drill.New(drill.Options{Plan: p, PlanJSON: raw, Target: tg, Journal: jw, Corpus: kb, Embedder: emb, Label: "lab"}).Run(ctx)
+	if cerr := jw.Close(); cerr != nil {
+		t.Fatal(cerr)
+	}
+	if err != nil {
+		t.Logf("run: %v", err)
+	}
+	evs, err := journal.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := judge.Build(evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range rep.Acceptance {
+		t.Logf("%s %-18s pass=%v value=%v %s", a.Drill, a.ID, a.Pass, a.Value, a.Detail)
+	}
+	t.Logf("writes %+v", rep.Writes)
+	return rep
+}
+
+func hasDiagnosis(rep *verdict.Report, id string) bool {
+	for _, d := range rep.Diagnoses {
+		if d.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func TestDrillAPassesOnHealthyLab(t *testing.T) {
+	rep := drillLab(t, "A")
+	if rep.Verdict != verdict.Pass {
+		t.Fatalf("verdict %s (%s), diagnoses %+v", rep.Verdict, rep.Reason, rep.Diagnoses)
+	}
+	if rep.Writes.Acknowledged < 100 || rep.Writes.Lost != 0 || rep.Writes.Duplicates != 0 {
+		t.Fatalf("ledger %+v", rep.Writes)
+	}
+}
+
+func TestDrillDFindsWebhooksFromAll(t *testing.T) {
+	rep := drillLab(t, "D", lab.WebhooksFromAll)
+	if rep.Verdict != verdict.Fail || !hasDiagnosis(rep, "webhook_duplicates") {
+		t.Fatalf("verdict %s, diagnoses %+v: the webhook duplicates went unnoticed", rep.Verdict, rep.Diagnoses)
+	}
+}
+
+func TestDrillBFindsNoDedupe(t *testing.T) {
+	rep := drillLab(t, "B", lab.NoDedupe)
+	if rep.Verdict != verdict.Fail || !hasDiagnosis(rep, "split_brain_writes") {
+		t.Fatalf("verdict %s, diagnoses %+v: duplicates went unnoticed", rep.Verdict, rep.Diagnoses)
+	}
+}
