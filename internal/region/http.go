@@ -23,10 +23,10 @@ func (r *Region) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", r.handleHealth)
 	mux.HandleFunc("POST /token", r.handleToken)
-	mux.HandleFunc("POST /ask", r.client(r.handleAsk))
+	mux.HandleFunc("POST /ask", r.client(r.onInstance(http.HandlerFunc(r.handleAsk))))
 	wp := http.NewServeMux()
 	r.writes.Register(wp)
-	mux.Handle("POST /write", r.client(r.serveWrite(wp)))
+	mux.Handle("POST /write", r.client(r.onInstance(wp)))
 	mux.Handle("GET /writes", wp)
 	mux.Handle("/internal/", r.admin(wp.ServeHTTP))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{}))
@@ -175,15 +175,7 @@ func (r *Region) handleAsk(w http.ResponseWriter, req *http.Request) {
 		writeErr(w, http.StatusBadRequest, "question is required")
 		return
 	}
-	release, cold, err := r.pool.Acquire(req.Context())
-	if err != nil {
-		writeErr(w, http.StatusServiceUnavailable, "no instance: %v", err)
-		return
-	}
-	defer release()
-	if cold {
-		w.Header().Set(contract.HeaderColdStart, "1")
-	}
+	cold := w.Header().Get(contract.HeaderColdStart) == "1"
 	if !ask.NoCache {
 		if v, ok := r.cache.Get(ask.Tenant, ask.Question); ok {
 			v.Cached, v.Cold, v.Region = true, cold, r.cfg.Name
@@ -226,9 +218,10 @@ func (r *Region) answer(req *http.Request, ask contract.AskRequest) (contract.As
 	}, nil
 }
 
-// serveWrite runs the write path on an instance slot, so writes feel the
-// region's scaling like every other request.
-func (r *Region) serveWrite(next http.Handler) http.HandlerFunc {
+// onInstance runs a request on an instance slot of the pool, as a
+// serverless platform would: it waits for a warm slot or a cold start, and
+// announces a cold start in X-Cold-Start.
+func (r *Region) onInstance(next http.Handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {
 		release, cold, err := r.pool.Acquire(req.Context())
 		if err != nil {
