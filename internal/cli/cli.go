@@ -90,6 +90,12 @@ evidence: report.html, report.json, junit.xml and journal.jsonl.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return Usage(err) })
+	root.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return Usage(fmt.Errorf("unknown command %q for regiondrill", args[0]))
+		}
+		return nil
+	}
 	for _, add := range commands {
 		root.AddCommand(add())
 	}
@@ -98,3 +104,21 @@ evidence: report.html, report.json, junit.xml and journal.jsonl.`,
 
 // commands is the registry of subcommands; each file adds its own.
 var commands []func() *cobra.Command
+
+// exactArgs is cobra.ExactArgs whose error exits 2.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := cobra.ExactArgs(n)(cmd, args); err != nil {
+			return Usage(fmt.Errorf("%s: %w", cmd.CommandPath(), err))
+		}
+		return nil
+	}
+}
+
+// noArgs is cobra.NoArgs whose error exits 2.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if err := cobra.NoArgs(cmd, args); err != nil {
+		return Usage(fmt.Errorf("%s: %w", cmd.CommandPath(), err))
+	}
+	return nil
+}

@@ -40,7 +40,7 @@ a toxiproxy proxy on every region's ingress and egress, and the edge router.
 Misconfigurations (--misconfigure NAME, repeatable) build one of the page's
 typical failures into the lab:
 ` + misconfigHelp(),
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			names := splitList(regions)
 			if len(names) < 2 {

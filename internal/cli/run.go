@@ -51,7 +51,7 @@ func newValidateCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "validate PLAN",
 		Short: "Check a drill plan without touching anything",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, _, err := loadPlan(args[0])
 			if err != nil {
@@ -67,7 +67,7 @@ func newSchemaCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "schema",
 		Short: "Print the JSON Schema of drill plans (generated from the code)",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			b, err := plan.Schema()
 			if err != nil {
@@ -84,7 +84,7 @@ func newReportCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "report JOURNAL",
 		Short: "Rebuild report.html, report.json, junit.xml and samples.csv from a journal",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			evs, err := journal.ReadFile(args[0])
 			if err != nil {
@@ -123,7 +123,7 @@ the built-in lab is started in-process from the plan's regions.
 
 Exit codes: 0 every acceptance target held; 1 a target or the gate failed;
 2 invalid plan or usage; 3 aborted (interrupt, internal error).`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, raw, err := loadPlan(args[0])
 			if err != nil {
