@@ -90,11 +90,12 @@ evidence: report.html, report.json, junit.xml and journal.jsonl.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return Usage(err) })
-	root.Args = func(cmd *cobra.Command, args []string) error {
+	root.Args = cobra.ArbitraryArgs
+	root.RunE = func(cmd *cobra.Command, args []string) error {
 		if len(args) > 0 {
-			return Usage(fmt.Errorf("unknown command %q for regiondrill", args[0]))
+			return Usage(fmt.Errorf("unknown command %q for regiondrill (see regiondrill --help)", args[0]))
 		}
-		return nil
+		return cmd.Help()
 	}
 	for _, add := range commands {
 		root.AddCommand(add())

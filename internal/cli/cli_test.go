@@ -43,6 +43,7 @@ func TestBadInputExitsTwoWithThePath(t *testing.T) {
 		{[]string{"lab", "--regions", "solo"}, "--regions"},
 		{[]string{"lab", "--misconfigure", "nonsense"}, "--misconfigure"},
 		{[]string{"validate"}, "arg"},
+		{[]string{"nonsense"}, "unknown command"},
 		{[]string{"run", "--no-such-flag", page}, "no-such-flag"},
 	}
 	for _, c := range cases {
