@@ -268,22 +268,34 @@ func (e *Engine) verifyRegion(ctx context.Context, d *drillRun, region string) (
 			noGold++
 		}
 	}
-	// The reference: the same probes in the primary region.
-	ref := e.snap.Primary
-	if region == ref {
-		ref = e.p.PromoteSurvivor
-	}
-	refRes, rerr := e.probeRegion(ctx, ref, probeCount, 1)
-	diverged := 0
-	if rerr == nil {
-		for i := range res {
-			if i < len(refRes) && res[i].Answer != refRes[i].Answer {
-				diverged++
-			}
+	// The reference: the same probes in another region that is serving and
+	// reachable (never the evacuated one); without one, gold alone judges.
+	ref := ""
+	for _, r := range e.p.Regions {
+		if r == region || (r == d.evac && d.kind != plan.DrillIndexSkew) {
+			continue
+		}
+		if _, err := e.t.Health(ctx, r); err == nil {
+			ref = r
+			break
 		}
 	}
+	diverged := 0
 	h, _ := e.t.Health(ctx, region)
-	rh, _ := e.t.Health(ctx, ref)
+	var rh contract.Health
+	if ref != "" {
+		refRes, rerr := e.probeRegion(ctx, ref, probeCount, 1)
+		if rerr == nil {
+			for i := range res {
+				if i < len(refRes) && res[i].Answer != refRes[i].Answer {
+					diverged++
+				}
+			}
+		}
+		rh, _ = e.t.Health(ctx, ref)
+	} else {
+		rh = h
+	}
 	switch {
 	case diverged > 0:
 		return fmt.Sprintf("%d/%d answers diverge from %s", diverged, len(res), ref), nil
