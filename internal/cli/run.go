@@ -229,7 +229,7 @@ func runPlan(ctx context.Context, stdout, stderr io.Writer, p *plan.Plan, planJS
 	switch {
 	case errors.Is(runErr, drill.ErrInterrupted):
 		return Exit(ExitAborted, errors.New("interrupted: every change was undone"))
-	case errors.Is(runErr, drill.ErrGate), errors.Is(runErr, drill.ErrStopped):
+	case errors.Is(runErr, drill.ErrGate), errors.Is(runErr, drill.ErrStopped), errors.Is(runErr, drill.ErrDrillFailed):
 		return Exit(ExitFail, runErr)
 	case runErr != nil:
 		return Exit(ExitAborted, runErr)

@@ -31,6 +31,10 @@ var (
 	ErrStopped     = errors.New("stop condition tripped")
 	ErrInterrupted = errors.New("interrupted")
 	ErrNoSurvivor  = errors.New("refused: the change would leave no region serving")
+	// ErrDrillFailed ends a drill that found a failure it must not go past
+	// (for example a rebuilt index whose INDEX_HASH does not match): the
+	// drill fails (exit 1), it did not break.
+	ErrDrillFailed = errors.New("drill failed")
 )
 
 // Options are the inputs of a run.
@@ -150,6 +154,8 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 		end = RunEnd{Outcome: "gate_failed", Reason: runErr.Error()}
 	case errors.Is(runErr, ErrStopped):
 		end = RunEnd{Outcome: "stopped", Reason: runErr.Error()}
+	case errors.Is(runErr, ErrDrillFailed):
+		end = RunEnd{Outcome: "drill_failed", Reason: runErr.Error()}
 	case errors.Is(runErr, ErrInterrupted), ctx.Err() != nil:
 		end = RunEnd{Outcome: "interrupted", Reason: "interrupted; restored"}
 		runErr = ErrInterrupted

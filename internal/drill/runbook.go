@@ -345,7 +345,7 @@ func (e *Engine) returnHome(ctx context.Context, d *drillRun) ([]string, error) 
 	if hs[d.evac].IndexHash != hs[d.survivor].IndexHash {
 		notes = append(notes, fmt.Sprintf("INDEX_HASH of %s (%s) differs from %s (%s): refusing reuse", d.evac, hs[d.evac].IndexHash, d.survivor, hs[d.survivor].IndexHash))
 		_, _ = e.j.Append(journal.Note, StepReturn, "", map[string]string{"refused_reuse": d.evac})
-		return notes, fmt.Errorf("index hash mismatch after rebuild: %s keeps weight 0", d.evac)
+		return notes, fmt.Errorf("%w: index hash mismatch after rebuild: %s keeps weight 0", ErrDrillFailed, d.evac)
 	}
 	if e.p.ReturnToHome.PurgeCache {
 		e.mark(d, "purge", "purge "+d.evac)

@@ -288,7 +288,7 @@ func Build(evs []journal.Event) (*verdict.Report, error) {
 	rep.Verdict = verdict.Pass
 	switch r.end.Outcome {
 	case "completed":
-	case "gate_failed", "stopped":
+	case "gate_failed", "stopped", "drill_failed":
 		rep.Verdict, rep.Reason = verdict.Fail, r.end.Reason
 	case "":
 		rep.Verdict, rep.Reason = verdict.Aborted, "the journal has no run_end: the drill process died"
@@ -464,7 +464,7 @@ func (r *run) judgeDrill(rep *verdict.Report, w window, led *ledger.Ledger) {
 
 	dr, ok := r.drained[w.letter]
 	add(rep, verdict.Target{ID: "backlog_drain_s", Drill: w.letter, Target: fmt.Sprintf("≤ %g s", th.BacklogDrainS), Value: round3(dr.Seconds),
-		Pass: ok && dr.OK && dr.Seconds <= th.BacklogDrainS, Limit: th.BacklogDrainS, Detail: fmt.Sprintf("backlog left: %d", dr.Backlog)})
+		Pass: ok && dr.OK && dr.Seconds <= th.BacklogDrainS, Limit: th.BacklogDrainS, Detail: drainDetail(ok, dr)})
 
 	for _, id := range []struct{ id, check string }{{"index_hash_parity", "contracts_equal"}, {"contracts_equal", "contracts_equal"}, {"answers_equal", "answers_equal"}} {
 		c, ok := r.checkResult(w.letter, "post", id.check)
@@ -549,4 +549,14 @@ func (r *run) probeStats(letter string) (float64, float64, int) {
 		return math.NaN(), 0, 0
 	}
 	return worst, float64(conv) / float64(n), n
+}
+
+func drainDetail(measured bool, d drained) string {
+	switch {
+	case !measured:
+		return "not measured: the drill stopped before its closeout"
+	case !d.OK:
+		return fmt.Sprintf("%d messages still queued when the drain timeout passed", d.Backlog)
+	}
+	return "time from the closeout until every write and webhook queue was empty"
 }
