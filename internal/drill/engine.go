@@ -14,6 +14,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/regiondrill/regiondrill/internal/contract"
@@ -76,6 +77,7 @@ type Engine struct {
 	changes int
 	applied []string // change ids applied and not yet undone, in order
 	stop    chan string
+	tripped atomic.Bool // a stop condition tripped: no further change is applied
 	token   string
 }
 
@@ -223,6 +225,9 @@ type Change struct {
 
 // apply journals a change with its undo, applies it, and journals the result.
 func (e *Engine) apply(ctx context.Context, step string, do target.Action, undo *target.Action, why string) error {
+	if e.tripped.Load() {
+		return fmt.Errorf("%w: no change after a stop condition tripped", ErrStopped)
+	}
 	if err := e.survivorGuard(ctx, do); err != nil {
 		_, _ = e.j.Append(journal.Note, step, "", map[string]string{"refused": string(do.Kind), "region": do.Region, "why": err.Error()})
 		return err

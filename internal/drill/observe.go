@@ -137,7 +137,7 @@ type StopData struct {
 
 // checkStops evaluates the plan's stop conditions on the last seconds.
 func (e *Engine) checkStops(hs map[string]contract.Health, over map[int]time.Time) {
-	if len(e.p.StopConditions) == 0 || e.rec == nil {
+	if len(e.p.StopConditions) == 0 || e.rec == nil || e.tripped.Load() {
 		return
 	}
 	recs := e.rec.Records()
@@ -171,6 +171,7 @@ func (e *Engine) checkStops(hs map[string]contract.Health, over map[int]time.Tim
 		}
 		if time.Since(since) >= plan.Seconds(sc.ForS) {
 			why := fmt.Sprintf("%s %.3f above %.3f for %.0fs", sc.Metric, v, sc.Above, sc.ForS)
+			e.tripped.Store(true)
 			_, _ = e.j.Append(journal.Stop, "", "", StopData{Condition: string(sc.Metric), Value: v, Above: sc.Above})
 			select {
 			case e.stop <- why:

@@ -68,6 +68,12 @@ func (e *Engine) runDrill(ctx context.Context, kind plan.DrillKind) error {
 		if ctx.Err() != nil {
 			return ErrInterrupted
 		}
+		select { // a tripped stop condition: no further step starts
+		case why := <-e.stop:
+			e.stop <- why
+			return fmt.Errorf("%w: %s", ErrStopped, why)
+		default:
+		}
 		_, _ = e.j.Append(journal.StepStart, s.name, "", StepData{Drill: d.letter})
 		notes, err := s.fn(ctx, d)
 		out := "ok"

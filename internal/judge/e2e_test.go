@@ -22,13 +22,26 @@ import (
 // drillLab runs one drill of a short plan against a fresh lab and judges it.
 func drillLab(t *testing.T, letter string, mis ...lab.Misconfig) *verdict.Report {
 	t.Helper()
+	rep, _ := drillPlan(t, planFor(letter, ""), mis...)
+	return rep
+}
+
+// planFor is a short two-region plan running one drill; extra is spliced in
+// as more top-level fields.
+func planFor(letter, extra string) string {
+	return `{"regions":["us-east","eu-west"],"evacuate":"us-east","promote_survivor":"eu-west",
+	 "routing":{"mode":"latency","stick_minutes":15,"hysteresis_s":2},
+	 "drills":["` + letter + `"],"phases":{"baseline_s":4,"hold_s":5,"step_hold_s":1,"drain_timeout_s":30,"probe_rounds":2},
+	 "load":{"rate_rps":60}` + extra + `}`
+}
+
+// drillPlan runs a plan against a fresh lab and returns the judged report and
+// the journal.
+func drillPlan(t *testing.T, src string, mis ...lab.Misconfig) (*verdict.Report, []journal.Event) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end drill")
 	}
-	src := `{"regions":["us-east","eu-west"],"evacuate":"us-east","promote_survivor":"eu-west",
-	 "routing":{"mode":"latency","stick_minutes":15,"hysteresis_s":2},
-	 "drills":["` + letter + `"],"phases":{"baseline_s":4,"hold_s":5,"step_hold_s":1,"drain_timeout_s":30,"probe_rounds":2},
-	 "load":{"rate_rps":60}}`
 	p, err := plan.Parse([]byte(src), "plan.json")
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +84,7 @@ func drillLab(t *testing.T, letter string, mis ...lab.Misconfig) *verdict.Report
 		t.Logf("%s %-18s pass=%v value=%v %s", a.Drill, a.ID, a.Pass, a.Value, a.Detail)
 	}
 	t.Logf("writes %+v", rep.Writes)
-	return rep
+	return rep, evs
 }
 
 func hasDiagnosis(rep *verdict.Report, id string) bool {
@@ -105,4 +118,28 @@ func TestDrillBFindsNoDedupe(t *testing.T) {
 	if rep.Verdict != verdict.Fail || !hasDiagnosis(rep, "split_brain_writes") {
 		t.Fatalf("verdict %s, diagnoses %+v: duplicates went unnoticed", rep.Verdict, rep.Diagnoses)
 	}
+}
+
+func TestStopConditionHaltsAndRollsBack(t *testing.T) {
+	rep, evs := drillPlan(t, planFor("B", `,"stop_conditions":[{"metric":"p95_ms","above":1,"for_s":0}]`))
+	if rep.Verdict != verdict.Fail || rep.StopReason == "" {
+		t.Fatalf("verdict %s, stop reason %q", rep.Verdict, rep.StopReason)
+	}
+	var stopAt int64 = -1
+	for _, ev := range evs {
+		switch {
+		case ev.Type == journal.Stop && stopAt < 0:
+			stopAt = ev.At
+		case stopAt >= 0 && ev.Type == journal.StepStart:
+			t.Fatalf("step %q started after the stop condition tripped", ev.Step)
+		case stopAt >= 0 && ev.Type == journal.Applied:
+			t.Fatalf("a change was applied after the stop condition tripped: %s", ev.Data)
+		case stopAt >= 0 && ev.Type == journal.Intent && ev.ID == "restore":
+			if ev.At-stopAt > 1000 {
+				t.Fatalf("rollback began %d ms after the stop", ev.At-stopAt)
+			}
+			return
+		}
+	}
+	t.Fatalf("no rollback after the stop (stop at %d)", stopAt)
 }
