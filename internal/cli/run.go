@@ -200,7 +200,11 @@ func runPlan(ctx context.Context, stdout, stderr io.Writer, p *plan.Plan, planJS
 		defer l.Close()
 		tgt = target.New(labEndpoints(l))
 	} else {
-		return Usage(errors.New("targets: real targets are not supported by this build yet; remove targets to drill the lab"))
+		ep, err := targetEndpoints(p)
+		if err != nil {
+			return Usage(err)
+		}
+		tgt, label = target.New(ep), ep.Edge
 	}
 	jw, err := journal.Create(filepath.Join(out, "journal.jsonl"), time.Now(), time.Now)
 	if err != nil {
@@ -313,4 +317,31 @@ func printDryRun(w io.Writer, p *plan.Plan) {
 		}
 		fmt.Fprintf(w, "  7 closeout: wait for queues to drain (≤ %gs); post-checks %v\n", p.Phases.DrainTimeoutS, p.Checks.Post)
 	}
+}
+
+// targetEndpoints builds the endpoints of a plan's real targets. Only a
+// lab-compatible router (the edge's control API) is driven by this build.
+func targetEndpoints(p *plan.Plan) (target.Endpoints, error) {
+	t := p.Targets
+	if t.Router.Kind != plan.RouterLab {
+		return target.Endpoints{}, fmt.Errorf("$.targets.router.kind: router %q is not supported by this build yet; use \"lab\"", t.Router.Kind)
+	}
+	ep := target.Endpoints{Edge: "http://" + t.Router.Address, Faults: strings.TrimSuffix(strings.TrimSuffix(t.Faults, "/"), "/faults"),
+		Sink: strings.TrimSuffix(strings.TrimSuffix(t.Sink, "/"), "/deliveries"), Regions: map[string]string{}, Proxies: map[string][]string{}}
+	for _, r := range p.Regions {
+		rt := t.Regions[r]
+		ep.Regions[r] = strings.TrimSuffix(rt.BaseURL, "/")
+		if ep.Token == "" {
+			ep.Token = rt.Token
+		}
+		// The lab names its proxies after the region and its egress routes.
+		ep.Proxies[r] = lab.ProxyNames(r, p.Regions)
+	}
+	if ep.Token == "" {
+		ep.Token = os.Getenv(t.TokenEnv)
+	}
+	if ep.Token == "" {
+		return ep, fmt.Errorf("$.targets: no admin token: set a region's token or the %s environment variable", t.TokenEnv)
+	}
+	return ep, nil
 }

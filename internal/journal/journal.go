@@ -209,3 +209,31 @@ func ReadFile(path string) ([]Event, error) {
 	defer f.Close()
 	return Read(f)
 }
+
+// OpenAppend reopens an existing journal to append to it (rollback records
+// what it restored in the journal of the drill it rolls back). Sequence
+// numbers continue; at_ms stays relative to the journal's origin.
+func OpenAppend(path string, clock func() time.Time) (*Writer, []Event, error) {
+	evs, err := ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(evs) == 0 || evs[0].Type != RunStart {
+		return nil, nil, fmt.Errorf("%s: not a drill journal (no run_start)", path)
+	}
+	var start struct {
+		Origin time.Time `json:"origin"`
+	}
+	if err := evs[0].Decode(&start); err != nil {
+		return nil, nil, fmt.Errorf("%s: run_start: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, nil, err
+	}
+	if clock == nil {
+		clock = time.Now
+	}
+	w := &Writer{f: f, bw: bufio.NewWriterSize(f, 64<<10), origin: start.Origin, clock: clock, seq: evs[len(evs)-1].Seq}
+	return w, evs, nil
+}

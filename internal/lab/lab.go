@@ -113,6 +113,12 @@ func Start(ctx context.Context, cfg Config) (l *Lab, err error) {
 	if cfg.Embedder == nil {
 		cfg.Embedder = embed.NewHash(embed.DefaultHashOptions)
 	}
+	if cfg.Pool == (pool.Config{}) {
+		// Each region keeps enough warm instances to absorb every other
+		// region's traffic at the lab's default load (N+1 headroom); the
+		// cold_start misconfiguration drops that floor.
+		cfg.Pool = pool.Config{MinInstances: 6, Concurrency: 2, ColdStart: 1500 * time.Millisecond, TargetUtil: 0.8}
+	}
 	mis := misconfigSet{}
 	for _, m := range cfg.Misconfigure {
 		mis[m] = true
@@ -212,7 +218,7 @@ func Start(ctx context.Context, cfg Config) (l *Lab, err error) {
 		rc := region.Config{
 			Name: name, Corpus: kb, RAG: cfg.RAG, Embedder: cfg.Embedder,
 			AdminToken: cfg.Token, Master: master, KeyCurrent: "k1", KeyAccept: keyAccept,
-			Pool: cfg.Pool, WritePath: wp, Seed: cfg.Seed + uint64(i)*7919,
+			Pool: cfg.Pool, WritePath: wp, GenMean: 80 * time.Millisecond, GenJitter: 30 * time.Millisecond, Seed: cfg.Seed + uint64(i)*7919,
 			Logger: cfg.Logger.With("region", name), Listener: lns[name],
 			WebhookURL: "http://" + egress[name]["sink"] + "/hooks",
 		}
@@ -306,9 +312,13 @@ func (l *Lab) Sink() *webhook.Sink { return l.sink }
 
 // Proxies lists the proxies that carry a region's traffic, in and out: what a
 // blackhole of the region cuts.
-func (l *Lab) Proxies(name string) []string {
+func (l *Lab) Proxies(name string) []string { return ProxyNames(name, l.cfg.Regions) }
+
+// ProxyNames names the proxies of a region in a lab of these regions: its
+// ingress (the region's name) and one egress proxy per destination.
+func ProxyNames(name string, regions []string) []string {
 	out := []string{name}
-	for _, peer := range l.cfg.Regions {
+	for _, peer := range regions {
 		if peer != name {
 			out = append(out, name+">"+peer)
 		}

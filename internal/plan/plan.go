@@ -136,9 +136,12 @@ type Embedder struct {
 
 // Targets are real regions to drill instead of the lab.
 type Targets struct {
-	Regions    map[string]RegionTarget `json:"regions" required:"true" doc:"One entry per plan region."` // no default
-	Router     Router                  `json:"router" doc:"How routing weights are read and set."`       //
-	Prometheus Prometheus              `json:"prometheus" doc:"Prometheus for stop conditions."`         //
+	Regions    map[string]RegionTarget `json:"regions" required:"true" doc:"One entry per plan region."`                                                                  // no default
+	Router     Router                  `json:"router" doc:"How routing weights are read and set."`                                                                        //
+	Prometheus Prometheus              `json:"prometheus" doc:"Prometheus for stop conditions."`                                                                          //
+	Faults     string                  `json:"faults,omitempty" doc:"Base URL of a fault control API (the lab's); needed by drills B and D."`                             // default ""
+	Sink       string                  `json:"sink,omitempty" doc:"Base URL of the webhook sink whose GET /deliveries lists deliveries; needed to reconcile webhooks."`   // default ""
+	TokenEnv   string                  `json:"token_env,omitempty" doc:"Environment variable holding the admin token when a region has none. Default REGIONDRILL_TOKEN."` // default REGIONDRILL_TOKEN
 }
 
 // RegionTarget is one real region's contract endpoint.
@@ -202,6 +205,9 @@ func (p *Plan) fillDerived() {
 	}
 	if p.Targets != nil && p.Targets.Router.Kind == "" {
 		p.Targets.Router.Kind = RouterLab
+	}
+	if p.Targets != nil && p.Targets.TokenEnv == "" {
+		p.Targets.TokenEnv = "REGIONDRILL_TOKEN"
 	}
 }
 

@@ -383,6 +383,17 @@ func (p *Plan) validateTargets(es *Errors) {
 	if t.Prometheus.URL != "" {
 		checkURL(es, "$.targets.prometheus.url", t.Prometheus.URL, "http", "https")
 	}
+	if t.Faults != "" {
+		checkURL(es, "$.targets.faults", t.Faults, "http", "https")
+	}
+	if t.Sink != "" {
+		checkURL(es, "$.targets.sink", t.Sink, "http", "https")
+	}
+	for i, d := range p.DrillList() {
+		if (d == DrillHardOutage || d == DrillWebhookReroute) && t.Faults == "" {
+			es.add(index("$.drills", i), "drill %s blackholes a region: set $.targets.faults to a fault control API", d.Letter())
+		}
+	}
 }
 
 func checkURL(es *Errors, path, raw string, schemes ...string) {

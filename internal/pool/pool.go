@@ -73,8 +73,7 @@ type Pool struct {
 	booting    int
 	inflight   int
 	queue      []*waiter
-	peaks      []int // per-tick demand maxima over IdleWindow
-	tickPeak   int
+	samples    []int // demand (in flight + queued) at each tick over IdleWindow
 	coldStarts int64
 	coldServed int64
 	closed     bool
@@ -109,14 +108,11 @@ func (p *Pool) Acquire(ctx context.Context) (release func(), cold bool, err erro
 	}
 	if len(p.queue) == 0 && p.inflight < p.ready*p.cfg.Concurrency {
 		p.inflight++
-		p.noteDemandLocked()
 		p.mu.Unlock()
 		return p.release, false, nil
 	}
 	w := &waiter{ch: make(chan bool, 1)}
 	p.queue = append(p.queue, w)
-	p.noteDemandLocked()
-	p.scaleOutLocked()
 	p.mu.Unlock()
 	select {
 	case cold := <-w.ch:
@@ -165,24 +161,11 @@ func (p *Pool) handOutLocked(cold bool) {
 	}
 }
 
-func (p *Pool) noteDemandLocked() {
-	if d := p.inflight + len(p.queue); d > p.tickPeak {
-		p.tickPeak = d
-	}
-}
-
-// desiredLocked is how many instances the remembered demand asks for.
-func (p *Pool) desiredLocked(demand int) int {
-	n := int(math.Ceil(float64(demand) / (float64(p.cfg.Concurrency) * p.cfg.TargetUtil)))
+// desiredLocked is how many instances a mean demand asks for.
+func (p *Pool) desiredLocked(demand float64) int {
+	n := int(math.Ceil(demand / (float64(p.cfg.Concurrency) * p.cfg.TargetUtil)))
 	n = max(n, p.minLocked())
 	return min(n, p.cfg.MaxInstances)
-}
-
-func (p *Pool) scaleOutLocked() {
-	want := p.desiredLocked(p.inflight + len(p.queue))
-	for p.ready+p.booting < want {
-		p.bootLocked()
-	}
 }
 
 func (p *Pool) bootLocked() {
@@ -211,6 +194,7 @@ func (p *Pool) loop() {
 	t := time.NewTicker(p.cfg.Tick)
 	defer t.Stop()
 	window := max(1, int(p.cfg.IdleWindow/p.cfg.Tick))
+	second := max(1, int(time.Second/p.cfg.Tick))
 	for {
 		select {
 		case <-p.stop:
@@ -218,26 +202,44 @@ func (p *Pool) loop() {
 		case <-t.C:
 		}
 		p.mu.Lock()
-		p.noteDemandLocked()
-		p.peaks = append(p.peaks, p.tickPeak)
-		if len(p.peaks) > window {
-			p.peaks = p.peaks[len(p.peaks)-window:]
+		p.samples = append(p.samples, p.inflight+len(p.queue))
+		if len(p.samples) > window {
+			p.samples = p.samples[len(p.samples)-window:]
 		}
-		p.tickPeak = p.inflight + len(p.queue)
-		peak := 0
-		for _, v := range p.peaks {
-			peak = max(peak, v)
-		}
-		want := p.desiredLocked(peak)
-		for p.ready+p.booting < want {
+		// Like a serverless platform's autoscaler: scale out on the mean
+		// demand of the last second (new instances pay a cold start, and the
+		// requests queued meanwhile wait for them); scale in only when the
+		// busiest second of the idle window would fit in fewer instances.
+		want := p.desiredLocked(p.busiestLocked(second))
+		for p.ready+p.booting < p.desiredLocked(p.meanLocked(len(p.samples)-second, len(p.samples))) {
 			p.bootLocked()
 		}
-		// Retire one idle instance per tick while above what demand asks for.
 		if p.ready+p.booting > want && p.ready > 0 && p.inflight <= (p.ready-1)*p.cfg.Concurrency {
 			p.ready--
 		}
 		p.mu.Unlock()
 	}
+}
+
+func (p *Pool) meanLocked(from, to int) float64 {
+	from = max(from, 0)
+	if to <= from {
+		return 0
+	}
+	sum := 0
+	for _, v := range p.samples[from:to] {
+		sum += v
+	}
+	return float64(sum) / float64(to-from)
+}
+
+// busiestLocked is the highest one-second mean demand in the window.
+func (p *Pool) busiestLocked(second int) float64 {
+	best := 0.0
+	for end := len(p.samples); end > 0; end -= second {
+		best = max(best, p.meanLocked(end-second, end))
+	}
+	return best
 }
 
 // SetMinInstances changes the pre-warm floor; new instances boot at once.
