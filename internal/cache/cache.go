@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/regiondrill/regiondrill/internal/contract"
 )
@@ -15,15 +16,26 @@ type Cache struct {
 	// PurgeNoop makes purges report success and remove nothing (the lab's
 	// purge_noop misconfiguration).
 	PurgeNoop bool
+	// TTL is how long an answer stays fresh; 0 keeps answers until purged.
+	TTL time.Duration
+	// Clock is the time source for TTLs; default time.Now.
+	Clock func() time.Time
 
 	mu      sync.RWMutex
-	entries map[string]contract.AskResponse
+	entries map[string]entry
 	hits    atomic.Int64
 	misses  atomic.Int64
 }
 
+type entry struct {
+	v       contract.AskResponse
+	expires time.Time // zero: never
+}
+
 // New returns an empty cache.
-func New() *Cache { return &Cache{entries: map[string]contract.AskResponse{}} }
+func New() *Cache { return &Cache{entries: map[string]entry{}, Clock: time.Now} }
+
+func (c *Cache) fresh(e entry) bool { return e.expires.IsZero() || c.Clock().Before(e.expires) }
 
 // Key is the cache key of a tenant's question: "tenant/question", with the
 // question lower-cased and its white space folded.
@@ -34,8 +46,10 @@ func Key(tenant, question string) string {
 // Get returns the cached answer and counts a hit or a miss.
 func (c *Cache) Get(tenant, question string) (contract.AskResponse, bool) {
 	c.mu.RLock()
-	v, ok := c.entries[Key(tenant, question)]
+	e, ok := c.entries[Key(tenant, question)]
 	c.mu.RUnlock()
+	ok = ok && c.fresh(e)
+	v := e.v
 	if ok {
 		c.hits.Add(1)
 	} else {
@@ -48,14 +62,18 @@ func (c *Cache) Get(tenant, question string) (contract.AskResponse, bool) {
 func (c *Cache) Has(tenant, question string) bool {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	_, ok := c.entries[Key(tenant, question)]
-	return ok
+	e, ok := c.entries[Key(tenant, question)]
+	return ok && c.fresh(e)
 }
 
 // Put stores an answer.
 func (c *Cache) Put(tenant, question string, v contract.AskResponse) {
+	e := entry{v: v}
+	if c.TTL > 0 {
+		e.expires = c.Clock().Add(c.TTL)
+	}
 	c.mu.Lock()
-	c.entries[Key(tenant, question)] = v
+	c.entries[Key(tenant, question)] = e
 	c.mu.Unlock()
 }
 
@@ -82,7 +100,12 @@ func (c *Cache) PurgeTenant(tenant string) int { return c.PurgePrefix(tenant + "
 // Stats returns the counters.
 func (c *Cache) Stats() contract.CacheStats {
 	c.mu.RLock()
-	n := len(c.entries)
+	n := 0
+	for _, e := range c.entries {
+		if c.fresh(e) {
+			n++
+		}
+	}
 	c.mu.RUnlock()
 	return contract.CacheStats{Entries: n, Hits: c.hits.Load(), Misses: c.misses.Load()}
 }

@@ -2,6 +2,7 @@ package cache_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/regiondrill/regiondrill/internal/cache"
 	"github.com/regiondrill/regiondrill/internal/contract"
@@ -60,5 +61,19 @@ func TestPurgeNoopRemovesNothing(t *testing.T) {
 	}
 	if !c.Has("t1", "What is A?") {
 		t.Fatal("noop purge removed an entry")
+	}
+}
+
+func TestTTLExpiresAnswers(t *testing.T) {
+	now := time.Unix(0, 0)
+	c := cache.New()
+	c.TTL, c.Clock = 10*time.Second, func() time.Time { return now }
+	c.Put("t1", "q", contract.AskResponse{Answer: "a"})
+	if _, ok := c.Get("t1", "q"); !ok {
+		t.Fatal("fresh answer missed")
+	}
+	now = now.Add(11 * time.Second)
+	if _, ok := c.Get("t1", "q"); ok || c.Has("t1", "q") || c.Stats().Entries != 0 {
+		t.Fatal("expired answer still served")
 	}
 }

@@ -212,9 +212,15 @@ func runPlan(ctx context.Context, stdout, stderr io.Writer, p *plan.Plan, planJS
 	}
 	view := newView(stderr)
 	jw.Subscribe(view.observe)
-	eng := drill.New(drill.Options{Plan: p, PlanJSON: planJSON, Target: tgt, Journal: jw, Corpus: kb, Embedder: emb, Logger: logger, Label: label})
+	host, _ := os.Hostname()
+	owner := fmt.Sprintf("regiondrill pid %d on %s, evidence in %s", os.Getpid(), host, out)
+	eng := drill.New(drill.Options{Plan: p, PlanJSON: planJSON, Target: tgt, Journal: jw, Corpus: kb, Embedder: emb, Logger: logger, Label: label, Owner: owner})
 	runErr := eng.Run(ctx)
 	view.close()
+	if errors.Is(runErr, target.ErrLocked) {
+		_ = jw.Close()
+		return Exit(ExitAborted, fmt.Errorf("refused: %w", runErr))
+	}
 	if err := jw.Close(); err != nil {
 		return Exit(ExitAborted, err)
 	}

@@ -49,7 +49,11 @@ type Options struct {
 	Clock    func() time.Time
 	Logger   *slog.Logger
 	Label    string // what is drilled, for the report ("lab" or the edge URL)
+	Owner    string // who holds the target's drill lock while this run lasts
 }
+
+// lockLease is how long the drill lock outlives a drill that stops renewing it.
+const lockLease = 15 * time.Second
 
 // Snapshot is the target's state before the drill: what undo restores.
 type Snapshot struct {
@@ -101,6 +105,7 @@ type RunStart struct {
 	Snapshot  Snapshot         `json:"snapshot"`
 	Regions   []string         `json:"regions"`
 	Drills    []string         `json:"drills"`
+	Owner     string           `json:"owner"`
 }
 
 // RunEnd is the data of the run_end event.
@@ -112,6 +117,18 @@ type RunEnd struct {
 // Run executes every drill of the plan. Undo always runs before Run returns:
 // on success, failure, error and interrupt (ctx canceled).
 func (e *Engine) Run(ctx context.Context) (err error) {
+	if e.o.Owner == "" {
+		e.o.Owner = fmt.Sprintf("regiondrill run at %s", e.o.Clock().UTC().Format(time.RFC3339Nano))
+	}
+	// One drill at a time per target: refused before anything is touched.
+	if err := e.t.Lock(ctx, e.o.Owner, lockLease); err != nil {
+		return fmt.Errorf("take the drill lock: %w", err)
+	}
+	defer func() {
+		uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = e.t.Unlock(uctx, e.o.Owner)
+	}()
 	snap, err := e.snapshot(ctx)
 	if err != nil {
 		return fmt.Errorf("read the target's state before the drill: %w", err)
@@ -123,7 +140,7 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	}
 	if _, err := e.j.Append(journal.RunStart, "", "", RunStart{
 		Plan: e.o.PlanJSON, Target: e.o.Label, Endpoints: e.t.Endpoints(), Origin: e.j.Origin(),
-		Snapshot: snap, Regions: e.p.Regions, Drills: drills,
+		Snapshot: snap, Regions: e.p.Regions, Drills: drills, Owner: e.o.Owner,
 	}); err != nil {
 		return err
 	}

@@ -54,7 +54,7 @@ func (e *Engine) startLoad(ctx context.Context) <-chan struct{} {
 		URL: e.t.Endpoints().Edge, Rate: e.p.Load.RateRPS, Duration: 24 * time.Hour,
 		Sessions: e.p.Load.Sessions, WriteRatio: e.p.Load.WriteRatio, ReplayRatio: e.p.Load.ReplayRatio,
 		Timeout: e.p.RequestTimeout(), MaxRetries: e.p.Load.MaxRetries,
-		Tenants: []string{hotTenant, "t2", "t3", "t4"}, Questions: qs, Seed: e.p.Seed,
+		Tenants: []string{hotTenant, "t2", "t3", "t4", "t5", "t6", "t7", "t8"}, Questions: qs, Seed: e.p.Seed,
 	})
 	if err != nil {
 		_, _ = e.j.Append(journal.Note, "", "", map[string]string{"load_error": err.Error()})
@@ -99,6 +99,9 @@ func (e *Engine) startSampler(ctx context.Context) <-chan struct{} {
 			hs, errs := e.healthQuick(hctx)
 			cancel()
 			_, _ = e.j.Append(journal.Health, "", "", Sample{Regions: hs, Errors: errs})
+			lctx, lcancel := context.WithTimeout(ctx, 800*time.Millisecond)
+			_ = e.t.Lock(lctx, e.o.Owner, lockLease) // renew
+			lcancel()
 			e.checkStops(hs, over)
 		}
 	}()

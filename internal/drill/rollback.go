@@ -40,5 +40,8 @@ func Rollback(ctx context.Context, evs []journal.Event, t *target.HTTP, j *journ
 		out = RunEnd{Outcome: "rollback_failed", Reason: err.Error()}
 	}
 	e.end(out)
+	if rs.Owner != "" {
+		_ = t.Unlock(ctx, rs.Owner) // the dead drill's lock
+	}
 	return err
 }

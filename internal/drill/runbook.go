@@ -29,6 +29,14 @@ type StepData struct {
 	Notes   []string `json:"notes,omitempty"`
 }
 
+// Baseline is the window the drill's baseline latency and error rate are
+// measured over (journal ms).
+type Baseline struct {
+	Drill  string `json:"drill"`
+	FromMS int64  `json:"from_ms"`
+	ToMS   int64  `json:"to_ms"`
+}
+
 // Mark is an action on the timeline (data of a note with a label).
 type Mark struct {
 	Drill string `json:"drill"`
@@ -113,9 +121,17 @@ func (e *Engine) stepPre(ctx context.Context, d *drillRun) ([]string, error) {
 			return nil, fmt.Errorf("warm %s: %w", r, err)
 		}
 	}
-	if err := e.sleep(ctx, e.baseline()); err != nil {
+	// The baseline: steady traffic before any change. Its first part lets
+	// caches and instances settle after the warm-up and is not measured.
+	settle := min(2*time.Second, e.baseline()/2)
+	if err := e.sleep(ctx, settle); err != nil {
 		return nil, err
 	}
+	from := e.j.Since()
+	if err := e.sleep(ctx, e.baseline()-settle); err != nil {
+		return nil, err
+	}
+	_, _ = e.j.Append(journal.Note, StepPre, "", map[string]any{"baseline": Baseline{Drill: d.letter, FromMS: from, ToMS: e.j.Since()}})
 	failed := e.runChecks(ctx, d, "pre")
 	if err := e.probeAll(ctx, d, "before"); err != nil {
 		return nil, err
@@ -330,9 +346,16 @@ func (e *Engine) stepReturn(ctx context.Context, d *drillRun) ([]string, error) 
 		// readmit it after its hysteresis.
 		return nil, errSkip
 	}
-	// A, B, D end by undoing their changes: the region comes back as it was.
+	// A, B, D end by undoing their changes: the region comes back as it was,
+	// its cache re-warmed for the traffic it takes back.
 	e.mark(d, "restore", "restore "+d.evac)
-	return []string{"restored the pre-drill state"}, e.restore(ctx, StepReturn)
+	if err := e.restore(ctx, StepReturn); err != nil {
+		return nil, err
+	}
+	if err := e.t.Do(ctx, target.Action{Kind: target.Warm, Region: d.evac, Tenant: hotTenant, Questions: e.hotQuestions()}); err != nil {
+		return []string{"restored; re-warm failed: " + err.Error()}, nil
+	}
+	return []string{"restored the pre-drill state and re-warmed " + d.evac}, nil
 }
 
 func (e *Engine) returnHome(ctx context.Context, d *drillRun) ([]string, error) {

@@ -47,6 +47,7 @@ func (r *Router) controlHandler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, r.Weights())
 	})
+	r.lockHandlers(mux)
 	return mux
 }
 

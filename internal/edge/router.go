@@ -52,6 +52,7 @@ type Router struct {
 	stopLoop  context.CancelFunc
 	loopDone  chan struct{}
 	startOnce sync.Once
+	lock      lockState
 }
 
 // New validates cfg, fills defaults and returns a router with every backend

@@ -94,11 +94,6 @@ func (r *run) diagnose(rep *verdict.Report, led *ledger.Ledger, wh ledger.Webhoo
 			}
 		}
 	}
-	for _, c := range r.checks {
-		if c.Name == "cache_rewarmed" && !c.Pass {
-			diag(rep, "cache_not_purged", c.Drill, "post-check cache_rewarmed failed: "+c.Detail)
-		}
-	}
 	// Auth failures after the flip: 401s after a decision, few before.
 	for _, w := range r.windows() {
 		if w.decision < 0 {

@@ -47,6 +47,7 @@ type run struct {
 	refused   []string
 	loadSum   json.RawMessage
 	policy    []policyAt
+	baselines []drill.Baseline
 	lastAtMS  int64
 	openSteps map[string]int
 }
@@ -156,6 +157,7 @@ func parse(evs []journal.Event) (*run, error) {
 				CachePurge  *drill.CacheAfterPurge `json:"cache_after_purge"`
 				LoadSummary json.RawMessage        `json:"load_summary"`
 				Refused     string                 `json:"refused"`
+				Baseline    *drill.Baseline        `json:"baseline"`
 				Why         string                 `json:"why"`
 			}
 			err = ev.Decode(&n)
@@ -172,6 +174,8 @@ func parse(evs []journal.Event) (*run, error) {
 				r.purged = append(r.purged, *n.CachePurge)
 			case n.LoadSummary != nil:
 				r.loadSum = n.LoadSummary
+			case n.Baseline != nil:
+				r.baselines = append(r.baselines, *n.Baseline)
 			case n.Refused != "":
 				r.refused = append(r.refused, n.Refused+": "+n.Why)
 			}
@@ -401,6 +405,11 @@ func (r *run) judgeDrill(rep *verdict.Report, w window, led *ledger.Ledger) {
 	evac := r.regionIndex(w.evacuated)
 	pre := w.stepsByKey[drill.StepPre]
 	baseFrom, baseTo := r.ns(pre.StartMS), r.ns(pre.EndMS)
+	for _, b := range r.baselines {
+		if b.Drill == w.letter {
+			baseFrom, baseTo = r.ns(b.FromMS), r.ns(b.ToMS)
+		}
+	}
 	baseP95 := measure.Latency(recs, baseFrom, baseTo, measure.AllRegions).P95
 	baseErr := measure.ErrorRate(recs, baseFrom, baseTo, measure.AllRegions)
 

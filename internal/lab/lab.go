@@ -218,7 +218,8 @@ func Start(ctx context.Context, cfg Config) (l *Lab, err error) {
 		rc := region.Config{
 			Name: name, Corpus: kb, RAG: cfg.RAG, Embedder: cfg.Embedder,
 			AdminToken: cfg.Token, Master: master, KeyCurrent: "k1", KeyAccept: keyAccept,
-			Pool: cfg.Pool, WritePath: wp, GenMean: 80 * time.Millisecond, GenJitter: 30 * time.Millisecond, Seed: cfg.Seed + uint64(i)*7919,
+			Pool: cfg.Pool, WritePath: wp, GenMean: 150 * time.Millisecond, GenJitter: 50 * time.Millisecond,
+			Overhead: 20 * time.Millisecond, CacheTTL: 20 * time.Second, Seed: cfg.Seed + uint64(i)*7919,
 			Logger: cfg.Logger.With("region", name), Listener: lns[name],
 			WebhookURL: "http://" + egress[name]["sink"] + "/hooks",
 		}

@@ -208,9 +208,9 @@ func (p *Pool) loop() {
 		}
 		// Like a serverless platform's autoscaler: scale out on the mean
 		// demand of the last second (new instances pay a cold start, and the
-		// requests queued meanwhile wait for them); scale in only when the
-		// busiest second of the idle window would fit in fewer instances.
-		want := p.desiredLocked(p.busiestLocked(second))
+		// requests queued meanwhile wait for them); scale in to the mean
+		// demand of the idle window, keeping TargetUtil's headroom only.
+		want := p.desiredLocked(p.meanLocked(0, len(p.samples)))
 		for p.ready+p.booting < p.desiredLocked(p.meanLocked(len(p.samples)-second, len(p.samples))) {
 			p.bootLocked()
 		}
@@ -231,15 +231,6 @@ func (p *Pool) meanLocked(from, to int) float64 {
 		sum += v
 	}
 	return float64(sum) / float64(to-from)
-}
-
-// busiestLocked is the highest one-second mean demand in the window.
-func (p *Pool) busiestLocked(second int) float64 {
-	best := 0.0
-	for end := len(p.samples); end > 0; end -= second {
-		best = max(best, p.meanLocked(end-second, end))
-	}
-	return best
 }
 
 // SetMinInstances changes the pre-warm floor; new instances boot at once.

@@ -232,6 +232,9 @@ func (r *Region) onInstance(next http.Handler) http.HandlerFunc {
 		if cold {
 			w.Header().Set(contract.HeaderColdStart, "1")
 		}
+		if r.cfg.Overhead > 0 {
+			time.Sleep(r.cfg.Overhead)
+		}
 		next.ServeHTTP(w, req)
 	}
 }

@@ -61,12 +61,17 @@ type Config struct {
 	// GenMean and GenJitter simulate the answer generation time of an
 	// instance (the model call a real RAG service makes). Defaults 60ms ±25ms.
 	GenMean, GenJitter time.Duration
-	WritePath          writepath.Config // the lab fills its broker, ledger and peers
-	WebhookURL         string           // where this region delivers webhooks (through its egress proxy)
-	Faults             Faults
-	Seed               uint64
-	Clock              func() time.Time
-	Logger             *slog.Logger
+	// Overhead is the runtime cost every invocation pays on its instance,
+	// cached answers included. Default 0.
+	Overhead time.Duration
+	// CacheTTL is how long a cached answer stays fresh; 0 keeps it until purged.
+	CacheTTL   time.Duration
+	WritePath  writepath.Config // the lab fills its broker, ledger and peers
+	WebhookURL string           // where this region delivers webhooks (through its egress proxy)
+	Faults     Faults
+	Seed       uint64
+	Clock      func() time.Time
+	Logger     *slog.Logger
 	// Listener, when set, is used instead of binding 127.0.0.1:0.
 	Listener net.Listener
 }
@@ -132,6 +137,7 @@ func Start(ctx context.Context, cfg Config) (*Region, error) {
 		rng:   rand.New(rand.NewPCG(cfg.Seed, 0x5eed)),
 	}
 	r.cache.PurgeNoop = cfg.Faults.PurgeNoop
+	r.cache.TTL = cfg.CacheTTL
 	pc := cfg.Pool
 	pc.IgnoreMin = cfg.Faults.IgnoreMinimum
 	r.pool = pool.New(pc)

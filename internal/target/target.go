@@ -401,3 +401,21 @@ func splitProxies(region string, proxies []string) (in, out []string) {
 	}
 	return in, out
 }
+
+// ErrLocked means another drill holds the target's drill lock.
+var ErrLocked = errors.New("another drill is running on this target")
+
+// Lock takes or renews the router's drill lock for owner.
+func (t *HTTP) Lock(ctx context.Context, owner string, lease time.Duration) error {
+	err := t.call(ctx, http.MethodPost, t.ep.Edge+"/_edge/lock", map[string]any{"owner": owner, "lease_s": lease.Seconds()}, nil, t.ep.Token)
+	var he *Error
+	if errors.As(err, &he) && he.Status == http.StatusConflict {
+		return fmt.Errorf("%w: %s", ErrLocked, he.Body)
+	}
+	return err
+}
+
+// Unlock releases the drill lock held by owner.
+func (t *HTTP) Unlock(ctx context.Context, owner string) error {
+	return t.call(ctx, http.MethodDelete, t.ep.Edge+"/_edge/lock", map[string]any{"owner": owner}, nil, t.ep.Token)
+}
