@@ -136,13 +136,13 @@ func parse(evs []journal.Event) (*run, error) {
 			for _, d := range ds {
 				r.webhooks = append(r.webhooks, ledger.Delivery{ID: d.ID, Region: d.Region, KID: d.KID, ReceivedAt: d.ReceivedAt})
 			}
-		case journal.Applied, journal.Undone:
-			var a target.Action
-			if ev.Decode(&a) == nil && a.Kind == target.EmitFrom && a.Region == "" {
-				r.policy = append(r.policy, policyAt{at: ev.At, emit: a.EmitFrom})
-			}
-			if a.Kind == target.EmitFrom && a.Region != "" && a.Region == r.start.Snapshot.Primary {
-				r.policy = append(r.policy, policyAt{at: ev.At, emit: a.EmitFrom})
+		case journal.Intent:
+			// The emit policy the drill intended from this moment: a region
+			// that did not learn it (cut off) and emits anyway is the failure
+			// the reconciliation looks for.
+			var c drill.Change
+			if ev.Decode(&c) == nil && c.Do.Kind == target.EmitFrom {
+				r.policy = append(r.policy, policyAt{at: ev.At, emit: c.Do.EmitFrom})
 			}
 		case journal.Stop:
 			var s drill.StopData
