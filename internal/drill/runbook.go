@@ -121,9 +121,14 @@ func (e *Engine) stepPre(ctx context.Context, d *drillRun) ([]string, error) {
 			return nil, fmt.Errorf("warm %s: %w", r, err)
 		}
 	}
+	// Canary: the probe set in every region, logging ΔS, λ and coverage. It
+	// runs before the baseline so its extra load is not part of it.
+	if err := e.probeAll(ctx, d, "before"); err != nil {
+		return nil, err
+	}
 	// The baseline: steady traffic before any change. Its first part lets
 	// caches and instances settle after the warm-up and is not measured.
-	settle := min(2*time.Second, e.baseline()/2)
+	settle := e.baseline() / 2
 	if err := e.sleep(ctx, settle); err != nil {
 		return nil, err
 	}
@@ -133,9 +138,6 @@ func (e *Engine) stepPre(ctx context.Context, d *drillRun) ([]string, error) {
 	}
 	_, _ = e.j.Append(journal.Note, StepPre, "", map[string]any{"baseline": Baseline{Drill: d.letter, FromMS: from, ToMS: e.j.Since()}})
 	failed := e.runChecks(ctx, d, "pre")
-	if err := e.probeAll(ctx, d, "before"); err != nil {
-		return nil, err
-	}
 	if len(failed) > 0 {
 		return nil, fmt.Errorf("%w: %v", ErrGate, failed)
 	}
