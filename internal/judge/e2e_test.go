@@ -29,10 +29,13 @@ func drillLab(t *testing.T, letter string, mis ...lab.Misconfig) *verdict.Report
 // planFor is a short two-region plan running one drill; extra is spliced in
 // as more top-level fields.
 func planFor(letter, extra string) string {
+	return planWith(letter, `{"baseline_s":4,"hold_s":5,"step_hold_s":1,"drain_timeout_s":30,"probe_rounds":2}`, `,"load":{"rate_rps":60}`+extra)
+}
+
+func planWith(letter, phases, extra string) string {
 	return `{"regions":["us-east","eu-west"],"evacuate":"us-east","promote_survivor":"eu-west",
 	 "routing":{"mode":"latency","stick_minutes":15,"hysteresis_s":2},
-	 "drills":["` + letter + `"],"phases":{"baseline_s":4,"hold_s":5,"step_hold_s":1,"drain_timeout_s":30,"probe_rounds":2},
-	 "load":{"rate_rps":60}` + extra + `}`
+	 "drills":["` + letter + `"],"phases":` + phases + extra + `}`
 }
 
 // drillPlan runs a plan against a fresh lab and returns the judged report and
@@ -142,4 +145,35 @@ func TestStopConditionHaltsAndRollsBack(t *testing.T) {
 		}
 	}
 	t.Fatalf("no rollback after the stop (stop at %d)", stopAt)
+}
+
+// Each misconfiguration of the lab, run with the drill that exercises it:
+// the drill fails and names the page's typical failure. The engine never
+// reads the misconfiguration's name; it finds it from what it observes.
+func TestMisconfigurationsAreDiagnosed(t *testing.T) {
+	cases := []struct {
+		mis    lab.Misconfig
+		drill  string
+		phases string
+		want   string
+	}{
+		{lab.NoFreeze, "B", "", "split_brain_writes"},
+		{lab.RebuildWrongAnalyzer, "C", "", "answers_differ_after_return"},
+		{lab.StaleKeys, "A", "", "auth_failures_after_flip"},
+		// The storm needs the survivor to be busy: the page plan's default load.
+		{lab.ColdStart, "A", `{"baseline_s":6,"hold_s":6,"step_hold_s":1,"drain_timeout_s":30,"probe_rounds":1},"load":{"rate_rps":100}`, "cold_start_storm"},
+		{lab.PurgeNoop, "E", "", "cache_not_purged"},
+	}
+	for _, c := range cases {
+		t.Run(string(c.mis), func(t *testing.T) {
+			src := planFor(c.drill, "")
+			if c.phases != "" {
+				src = planWith(c.drill, c.phases, "")
+			}
+			rep, _ := drillPlan(t, src, c.mis)
+			if rep.Verdict != verdict.Fail || !hasDiagnosis(rep, c.want) {
+				t.Fatalf("%s with drill %s: verdict %s, diagnoses %+v; want %s", c.mis, c.drill, rep.Verdict, rep.Diagnoses, c.want)
+			}
+		})
+	}
 }
