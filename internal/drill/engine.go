@@ -157,11 +157,11 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	runErr := e.runDrills(ctx)
 
 	stopLoad()
-	<-loadDone
-	// Undo runs whatever happened, with a context of its own: an interrupt
-	// must not stop the restore.
+	// Undo runs whatever happened, at once (the load winds down meanwhile),
+	// with a context of its own: an interrupt must not stop the restore.
 	undoCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	restoreErr := e.restore(undoCtx, "closeout")
+	<-loadDone
 	e.closeout(undoCtx)
 	cancel()
 	stopSample()

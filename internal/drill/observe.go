@@ -2,6 +2,7 @@ package drill
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -211,6 +212,9 @@ func (e *Engine) probeRegion(ctx context.Context, region string, n, rounds int) 
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
+				if e.tripped.Load() || ctx.Err() != nil {
+					return // a stop condition or an interrupt: no more probing
+				}
 				resp, err := e.t.Ask(ctx, region, e.token, contract.AskRequest{Tenant: "probe", Question: p.Question, K: e.p.RAGProbe.K, NoCache: true})
 				var res probe.Result
 				if err == nil {
@@ -232,6 +236,12 @@ func (e *Engine) probeRegion(ctx context.Context, region string, n, rounds int) 
 		if firstErr != nil {
 			return nil, firstErr
 		}
+		if e.tripped.Load() {
+			return nil, fmt.Errorf("%w: probing abandoned", ErrStopped)
+		}
+		if ctx.Err() != nil {
+			return nil, ErrInterrupted
+		}
 	}
 	return last, nil
 }
@@ -246,6 +256,9 @@ func (e *Engine) probeAll(ctx context.Context, d *drillRun, phase string) error 
 		_, _ = e.j.Append(journal.Probe, "", "", pd)
 		if ctx.Err() != nil {
 			return ErrInterrupted
+		}
+		if errors.Is(err, ErrStopped) {
+			return err
 		}
 	}
 	return nil

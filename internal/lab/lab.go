@@ -117,7 +117,7 @@ func Start(ctx context.Context, cfg Config) (l *Lab, err error) {
 		// Each region keeps enough warm instances to absorb every other
 		// region's traffic at the lab's default load (N+1 headroom); the
 		// cold_start misconfiguration drops that floor.
-		cfg.Pool = pool.Config{MinInstances: 6, Concurrency: 2, ColdStart: 1500 * time.Millisecond, TargetUtil: 0.8}
+		cfg.Pool = pool.Config{MinInstances: 6, Concurrency: 2, ColdStart: 2500 * time.Millisecond, TargetUtil: 0.8}
 	}
 	mis := misconfigSet{}
 	for _, m := range cfg.Misconfigure {
