@@ -139,37 +139,23 @@ type StopData struct {
 	Above     float64 `json:"above"`
 }
 
-// checkStops evaluates the plan's stop conditions on the last seconds.
+// checkStops evaluates the plan's stop conditions; the first one that stays
+// above its threshold for its duration trips the drill.
 func (e *Engine) checkStops(hs map[string]contract.Health, over map[int]time.Time) {
 	if len(e.p.StopConditions) == 0 || e.rec == nil || e.tripped.Load() {
 		return
 	}
 	recs := e.rec.Records()
-	now := int64(0)
-	for i := range recs {
-		now = max(now, recs[i].Sched)
-	}
-	from := now - int64(3*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
 	for i, sc := range e.p.StopConditions {
-		var v float64
-		switch sc.Metric {
-		case plan.StopErrorRate:
-			v = measure.ErrorRate(recs, from, now, measure.AllRegions)
-		case plan.StopP95:
-			v = measure.Latency(recs, from, now, measure.AllRegions).P95
-		case plan.StopBacklog:
-			for _, h := range hs {
-				v += float64(h.Queue.Backlog)
-			}
-		default:
-			continue
-		}
-		if v <= sc.Above {
+		v, ok, _ := e.stopValue(ctx, sc, recs, hs)
+		if !ok || v <= sc.Above {
 			delete(over, i)
 			continue
 		}
-		since, ok := over[i]
-		if !ok {
+		since, seen := over[i]
+		if !seen {
 			since = time.Now()
 			over[i] = since
 		}

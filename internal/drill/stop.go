@@ -1,0 +1,155 @@
+package drill
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/regiondrill/regiondrill/internal/contract"
+	"github.com/regiondrill/regiondrill/internal/load"
+	"github.com/regiondrill/regiondrill/internal/measure"
+	"github.com/regiondrill/regiondrill/internal/plan"
+)
+
+// alarmClient reads external alarms (HTTP and Prometheus stop conditions).
+var alarmClient = &http.Client{Timeout: 2 * time.Second}
+
+// stopValue measures one stop condition now. ok is false when the value
+// could not be read (the reason is returned), which never trips a stop.
+func (e *Engine) stopValue(ctx context.Context, sc plan.StopCondition, recs []load.Record, hs map[string]contract.Health) (v float64, ok bool, why string) {
+	now := int64(0)
+	for i := range recs {
+		now = max(now, recs[i].Sched)
+	}
+	from := now - int64(3*time.Second)
+	switch sc.Metric {
+	case plan.StopErrorRate:
+		return measure.ErrorRate(recs, from, now, measure.AllRegions), true, ""
+	case plan.StopP95:
+		return measure.Latency(recs, from, now, measure.AllRegions).P95, true, ""
+	case plan.StopBacklog:
+		for _, h := range hs {
+			v += float64(h.Queue.Backlog)
+		}
+		return v, true, ""
+	case plan.StopWriteLoss:
+		return e.liveWriteLoss(ctx, hs)
+	case plan.StopHTTP:
+		return httpAlarm(ctx, sc.URL)
+	case plan.StopPrometheus:
+		base := sc.URL
+		if base == "" && e.p.Targets != nil {
+			base = e.p.Targets.Prometheus.URL
+		}
+		return promQuery(ctx, base, sc.Query)
+	}
+	return 0, false, fmt.Sprintf("unknown metric %q", sc.Metric)
+}
+
+// httpAlarm is 1 when a GET of u fails or answers non-2xx, else 0.
+func httpAlarm(ctx context.Context, u string) (float64, bool, string) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, false, err.Error()
+	}
+	resp, err := alarmClient.Do(req)
+	if err != nil {
+		return 1, true, err.Error()
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return 1, true, resp.Status
+	}
+	return 0, true, ""
+}
+
+// promQuery evaluates an instant PromQL query and returns its first value.
+func promQuery(ctx context.Context, base, query string) (float64, bool, string) {
+	u := strings.TrimSuffix(base, "/") + "/api/v1/query?query=" + url.QueryEscape(query)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, false, err.Error()
+	}
+	resp, err := alarmClient.Do(req)
+	if err != nil {
+		return 0, false, err.Error()
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			ResultType string          `json:"resultType"`
+			Result     json.RawMessage `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(&out); err != nil {
+		return 0, false, "prometheus answer: " + err.Error()
+	}
+	if out.Status != "success" {
+		return 0, false, "prometheus: " + out.Error
+	}
+	var pair []any
+	switch out.Data.ResultType {
+	case "scalar":
+		_ = json.Unmarshal(out.Data.Result, &pair)
+	case "vector":
+		var vec []struct {
+			Value []any `json:"value"`
+		}
+		_ = json.Unmarshal(out.Data.Result, &vec)
+		if len(vec) == 0 {
+			return 0, true, "empty result"
+		}
+		pair = vec[0].Value
+	default:
+		return 0, false, "unsupported result type " + out.Data.ResultType
+	}
+	if len(pair) != 2 {
+		return 0, false, "malformed sample"
+	}
+	s, _ := pair[1].(string)
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, false, "sample value: " + err.Error()
+	}
+	return v, true, ""
+}
+
+// liveWriteLoss counts acknowledged writes that no store holds while every
+// queue is empty (nothing in flight could still deliver them). While any
+// queue holds messages, loss cannot be told from delay: no value.
+func (e *Engine) liveWriteLoss(ctx context.Context, hs map[string]contract.Health) (float64, bool, string) {
+	if e.gen == nil || len(hs) < len(e.p.Regions) {
+		return 0, false, "not every region readable"
+	}
+	for _, h := range hs {
+		if h.Queue.Backlog > 0 {
+			return 0, false, "queues not empty"
+		}
+	}
+	held := map[string]bool{}
+	for _, r := range e.p.Regions {
+		w, err := e.t.Writes(ctx, r)
+		if err != nil {
+			return 0, false, err.Error()
+		}
+		for _, s := range w.Writes {
+			held[s.Key] = true
+		}
+	}
+	lost := 0
+	for _, a := range e.gen.Writes() {
+		if a.Outcome == load.OutcomeAcked && !held[a.Key] {
+			lost++
+		}
+	}
+	return float64(lost), true, ""
+}
