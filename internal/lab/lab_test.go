@@ -140,7 +140,8 @@ func TestMutationsNeedToken(t *testing.T) {
 	ep := l.Endpoints()
 	urls := []string{ep.Regions["us-east"] + "/admin/freeze", ep.Regions["us-east"] + "/admin/promote", ep.Regions["eu-west"] + "/admin/rebuild",
 		ep.Regions["eu-west"] + "/admin/purge", ep.Regions["eu-west"] + "/admin/scale", ep.Regions["eu-west"] + "/admin/emit",
-		ep.Regions["eu-west"] + "/admin/rotate", ep.Regions["eu-west"] + "/internal/inbox", ep.Faults + "/faults"}
+		ep.Regions["eu-west"] + "/admin/rotate", ep.Regions["eu-west"] + "/admin/warm", ep.Regions["eu-west"] + "/internal/inbox",
+		ep.Regions["eu-west"] + "/internal/webhook", ep.Faults + "/faults", ep.Faults + "/faults/x/renew", ep.Edge + "/_edge/lock"}
 	for _, u := range urls {
 		for _, tok := range []string{"", "wrong"} {
 			req, _ := http.NewRequest(http.MethodPost, u, bytes.NewBufferString(`{}`))
@@ -157,13 +158,112 @@ func TestMutationsNeedToken(t *testing.T) {
 			}
 		}
 	}
-	req, _ := http.NewRequest(http.MethodPut, ep.Edge+"/_edge/weights", bytes.NewBufferString(`{"us-east":0}`))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
+	for _, m := range []struct{ method, url string }{
+		{http.MethodPut, ep.Edge + "/_edge/weights"}, {http.MethodDelete, ep.Edge + "/_edge/lock"}, {http.MethodDelete, ep.Faults + "/faults/x"},
+	} {
+		req, _ := http.NewRequest(m.method, m.url, bytes.NewBufferString(`{"us-east":0}`))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s %s without token: %d", m.method, m.url, resp.StatusCode)
+		}
+	}
+}
+
+// Each misconfiguration that lives outside the write path (whose faults are
+// tested in writepath) changes the lab's behaviour; the healthy lab does not.
+func TestMisconfigurationsChangeBehaviour(t *testing.T) {
+	ctx := context.Background()
+	t.Run("stale_keys", func(t *testing.T) {
+		for _, broken := range []bool{false, true} {
+			var mis []lab.Misconfig
+			if broken {
+				mis = append(mis, lab.StaleKeys)
+			}
+			_, tg := start(t, mis...)
+			tok, _ := tg.Token(ctx, "us-east", "s")
+			_, err := tg.Ask(ctx, "eu-west", tok, contract.AskRequest{Tenant: "t", Question: "What is the refund window?"})
+			if broken != (err != nil) {
+				t.Fatalf("stale_keys=%v: a us-east token in eu-west gave %v", broken, err)
+			}
+		}
+	})
+	t.Run("rebuild_wrong_analyzer", func(t *testing.T) {
+		for _, broken := range []bool{false, true} {
+			var mis []lab.Misconfig
+			if broken {
+				mis = append(mis, lab.RebuildWrongAnalyzer)
+			}
+			l, tg := start(t, mis...)
+			if err := tg.Do(ctx, target.Action{Kind: target.Rebuild, Region: "eu-west"}); err != nil {
+				t.Fatal(err)
+			}
+			e, _ := tg.Health(ctx, "us-east")
+			w, _ := tg.Health(ctx, "eu-west")
+			if broken == (e.IndexHash == w.IndexHash) {
+				t.Fatalf("rebuild_wrong_analyzer=%v: hashes %s vs %s (analyzer %s)", broken, e.IndexHash, w.IndexHash, w.Analyzer)
+			}
+			// Publish a skewed follower on purpose: the edge's contract gate
+			// keeps it out, unless the lab's gate ignores index_hash.
+			if err := tg.Do(ctx, target.Action{Kind: target.Rebuild, Region: "eu-west", Analyzer: "whitespace"}); err != nil {
+				t.Fatal(err)
+			}
+			l.Router().CheckNow(ctx)
+			in := false
+			for _, s := range l.Router().Status() {
+				if s.Name == "eu-west" {
+					in = s.InRotation
+				}
+			}
+			if in != broken {
+				t.Fatalf("rebuild_wrong_analyzer=%v: skewed eu-west in rotation = %v", broken, in)
+			}
+		}
+	})
+	t.Run("purge_noop", func(t *testing.T) {
+		for _, broken := range []bool{false, true} {
+			var mis []lab.Misconfig
+			if broken {
+				mis = append(mis, lab.PurgeNoop)
+			}
+			_, tg := start(t, mis...)
+			if err := tg.Do(ctx, target.Action{Kind: target.Warm, Region: "us-east", Tenant: "t1", Questions: []string{"a?", "b?"}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := tg.Do(ctx, target.Action{Kind: target.Purge, Region: "us-east", Tenant: "t1"}); err != nil {
+				t.Fatal(err)
+			}
+			h, _ := tg.Health(ctx, "us-east")
+			if broken != (h.Cache.Entries > 0) {
+				t.Fatalf("purge_noop=%v: %d entries after purge", broken, h.Cache.Entries)
+			}
+		}
+	})
+}
+
+func TestRotatedKeysAcceptedEverywhere(t *testing.T) {
+	_, tg := start(t)
+	ctx := context.Background()
+	old, _ := tg.Token(ctx, "us-east", "s-old")
+	if err := tg.Do(ctx, target.Action{Kind: target.RotateKeys, KeyCurrent: "k2", KeyAccept: []string{"k1", "k2"}}); err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized {
-		t.Errorf("edge weights without token: %d", resp.StatusCode)
+	fresh, _ := tg.Token(ctx, "eu-west", "s-new")
+	q := contract.AskRequest{Tenant: "t", Question: "How long are backups kept?"}
+	for _, r := range []string{"us-east", "eu-west"} {
+		for _, tok := range []string{old, fresh} {
+			if _, err := tg.Ask(ctx, r, tok, q); err != nil {
+				t.Fatalf("%s refused a token during rotation: %v", r, err)
+			}
+		}
+	}
+	if err := tg.Do(ctx, target.Action{Kind: target.RotateKeys, KeyCurrent: "k2", KeyAccept: []string{"k2"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tg.Ask(ctx, "eu-west", old, q); err == nil {
+		t.Fatal("a revoked key is still accepted")
 	}
 }
