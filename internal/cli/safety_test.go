@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,13 +25,18 @@ import (
 // or interrupt it at a runbook step, and compare the lab's state with what
 // it was before the drill.
 
-var binary string
+var (
+	binaryMu sync.Mutex
+	binary   string
+)
 
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
+	binaryMu.Lock()
+	defer binaryMu.Unlock()
 	if binary != "" {
 		return binary
 	}
@@ -63,7 +69,6 @@ func startLab(t *testing.T, drill string) *labTarget {
 	}
 	t.Cleanup(func() { _ = l.Close() })
 	ep := l.Endpoints()
-	t.Setenv("REGIONDRILL_TOKEN", ep.Token)
 	tg := target.New(target.Endpoints{Edge: ep.Edge, Faults: ep.Faults, Sink: ep.Sink, Regions: ep.Regions, Token: ep.Token,
 		Proxies: map[string][]string{"us-east": l.Proxies("us-east"), "eu-west": l.Proxies("eu-west")}})
 	plan := fmt.Sprintf(`{"regions":["us-east","eu-west"],"evacuate":"us-east","promote_survivor":"eu-west",
@@ -154,6 +159,20 @@ func (lt *labTarget) startRun(t *testing.T, step string) (*exec.Cmd, string) {
 	return nil, ""
 }
 
+// runBinary runs the binary to completion with the lab's token.
+func (lt *labTarget) runBinary(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(buildBinary(t), args...)
+	cmd.Env = append(os.Environ(), "REGIONDRILL_TOKEN="+lt.ep.Token)
+	b, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), string(b)
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return 0, string(b)
+}
+
 func waitRestored(t *testing.T, lt *labTarget, want state) state {
 	t.Helper()
 	var got state
@@ -168,27 +187,29 @@ func waitRestored(t *testing.T, lt *labTarget, want state) state {
 	return got
 }
 
+// allSteps are the runbook's steps; changes marks those in which the target
+// is changed from its pre-drill state while the step runs.
+var (
+	allSteps = []string{"1 pre-checks", "2 evacuate", "3 promote", "4 observe and clamp", "5 verify answers", "6 return-to-home", "7 closeout"}
+	changes  = map[string]bool{"2 evacuate": true, "3 promote": true, "4 observe and clamp": true, "5 verify answers": true}
+)
+
 func TestKillAtEachStepThenRollbackRestores(t *testing.T) {
-	steps := map[string][]string{
-		"A": {"2 evacuate", "3 promote", "4 observe and clamp", "6 return-to-home"},
-		"B": {"2 evacuate", "3 promote", "4 observe and clamp"},
-		"E": {"2 evacuate", "3 promote", "6 return-to-home"},
-	}
 	for _, drill := range []string{"A", "B", "E"} {
-		for _, step := range steps[drill] {
+		for _, step := range allSteps {
 			t.Run(drill+"/"+step, func(t *testing.T) {
+				t.Parallel()
 				lt := startLab(t, drill)
 				before := lt.state(t)
 				cmd, journal := lt.startRun(t, step)
 				_ = cmd.Process.Signal(syscall.SIGKILL)
 				_ = cmd.Wait()
-				if !strings.HasPrefix(step, "6") && reflect.DeepEqual(lt.state(t), before) {
+				if changes[step] && reflect.DeepEqual(lt.state(t), before) {
 					t.Fatalf("nothing was changed when the drill died at %s: the test proves nothing", step)
 				}
-				var out, errb strings.Builder
 				for i := range 2 { // rollback is safe to run twice
-					if code := cli.Run(context.Background(), []string{"rollback", journal}, strings.NewReader(""), &out, &errb); code != 0 {
-						t.Fatalf("rollback %d exited %d: %s", i+1, code, errb.String())
+					if code, out := lt.runBinary(t, "rollback", journal); code != 0 {
+						t.Fatalf("rollback %d exited %d: %s", i+1, code, out)
 					}
 				}
 				if got := waitRestored(t, lt, before); !reflect.DeepEqual(got, before) {
@@ -200,8 +221,13 @@ func TestKillAtEachStepThenRollbackRestores(t *testing.T) {
 }
 
 func TestInterruptRestoresAndExitsThree(t *testing.T) {
-	for _, c := range []struct{ drill, step string }{{"B", "3 promote"}, {"A", "4 observe and clamp"}} {
+	var cases []struct{ drill, step string }
+	for _, step := range allSteps {
+		cases = append(cases, struct{ drill, step string }{"B", step})
+	}
+	for _, c := range cases {
 		t.Run(c.drill+"/"+c.step, func(t *testing.T) {
+			t.Parallel()
 			lt := startLab(t, c.drill)
 			before := lt.state(t)
 			cmd, journal := lt.startRun(t, c.step)
@@ -244,9 +270,8 @@ func TestSecondDrillIsRefused(t *testing.T) {
 	lt := startLab(t, "A")
 	cmd, _ := lt.startRun(t, "2 evacuate")
 	defer func() { _ = cmd.Process.Signal(syscall.SIGINT); _ = cmd.Wait() }()
-	var out, errb strings.Builder
-	code := cli.Run(context.Background(), []string{"run", lt.plan, "--out", t.TempDir()}, strings.NewReader(""), &out, &errb)
-	if code != cli.ExitAborted || !strings.Contains(errb.String(), "regiondrill pid") {
-		t.Fatalf("second drill: exit %d, stderr %q", code, errb.String())
+	code, out := lt.runBinary(t, "run", lt.plan, "--out", t.TempDir())
+	if code != cli.ExitAborted || !strings.Contains(out, "regiondrill pid") {
+		t.Fatalf("second drill: exit %d, output %q", code, out)
 	}
 }
