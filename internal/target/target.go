@@ -71,18 +71,43 @@ type Endpoints struct {
 	Proxies map[string][]string `json:"proxies,omitempty"`
 }
 
+// Router reads and sets the routing weights of the target's regions. The
+// lab's edge is one; HAProxy through its Runtime API, or a user's command,
+// are others.
+type Router interface {
+	Weights(ctx context.Context) (map[string]int, error)
+	SetWeights(ctx context.Context, weights map[string]int) error
+}
+
+// Locker is an optional Router capability: a lock with an owner and a lease
+// that keeps two drills from changing one target at once.
+type Locker interface {
+	Lock(ctx context.Context, owner string, lease time.Duration) error
+	Unlock(ctx context.Context, owner string) error
+}
+
 // HTTP is a target reached over the drill contract.
 type HTTP struct {
 	ep     Endpoints
 	client *http.Client
+	router Router
 }
 
-// New returns a target for the endpoints.
+// New returns a target for the endpoints, routed by the lab edge's control
+// API at ep.Edge.
 func New(ep Endpoints) *HTTP {
-	return &HTTP{ep: ep, client: &http.Client{
+	t := &HTTP{ep: ep, client: &http.Client{
 		Timeout:   3 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: 16, IdleConnTimeout: 30 * time.Second},
 	}}
+	t.router = EdgeRouter{t: t}
+	return t
+}
+
+// WithRouter replaces the router the target's weights are read and set through.
+func (t *HTTP) WithRouter(r Router) *HTTP {
+	t.router = r
+	return t
 }
 
 // Endpoints returns the target's endpoints.
@@ -246,11 +271,43 @@ func (t *HTTP) Deliveries(ctx context.Context) ([]Delivery, error) {
 }
 
 // Weights reads the router's weights.
-func (t *HTTP) Weights(ctx context.Context) (map[string]int, error) {
+func (t *HTTP) Weights(ctx context.Context) (map[string]int, error) { return t.router.Weights(ctx) }
+
+// EdgeRouter is the lab edge's control API (/_edge/weights, /_edge/lock).
+type EdgeRouter struct{ t *HTTP }
+
+// Weights reads the edge's weights.
+func (r EdgeRouter) Weights(ctx context.Context) (map[string]int, error) {
 	var out map[string]int
-	err := t.call(ctx, http.MethodGet, t.ep.Edge+"/_edge/weights", nil, &out, t.ep.Token)
+	err := r.t.call(ctx, http.MethodGet, r.t.ep.Edge+"/_edge/weights", nil, &out, r.t.ep.Token)
 	return out, err
 }
+
+// SetWeights sets the edge's weights; the edge refuses a change that leaves
+// no region serving.
+func (r EdgeRouter) SetWeights(ctx context.Context, w map[string]int) error {
+	return r.t.call(ctx, http.MethodPut, r.t.ep.Edge+"/_edge/weights", w, nil, r.t.ep.Token)
+}
+
+// Lock takes or renews the edge's drill lock for owner.
+func (r EdgeRouter) Lock(ctx context.Context, owner string, lease time.Duration) error {
+	err := r.t.call(ctx, http.MethodPost, r.t.ep.Edge+"/_edge/lock", map[string]any{"owner": owner, "lease_s": lease.Seconds()}, nil, r.t.ep.Token)
+	var he *Error
+	if errors.As(err, &he) && he.Status == http.StatusConflict {
+		return fmt.Errorf("%w: %s", ErrLocked, he.Body)
+	}
+	return err
+}
+
+// Unlock releases the edge's drill lock held by owner.
+func (r EdgeRouter) Unlock(ctx context.Context, owner string) error {
+	return r.t.call(ctx, http.MethodDelete, r.t.ep.Edge+"/_edge/lock", map[string]any{"owner": owner}, nil, r.t.ep.Token)
+}
+
+var (
+	_ Router = EdgeRouter{}
+	_ Locker = EdgeRouter{}
+)
 
 // RouterStatus reads the router's backend status as raw JSON.
 func (t *HTTP) RouterStatus(ctx context.Context) (json.RawMessage, error) {
@@ -288,7 +345,7 @@ func (t *HTTP) Do(ctx context.Context, a Action) error {
 	}
 	switch a.Kind {
 	case SetWeights:
-		return t.call(ctx, http.MethodPut, t.ep.Edge+"/_edge/weights", a.Weights, nil, tok)
+		return t.router.SetWeights(ctx, a.Weights)
 	case Blackhole:
 		proxies := t.ep.Proxies[a.Region]
 		if len(proxies) == 0 {
@@ -405,17 +462,19 @@ func splitProxies(region string, proxies []string) (in, out []string) {
 // ErrLocked means another drill holds the target's drill lock.
 var ErrLocked = errors.New("another drill is running on this target")
 
-// Lock takes or renews the router's drill lock for owner.
+// Lock takes or renews the drill lock when the router has one; a router
+// without a lock cannot keep a second drill out (documented per adapter).
 func (t *HTTP) Lock(ctx context.Context, owner string, lease time.Duration) error {
-	err := t.call(ctx, http.MethodPost, t.ep.Edge+"/_edge/lock", map[string]any{"owner": owner, "lease_s": lease.Seconds()}, nil, t.ep.Token)
-	var he *Error
-	if errors.As(err, &he) && he.Status == http.StatusConflict {
-		return fmt.Errorf("%w: %s", ErrLocked, he.Body)
+	if l, ok := t.router.(Locker); ok {
+		return l.Lock(ctx, owner, lease)
 	}
-	return err
+	return nil
 }
 
 // Unlock releases the drill lock held by owner.
 func (t *HTTP) Unlock(ctx context.Context, owner string) error {
-	return t.call(ctx, http.MethodDelete, t.ep.Edge+"/_edge/lock", map[string]any{"owner": owner}, nil, t.ep.Token)
+	if l, ok := t.router.(Locker); ok {
+		return l.Unlock(ctx, owner)
+	}
+	return nil
 }
