@@ -46,10 +46,6 @@ type ServerState struct {
 // maxHAProxyWeight is the Runtime API's upper bound for a weight.
 const maxHAProxyWeight = 256
 
-// ErrNoServingServer means a weight change would leave no server with a
-// weight above zero; nothing was sent.
-var ErrNoServingServer = errors.New("haproxy: change leaves no server with weight > 0")
-
 // HAProxyError is an answer of the Runtime API that reports a failure.
 type HAProxyError struct {
 	Command string
@@ -295,7 +291,7 @@ func (h *HAProxy) SetWeights(ctx context.Context, w map[string]int) error {
 		}
 	}
 	if !serving {
-		return ErrNoServingServer
+		return fmt.Errorf("haproxy: %w", ErrNoServingRegion)
 	}
 	names := make([]string, 0, len(w))
 	for r := range w {

@@ -167,8 +167,8 @@ func TestHAProxyRouter(t *testing.T) {
 
 			// all-zero is refused and nothing changes
 			err = r.SetWeights(ctx, map[string]int{"eu-west": 0})
-			if !errors.Is(err, target.ErrNoServingServer) {
-				t.Fatalf("all-zero change: err = %v, want ErrNoServingServer", err)
+			if !errors.Is(err, target.ErrNoServingRegion) {
+				t.Fatalf("all-zero change: err = %v, want ErrNoServingRegion", err)
 			}
 			if after, _ := r.State(ctx); !reflect.DeepEqual(after, st) {
 				t.Fatalf("refused change altered state: %v → %v", st, after)
@@ -204,7 +204,7 @@ func TestHAProxyRefusals(t *testing.T) {
 		w    map[string]int
 		want string
 	}{
-		{"all zero", map[string]int{"us-east": 0, "eu-west": 0}, "no server with weight > 0"},
+		{"all zero", map[string]int{"us-east": 0, "eu-west": 0}, "no region with weight > 0"},
 		{"unknown region", map[string]int{"ap-south": 10}, `unknown region "ap-south"`},
 		{"negative", map[string]int{"us-east": -1}, "outside 0..256"},
 		{"too high", map[string]int{"us-east": 257}, "outside 0..256"},
