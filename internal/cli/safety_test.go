@@ -93,13 +93,14 @@ type state struct {
 	Frozen   map[string]bool
 	EmitFrom map[string][]string
 	MinInst  map[string]int
+	TopK     map[string]int
 	Faults   int
 }
 
 func (lt *labTarget) state(t *testing.T) state {
 	t.Helper()
 	ctx := context.Background()
-	s := state{Serving: map[string]bool{}, Primary: map[string]string{}, Frozen: map[string]bool{}, EmitFrom: map[string][]string{}, MinInst: map[string]int{}}
+	s := state{Serving: map[string]bool{}, Primary: map[string]string{}, Frozen: map[string]bool{}, EmitFrom: map[string][]string{}, MinInst: map[string]int{}, TopK: map[string]int{}}
 	var err error
 	if s.Weights, err = lt.tg.Weights(ctx); err != nil {
 		t.Fatal(err)
@@ -114,6 +115,7 @@ func (lt *labTarget) state(t *testing.T) state {
 		s.Frozen[r] = h.Frozen
 		s.EmitFrom[r] = h.EmitFrom
 		s.MinInst[r] = h.MinInstances
+		s.TopK[r] = h.K
 	}
 	fs, err := lt.tg.ActiveFaults(ctx)
 	if err != nil {

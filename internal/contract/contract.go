@@ -41,6 +41,7 @@ type Health struct {
 	EmitFrom     []string   `json:"emit_from"` // regions allowed to send webhooks
 	MinInstances int        `json:"min_instances"`
 	Concurrency  int        `json:"concurrency"`
+	K            int        `json:"k"` // top-k a request asking for 0 gets
 	Queue        QueueStats `json:"queue"`
 	Cache        CacheStats `json:"cache"`
 }
@@ -156,6 +157,7 @@ type (
 	}
 	ScaleRequest struct {
 		MinInstances *int `json:"min_instances,omitempty"`
+		K            *int `json:"k,omitempty"` // default top-k for requests that ask for 0; 0 restores the index's own
 		Concurrency  *int `json:"concurrency,omitempty"`
 	}
 	EmitRequest struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/regiondrill/regiondrill/internal/journal"
@@ -288,13 +289,37 @@ func (e *Engine) stepObserve(ctx context.Context, d *drillRun) ([]string, error)
 		}
 	}
 	end := time.Now().Add(e.hold())
+	clamped := false
 	for time.Now().Before(end) {
 		if err := e.sleep(ctx, time.Second); err != nil {
 			return notes, err
 		}
-		e.runChecks(ctx, d, "live")
+		failed := e.runChecks(ctx, d, "live")
+		if !clamped && slices.Contains(failed, "p95_latency") {
+			// p95 over the SLO: lower k in retrieval for a while (ranking
+			// stays deterministic: same index, same fusion, fewer chunks).
+			clamped = true
+			if note, err := e.clampK(ctx, d); err != nil {
+				notes = append(notes, "clamp k: "+err.Error())
+			} else {
+				notes = append(notes, note)
+			}
+		}
 	}
 	return notes, nil
+}
+
+// clampK halves the survivor's default top-k; restore puts it back.
+func (e *Engine) clampK(ctx context.Context, d *drillRun) (string, error) {
+	h, err := e.t.Health(ctx, d.survivor)
+	if err != nil {
+		return "", err
+	}
+	k, zero := max(1, h.K/2), 0
+	e.mark(d, "clamp", fmt.Sprintf("k %d → %d on %s", h.K, k, d.survivor))
+	err = e.apply(ctx, StepObserve, target.Action{Kind: target.Scale, Region: d.survivor, K: &k},
+		&target.Action{Kind: target.Scale, Region: d.survivor, K: &zero}, "p95 above the SLO: lower k in retrieval")
+	return fmt.Sprintf("p95 above the SLO: k %d → %d on %s", h.K, k, d.survivor), err
 }
 
 func (e *Engine) prewarm(ctx context.Context, d *drillRun) error {

@@ -206,7 +206,7 @@ func (r *Region) answer(req *http.Request, ask contract.AskRequest) (contract.As
 	ix := r.ix.Load()
 	k := ask.K
 	if k <= 0 {
-		k = ix.Settings().K
+		k = r.defaultK()
 	}
 	answer, cites, chunks, err := ix.Answer(req.Context(), ask.Question, k)
 	if err != nil {
@@ -348,6 +348,13 @@ func (r *Region) handleScale(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 		r.pool.SetMinInstances(*body.MinInstances)
+	}
+	if body.K != nil {
+		if *body.K < 0 || *body.K > 100 {
+			writeErr(w, http.StatusBadRequest, "k must be 0..100 (0 restores the index's own)")
+			return
+		}
+		r.kClamp.Store(int64(*body.K))
 	}
 	if body.Concurrency != nil {
 		if *body.Concurrency < 1 || *body.Concurrency > 256 {

@@ -89,6 +89,7 @@ type Region struct {
 	srv     *http.Server
 
 	ix      atomic.Pointer[rag.Index]
+	kClamp  atomic.Int64 // default top-k set by the admin API; 0: the index's own
 	ready   atomic.Bool
 	rngMu   sync.Mutex
 	rng     *rand.Rand
@@ -243,7 +244,7 @@ func (r *Region) Health() contract.Health {
 		IndexHash: meta.IndexHash, Metric: meta.Metric, Analyzer: meta.Analyzer, Embedder: meta.Embedder,
 		BuildTS: meta.BuildTS, SchemaRev: r.cfg.SchemaRev, ModelTag: r.cfg.ModelTag,
 		SecretsRev: r.ring.Rev(), Env: r.env(), Frozen: st.Frozen, EmitFrom: st.EmitFrom,
-		MinInstances: ps.MinInstances, Concurrency: ps.Concurrency,
+		MinInstances: ps.MinInstances, Concurrency: ps.Concurrency, K: r.defaultK(),
 		Queue: r.writes.Stats(), Cache: r.cache.Stats(),
 	}
 }
@@ -252,6 +253,14 @@ func (r *Region) Health() contract.Health {
 func (r *Region) env() contract.EnvStamp {
 	sum := sha256.Sum256(fmt.Appendf(nil, "%s|%s|%s|%d", r.cfg.SchemaRev, r.cfg.ModelTag, r.cfg.GenMean, r.cfg.Pool.Concurrency))
 	return contract.EnvStamp{Release: Version, Runtime: runtime.Version(), Config: "cfg-" + hex.EncodeToString(sum[:6])}
+}
+
+// defaultK is the top-k of a request that asks for 0.
+func (r *Region) defaultK() int {
+	if k := r.kClamp.Load(); k > 0 {
+		return int(k)
+	}
+	return r.ix.Load().Settings().K
 }
 
 // genTime draws one simulated generation time.

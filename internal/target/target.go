@@ -49,6 +49,7 @@ type Action struct {
 	Epoch        uint64         `json:"epoch,omitempty"`
 	EmitFrom     []string       `json:"emit_from,omitempty"`
 	MinInstances int            `json:"min_instances,omitempty"`
+	K            *int           `json:"k,omitempty"` // scale: default top-k (0 restores the index's own)
 	Analyzer     string         `json:"analyzer,omitempty"`
 	Metric       string         `json:"metric,omitempty"`
 	Tenant       string         `json:"tenant,omitempty"`
@@ -399,8 +400,12 @@ func (t *HTTP) Do(ctx context.Context, a Action) error {
 			return admin(r, "/admin/emit", contract.EmitRequest{EmitFrom: a.EmitFrom})
 		})
 	case Scale:
-		n := a.MinInstances
-		return admin(a.Region, "/admin/scale", contract.ScaleRequest{MinInstances: &n})
+		req := contract.ScaleRequest{K: a.K}
+		if a.MinInstances > 0 {
+			n := a.MinInstances
+			req.MinInstances = &n
+		}
+		return admin(a.Region, "/admin/scale", req)
 	case Rebuild:
 		return admin(a.Region, "/admin/rebuild", contract.RebuildRequest{Analyzer: a.Analyzer, Metric: a.Metric})
 	case Purge:
