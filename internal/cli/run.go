@@ -205,6 +205,9 @@ func runPlan(ctx context.Context, stdout, stderr io.Writer, p *plan.Plan, planJS
 			return Usage(err)
 		}
 		tgt, label = target.New(ep), ep.Edge
+		if r := planRouter(p); r != nil {
+			tgt, label = tgt.WithRouter(r), string(p.Targets.Router.Kind)+" "+p.Targets.Router.Address+p.Targets.Router.Socket
+		}
 	}
 	jw, err := journal.Create(filepath.Join(out, "journal.jsonl"), time.Now(), time.Now)
 	if err != nil {
@@ -325,14 +328,31 @@ func printDryRun(w io.Writer, p *plan.Plan) {
 	}
 }
 
-// targetEndpoints builds the endpoints of a plan's real targets. Only a
-// lab-compatible router (the edge's control API) is driven by this build.
+// planRouter is the router adapter a plan names (nil: the lab edge's API).
+func planRouter(p *plan.Plan) target.Router {
+	r := p.Targets.Router
+	switch r.Kind {
+	case plan.RouterHAProxy:
+		addr := r.Address
+		if r.Socket != "" {
+			addr = "unix:" + r.Socket
+		}
+		return &target.HAProxy{Addr: addr, Backend: r.Backend}
+	case plan.RouterCommand:
+		return &target.Command{Set: r.SetWeight, Get: r.GetWeights}
+	}
+	return nil
+}
+
+// targetEndpoints builds the endpoints of a plan's real targets. The edge
+// address is only used with the lab router.
 func targetEndpoints(p *plan.Plan) (target.Endpoints, error) {
 	t := p.Targets
-	if t.Router.Kind != plan.RouterLab {
-		return target.Endpoints{}, fmt.Errorf("$.targets.router.kind: router %q is not supported by this build yet; use \"lab\"", t.Router.Kind)
+	edge := ""
+	if t.Router.Kind == plan.RouterLab {
+		edge = "http://" + t.Router.Address
 	}
-	ep := target.Endpoints{Edge: "http://" + t.Router.Address, Faults: strings.TrimSuffix(strings.TrimSuffix(t.Faults, "/"), "/faults"),
+	ep := target.Endpoints{Edge: edge, Faults: strings.TrimSuffix(strings.TrimSuffix(t.Faults, "/"), "/faults"),
 		Sink: strings.TrimSuffix(strings.TrimSuffix(t.Sink, "/"), "/deliveries"), Regions: map[string]string{}, Proxies: map[string][]string{}}
 	for _, r := range p.Regions {
 		rt := t.Regions[r]
