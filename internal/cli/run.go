@@ -348,8 +348,8 @@ func planRouter(p *plan.Plan) target.Router {
 // address is only used with the lab router.
 func targetEndpoints(p *plan.Plan) (target.Endpoints, error) {
 	t := p.Targets
-	edge := ""
-	if t.Router.Kind == plan.RouterLab {
+	edge := strings.TrimSuffix(t.Entry, "/") // the load goes here
+	if edge == "" {
 		edge = "http://" + t.Router.Address
 	}
 	ep := target.Endpoints{Edge: edge, Faults: strings.TrimSuffix(strings.TrimSuffix(t.Faults, "/"), "/faults"),

@@ -139,6 +139,7 @@ type Targets struct {
 	Regions    map[string]RegionTarget `json:"regions" required:"true" doc:"One entry per plan region."`                                                                  // no default
 	Router     Router                  `json:"router" doc:"How routing weights are read and set."`                                                                        //
 	Prometheus Prometheus              `json:"prometheus" doc:"Prometheus for stop conditions."`                                                                          //
+	Entry      string                  `json:"entry,omitempty" doc:"URL clients send traffic to (the drill's load goes there); default the lab edge at router.address."` // default http://router.address
 	Faults     string                  `json:"faults,omitempty" doc:"Base URL of a fault control API (the lab's); needed by drills B and D."`                             // default ""
 	Sink       string                  `json:"sink,omitempty" doc:"Base URL of the webhook sink whose GET /deliveries lists deliveries; needed to reconcile webhooks."`   // default ""
 	TokenEnv   string                  `json:"token_env,omitempty" doc:"Environment variable holding the admin token when a region has none. Default REGIONDRILL_TOKEN."` // default REGIONDRILL_TOKEN

@@ -386,6 +386,11 @@ func (p *Plan) validateTargets(es *Errors) {
 	if t.Faults != "" {
 		checkURL(es, "$.targets.faults", t.Faults, "http", "https")
 	}
+	if t.Entry != "" {
+		checkURL(es, "$.targets.entry", t.Entry, "http", "https")
+	} else if r.Kind != RouterLab {
+		es.add("$.targets.entry", "router %q needs entry: the URL clients send traffic to", r.Kind)
+	}
 	if t.Sink != "" {
 		checkURL(es, "$.targets.sink", t.Sink, "http", "https")
 	}
