@@ -414,7 +414,19 @@ func (r *run) judgeDrill(rep *verdict.Report, w window, led *ledger.Ledger) {
 	baseErr := measure.ErrorRate(recs, baseFrom, baseTo, measure.AllRegions)
 
 	if w.letter != "C" && w.decision >= 0 {
-		secs, ok := measure.Cutover(recs, r.ns(w.decision), evac, baseErr)
+		// The evacuation holds from the decision until the drill starts
+		// bringing the region back: traffic that returns after that is the
+		// return, not a failed cutover.
+		held := recs
+		if back := r.returnAt(w); back > w.decision {
+			held = nil
+			for i := range recs {
+				if recs[i].Sched < r.ns(back) {
+					held = append(held, recs[i])
+				}
+			}
+		}
+		secs, ok := measure.Cutover(held, r.ns(w.decision), evac, baseErr)
 		v := round3(secs)
 		if w.letter == rep.Drills[0] || rep.CutoverS == nil {
 			rep.CutoverS = &v
@@ -510,6 +522,17 @@ func (r *run) judgeDrill(rep *verdict.Report, w window, led *ledger.Ledger) {
 			}
 		}
 	}
+}
+
+// returnAt is when the drill began bringing the evacuated region back (its
+// first restore or weight-step mark after the decision), or -1.
+func (r *run) returnAt(w window) int64 {
+	for _, m := range r.marks {
+		if m.Drill == w.letter && m.at > w.decision && (m.Kind == "restore" || m.Kind == "weight") {
+			return m.at
+		}
+	}
+	return -1
 }
 
 // hashParity: every region's INDEX_HASH equal in the last sample of the drill.
