@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -135,31 +134,10 @@ func (c *Command) SetWeights(ctx context.Context, w map[string]int) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	merged := map[string]int{}
-	for r, v := range cur {
-		merged[r] = v
+	names, err := weightOrder(cur, w)
+	if err != nil {
+		return fmt.Errorf("command: %w", err)
 	}
-	for r, v := range w {
-		merged[r] = v
-	}
-	serving := false
-	for _, v := range merged {
-		serving = serving || v > 0
-	}
-	if !serving {
-		return fmt.Errorf("command: %w", ErrNoServingRegion)
-	}
-	names := make([]string, 0, len(w))
-	for r := range w {
-		names = append(names, r)
-	}
-	sort.Slice(names, func(i, j int) bool {
-		ri, rj := w[names[i]] > 0, w[names[j]] > 0
-		if ri != rj {
-			return ri
-		}
-		return names[i] < names[j]
-	})
 	for _, r := range names {
 		argv := make([]string, len(c.Set))
 		for i, a := range c.Set {

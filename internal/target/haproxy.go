@@ -281,30 +281,10 @@ func (h *HAProxy) SetWeights(ctx context.Context, w map[string]int) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	serving := false
-	for r, v := range cur {
-		if nv, ok := w[r]; ok {
-			v = nv
-		}
-		if v > 0 {
-			serving = true
-		}
+	names, err := weightOrder(cur, w)
+	if err != nil {
+		return fmt.Errorf("haproxy: %w", err)
 	}
-	if !serving {
-		return fmt.Errorf("haproxy: %w", ErrNoServingRegion)
-	}
-	names := make([]string, 0, len(w))
-	for r := range w {
-		names = append(names, r)
-	}
-	// raises first, then cuts; by name within each
-	sort.Slice(names, func(i, j int) bool {
-		ri, rj := w[names[i]] > 0, w[names[j]] > 0
-		if ri != rj {
-			return ri
-		}
-		return names[i] < names[j]
-	})
 	for _, r := range names {
 		sv := h.Backend + "/" + h.server(r)
 		v := w[r]
@@ -322,3 +302,36 @@ func (h *HAProxy) SetWeights(ctx context.Context, w map[string]int) error {
 }
 
 var _ Router = (*HAProxy)(nil)
+
+// weightOrder checks that applying w over cur leaves some region with
+// weight, and orders w's regions so raises are sent before cuts (by name
+// within each): traffic always has somewhere to go mid-change.
+func weightOrder(cur, w map[string]int) ([]string, error) {
+	serving := false
+	for r, v := range cur {
+		if nv, ok := w[r]; ok {
+			v = nv
+		}
+		serving = serving || v > 0
+	}
+	for r, v := range w {
+		if _, ok := cur[r]; !ok {
+			serving = serving || v > 0
+		}
+	}
+	if !serving {
+		return nil, ErrNoServingRegion
+	}
+	names := make([]string, 0, len(w))
+	for r := range w {
+		names = append(names, r)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		ri, rj := w[names[i]] > 0, w[names[j]] > 0
+		if ri != rj {
+			return ri
+		}
+		return names[i] < names[j]
+	})
+	return names, nil
+}
