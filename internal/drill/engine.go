@@ -82,7 +82,9 @@ type Engine struct {
 	applied []string // change ids applied and not yet undone, in order
 	stop    chan string
 	tripped atomic.Bool // a stop condition tripped: no further change is applied
-	token   string
+	// hookUndos are the undos of the user hooks that ran, in order.
+	hookUndos []hookUndo
+	token     string
 }
 
 // New prepares an engine.
@@ -256,7 +258,12 @@ func (e *Engine) apply(ctx context.Context, step string, do target.Action, undo 
 	if _, err := e.j.Append(journal.Intent, step, id, Change{Do: do, Undo: undo, Why: why}); err != nil {
 		return err
 	}
-	err := e.t.Do(ctx, do)
+	err := e.do(ctx, do)
+	if do.Kind == target.Hook && undo != nil {
+		e.mu.Lock()
+		e.hookUndos = append(e.hookUndos, hookUndo{id: id, undo: *undo})
+		e.mu.Unlock()
+	}
 	if err != nil {
 		_, _ = e.j.Append(journal.ApplyFailed, step, id, map[string]string{"error": err.Error()})
 	} else {
@@ -299,6 +306,21 @@ func (e *Engine) nextEpoch() uint64 {
 func (e *Engine) restore(ctx context.Context, step string) error {
 	s := e.snap
 	var errs []error
+	// User hooks first, newest first: they may depend on the state the
+	// drill created.
+	e.mu.Lock()
+	hooks := e.hookUndos
+	e.hookUndos = nil
+	e.mu.Unlock()
+	for i := len(hooks) - 1; i >= 0; i-- {
+		h := hooks[i]
+		if err := e.do(ctx, h.undo); err != nil {
+			errs = append(errs, fmt.Errorf("hook undo %v: %w", h.undo.Argv, err))
+			_, _ = e.j.Append(journal.UndoFailed, step, h.id, map[string]string{"kind": "hook", "error": err.Error()})
+			continue
+		}
+		_, _ = e.j.Append(journal.Undone, step, h.id, h.undo)
+	}
 	do := func(a target.Action, why string) {
 		if _, err := e.j.Append(journal.Intent, step, "restore", Change{Do: a, Why: why}); err != nil {
 			errs = append(errs, err)

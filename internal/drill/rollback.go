@@ -33,6 +33,7 @@ func Rollback(ctx context.Context, evs []journal.Event, t *target.HTTP, j *journ
 			e.epoch = max(e.epoch, a.Epoch)
 		}
 	}
+	e.hookUndos = hooksToUndo(evs)
 	_, _ = j.Append(journal.Note, "rollback", "", map[string]string{"rollback": "restoring the pre-drill snapshot"})
 	err = e.restore(ctx, "rollback")
 	out := RunEnd{Outcome: "rolled_back", Reason: "restored by regiondrill rollback"}

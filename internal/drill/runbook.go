@@ -84,7 +84,14 @@ func (e *Engine) runDrill(ctx context.Context, kind plan.DrillKind) error {
 		default:
 		}
 		_, _ = e.j.Append(journal.StepStart, s.name, "", StepData{Drill: d.letter})
-		notes, err := s.fn(ctx, d)
+		var notes []string
+		err := e.runHooks(ctx, d, s.name, "before")
+		if err == nil {
+			notes, err = s.fn(ctx, d)
+		}
+		if err == nil {
+			err = e.runHooks(ctx, d, s.name, "after")
+		}
 		out := "ok"
 		switch {
 		case errors.Is(err, errSkip):

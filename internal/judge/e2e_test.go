@@ -3,7 +3,10 @@ package judge_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,7 +103,31 @@ func hasDiagnosis(rep *verdict.Report, id string) bool {
 }
 
 func TestDrillAPassesOnHealthyLab(t *testing.T) {
-	rep := drillLab(t, "A")
+	// A user hook around the evacuation, with its undo; the second hook's
+	// argument would run a command if it ever reached a shell.
+	dir := t.TempDir()
+	mark, trap := filepath.Join(dir, "drained"), filepath.Join(dir, "injected")
+	hooks := fmt.Sprintf(`,"hooks":[{"step":"evacuate","when":"before","run":["touch",%q],"undo":["rm","-f",%q]},
+	  {"step":"promote","when":"after","run":["echo","$(touch %s); touch %s"]}]`, mark, mark, trap, trap)
+	rep, evs := drillPlan(t, planFor("A", hooks))
+	ran, undone := false, false
+	for _, ev := range evs {
+		if ev.Type == journal.Applied && strings.Contains(string(ev.Data), `"kind":"hook"`) && strings.Contains(string(ev.Data), "touch") {
+			ran = true
+		}
+		if ev.Type == journal.Undone && strings.Contains(string(ev.Data), `"rm"`) {
+			undone = true
+		}
+	}
+	if !ran || !undone {
+		t.Fatalf("hook ran %v, undone %v", ran, undone)
+	}
+	if _, err := os.Stat(mark); !os.IsNotExist(err) {
+		t.Fatal("the hook's undo did not run")
+	}
+	if _, err := os.Stat(trap); !os.IsNotExist(err) {
+		t.Fatal("a hook argument reached a shell")
+	}
 	if rep.Verdict != verdict.Pass {
 		t.Fatalf("verdict %s (%s), diagnoses %+v", rep.Verdict, rep.Reason, rep.Diagnoses)
 	}

@@ -30,6 +30,7 @@ type Plan struct {
 	Thresholds              Thresholds      `json:"thresholds" doc:"Acceptance targets of the page."`                                                                               //
 	SLO                     SLO             `json:"slo" doc:"Service level objective used for the error-budget record."`                                                            //
 	StopConditions          []StopCondition `json:"stop_conditions,omitempty" doc:"Conditions that abort the drill and run every undo. Default none."`                              // default none
+	Hooks                   []Hook          `json:"hooks,omitempty" doc:"User commands run before or after runbook steps, each with its undo. Default none."`                       // default none
 	Lab                     Lab             `json:"lab" doc:"Settings of the built-in lab; ignored when targets is set."`                                                           //
 	Targets                 *Targets        `json:"targets,omitempty" doc:"Real regions and router to drill; when absent the built-in lab is used."`                                // default nil (lab)
 }
@@ -117,6 +118,23 @@ type StopCondition struct {
 	URL    string     `json:"url,omitempty" doc:"URL to GET for metric http, or Prometheus base URL for metric prometheus."` // default ""
 }
 
+// Hook runs a user's command (argv, never through a shell) before or after a
+// runbook step; its undo runs when the drill restores the target.
+type Hook struct {
+	Step     string   `json:"step" required:"true" doc:"Runbook step: pre-checks, evacuate, promote, observe, verify, return, closeout (or its number 1-7)."` // no default
+	When     string   `json:"when" doc:"before or after the step. Default before."`                                                                           // default before
+	Drills   []string `json:"drills,omitempty" doc:"Drill letters the hook applies to. Default every drill."`                                                 // default all
+	Run      []string `json:"run" required:"true" doc:"argv of the command; run without a shell."`                                                            // no default
+	Undo     []string `json:"undo,omitempty" doc:"argv that undoes run; executed on restore and by rollback. Default none."`                                  // default none
+	TimeoutS float64  `json:"timeout_s" doc:"Seconds the command may run. Default 30."`                                                                       // seconds; default 30
+}
+
+// HookSteps maps the names a hook may use to the runbook's step numbers.
+var HookSteps = map[string]int{
+	"pre-checks": 1, "evacuate": 2, "promote": 3, "observe": 4, "verify": 5, "return": 6, "closeout": 7,
+	"1": 1, "2": 2, "3": 3, "4": 4, "5": 5, "6": 6, "7": 7,
+}
+
 // Lab configures the built-in lab.
 type Lab struct {
 	Misconfigure []Misconfiguration `json:"misconfigure,omitempty" doc:"Faults built into the lab on purpose so drills can prove detectors fire. Default none."` // default none
@@ -139,7 +157,7 @@ type Targets struct {
 	Regions    map[string]RegionTarget `json:"regions" required:"true" doc:"One entry per plan region."`                                                                  // no default
 	Router     Router                  `json:"router" doc:"How routing weights are read and set."`                                                                        //
 	Prometheus Prometheus              `json:"prometheus" doc:"Prometheus for stop conditions."`                                                                          //
-	Entry      string                  `json:"entry,omitempty" doc:"URL clients send traffic to (the drill's load goes there); default the lab edge at router.address."` // default http://router.address
+	Entry      string                  `json:"entry,omitempty" doc:"URL clients send traffic to (the drill's load goes there); default the lab edge at router.address."`  // default http://router.address
 	Faults     string                  `json:"faults,omitempty" doc:"Base URL of a fault control API (the lab's); needed by drills B and D."`                             // default ""
 	Sink       string                  `json:"sink,omitempty" doc:"Base URL of the webhook sink whose GET /deliveries lists deliveries; needed to reconcile webhooks."`   // default ""
 	TokenEnv   string                  `json:"token_env,omitempty" doc:"Environment variable holding the admin token when a region has none. Default REGIONDRILL_TOKEN."` // default REGIONDRILL_TOKEN
@@ -193,6 +211,14 @@ func Default() *Plan {
 
 // fillDerived sets the defaults that depend on other fields.
 func (p *Plan) fillDerived() {
+	for i := range p.Hooks {
+		if p.Hooks[i].When == "" {
+			p.Hooks[i].When = "before"
+		}
+		if p.Hooks[i].TimeoutS == 0 {
+			p.Hooks[i].TimeoutS = 30
+		}
+	}
 	if p.Primary == "" && len(p.Regions) > 0 {
 		p.Primary = p.Regions[0]
 	}

@@ -24,6 +24,7 @@ func (p *Plan) Validate() error {
 	p.validateDrills(&es)
 	p.validateNumbers(&es)
 	p.validateStops(&es)
+	p.validateHooks(&es)
 	p.validateLab(&es)
 	p.validateTargets(&es)
 	return es.err()
@@ -429,4 +430,30 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+func (p *Plan) validateHooks(es *Errors) {
+	for i, h := range p.Hooks {
+		base := index("$.hooks", i)
+		if _, ok := HookSteps[h.Step]; !ok {
+			es.add(base+".step", "unknown step %q; use pre-checks, evacuate, promote, observe, verify, return, closeout or 1-7", h.Step)
+		}
+		if h.When != "before" && h.When != "after" {
+			es.add(base+".when", "must be before or after, got %q", h.When)
+		}
+		if len(h.Run) == 0 || strings.TrimSpace(h.Run[0]) == "" {
+			es.add(base+".run", "required: the command's argv, e.g. [\"/usr/local/bin/drain\", \"us-east\"]")
+		}
+		if len(h.Undo) > 0 && strings.TrimSpace(h.Undo[0]) == "" {
+			es.add(base+".undo", "the undo's program is empty")
+		}
+		for j, d := range h.Drills {
+			if _, ok := LookupDrill(d); !ok {
+				es.add(index(base+".drills", j), "unknown drill %q (A-E)", d)
+			}
+		}
+		if !inRange(h.TimeoutS, 0.1, 3600) {
+			es.add(base+".timeout_s", "must be 0.1..3600 seconds, got %v", h.TimeoutS)
+		}
+	}
 }

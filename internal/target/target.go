@@ -37,6 +37,7 @@ const (
 	Purge       ActionKind = "purge"        // purge a region's cache (no undo needed)
 	Warm        ActionKind = "warm"         // warm a region's cache (no undo needed)
 	RotateKeys  ActionKind = "rotate_keys"  // key ring
+	Hook        ActionKind = "hook"         // a user's command (argv), run by the drill where it runs
 )
 
 // Action is one change, as data.
@@ -59,6 +60,8 @@ type Action struct {
 	KeyCurrent   string         `json:"key_current,omitempty"`
 	KeyAccept    []string       `json:"key_accept,omitempty"`
 	Scope        string         `json:"scope,omitempty"` // clear_faults: "ingress", "egress" or "" for both
+	Argv         []string       `json:"argv,omitempty"`  // hook: the command
+	TimeoutMS    int64          `json:"timeout_ms,omitempty"`
 }
 
 // Endpoints are where a target's parts listen.
