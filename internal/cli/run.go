@@ -205,6 +205,12 @@ func runPlan(ctx context.Context, stdout, stderr io.Writer, p *plan.Plan, planJS
 			return Usage(err)
 		}
 		tgt, label = target.New(ep), ep.Edge
+		switch q := p.Targets.Queue; q.Kind {
+		case "jetstream":
+			tgt = tgt.WithBacklog(&target.JetStreamBacklog{URL: q.NATSURL, Streams: q.Streams, Consumer: q.Consumer})
+		case "prometheus":
+			tgt = tgt.WithBacklog(&target.PrometheusBacklog{URL: p.Targets.Prometheus.URL, Query: q.Query})
+		}
 		if r := planRouter(p); r != nil {
 			tgt, label = tgt.WithRouter(r), string(p.Targets.Router.Kind)+" "+p.Targets.Router.Address+p.Targets.Router.Socket
 		}

@@ -2,19 +2,16 @@ package drill
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/regiondrill/regiondrill/internal/contract"
 	"github.com/regiondrill/regiondrill/internal/load"
 	"github.com/regiondrill/regiondrill/internal/measure"
 	"github.com/regiondrill/regiondrill/internal/plan"
+	"github.com/regiondrill/regiondrill/internal/target"
 )
 
 // alarmClient reads external alarms (HTTP and Prometheus stop conditions).
@@ -47,7 +44,7 @@ func (e *Engine) stopValue(ctx context.Context, sc plan.StopCondition, recs []lo
 		if base == "" && e.p.Targets != nil {
 			base = e.p.Targets.Prometheus.URL
 		}
-		return promQuery(ctx, base, sc.Query)
+		return target.PromQuery(ctx, base, sc.Query)
 	}
 	return 0, false, fmt.Sprintf("unknown metric %q", sc.Metric)
 }
@@ -68,59 +65,6 @@ func httpAlarm(ctx context.Context, u string) (float64, bool, string) {
 		return 1, true, resp.Status
 	}
 	return 0, true, ""
-}
-
-// promQuery evaluates an instant PromQL query and returns its first value.
-func promQuery(ctx context.Context, base, query string) (float64, bool, string) {
-	u := strings.TrimSuffix(base, "/") + "/api/v1/query?query=" + url.QueryEscape(query)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return 0, false, err.Error()
-	}
-	resp, err := alarmClient.Do(req)
-	if err != nil {
-		return 0, false, err.Error()
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			ResultType string          `json:"resultType"`
-			Result     json.RawMessage `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(&out); err != nil {
-		return 0, false, "prometheus answer: " + err.Error()
-	}
-	if out.Status != "success" {
-		return 0, false, "prometheus: " + out.Error
-	}
-	var pair []any
-	switch out.Data.ResultType {
-	case "scalar":
-		_ = json.Unmarshal(out.Data.Result, &pair)
-	case "vector":
-		var vec []struct {
-			Value []any `json:"value"`
-		}
-		_ = json.Unmarshal(out.Data.Result, &vec)
-		if len(vec) == 0 {
-			return 0, true, "empty result"
-		}
-		pair = vec[0].Value
-	default:
-		return 0, false, "unsupported result type " + out.Data.ResultType
-	}
-	if len(pair) != 2 {
-		return 0, false, "malformed sample"
-	}
-	s, _ := pair[1].(string)
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return 0, false, "sample value: " + err.Error()
-	}
-	return v, true, ""
 }
 
 // liveWriteLoss counts acknowledged writes that no store holds while every

@@ -129,6 +129,15 @@ type Hook struct {
 	TimeoutS float64  `json:"timeout_s" doc:"Seconds the command may run. Default 30."`                                                                       // seconds; default 30
 }
 
+// Queue says where a real target's queue backlog is read.
+type Queue struct {
+	Kind     string            `json:"kind" doc:"contract, jetstream or prometheus. Default contract."`                                     // default contract
+	NATSURL  string            `json:"nats_url,omitempty" doc:"NATS server of the streams (jetstream)."`                                    // default ""
+	Streams  map[string]string `json:"streams,omitempty" doc:"Region → JetStream stream holding its writes (jetstream)."`                   // default none
+	Consumer string            `json:"consumer,omitempty" doc:"Durable consumer whose pending + unacked count is the backlog (jetstream)."` // default "" (stream messages)
+	Query    string            `json:"query,omitempty" doc:"PromQL with {region} replaced by the region (prometheus; uses targets.prometheus.url)."`
+}
+
 // HookSteps maps the names a hook may use to the runbook's step numbers.
 var HookSteps = map[string]int{
 	"pre-checks": 1, "evacuate": 2, "promote": 3, "observe": 4, "verify": 5, "return": 6, "closeout": 7,
@@ -154,9 +163,10 @@ type Embedder struct {
 
 // Targets are real regions to drill instead of the lab.
 type Targets struct {
-	Regions    map[string]RegionTarget `json:"regions" required:"true" doc:"One entry per plan region."`                                                                  // no default
-	Router     Router                  `json:"router" doc:"How routing weights are read and set."`                                                                        //
-	Prometheus Prometheus              `json:"prometheus" doc:"Prometheus for stop conditions."`                                                                          //
+	Regions    map[string]RegionTarget `json:"regions" required:"true" doc:"One entry per plan region."` // no default
+	Router     Router                  `json:"router" doc:"How routing weights are read and set."`       //
+	Prometheus Prometheus              `json:"prometheus" doc:"Prometheus for stop conditions."`         //
+	Queue      Queue                   `json:"queue" doc:"Where queue backlogs are read. Default the regions' contract health."`
 	Entry      string                  `json:"entry,omitempty" doc:"URL clients send traffic to (the drill's load goes there); default the lab edge at router.address."`  // default http://router.address
 	Faults     string                  `json:"faults,omitempty" doc:"Base URL of a fault control API (the lab's); needed by drills B and D."`                             // default ""
 	Sink       string                  `json:"sink,omitempty" doc:"Base URL of the webhook sink whose GET /deliveries lists deliveries; needed to reconcile webhooks."`   // default ""
@@ -232,6 +242,9 @@ func (p *Plan) fillDerived() {
 	}
 	if p.Targets != nil && p.Targets.Router.Kind == "" {
 		p.Targets.Router.Kind = RouterLab
+	}
+	if p.Targets != nil && p.Targets.Queue.Kind == "" {
+		p.Targets.Queue.Kind = "contract"
 	}
 	if p.Targets != nil && p.Targets.TokenEnv == "" {
 		p.Targets.TokenEnv = "REGIONDRILL_TOKEN"

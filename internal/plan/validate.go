@@ -387,6 +387,27 @@ func (p *Plan) validateTargets(es *Errors) {
 	if t.Faults != "" {
 		checkURL(es, "$.targets.faults", t.Faults, "http", "https")
 	}
+	switch q := t.Queue; q.Kind {
+	case "contract":
+	case "jetstream":
+		if q.NATSURL == "" {
+			es.add("$.targets.queue.nats_url", "queue \"jetstream\" needs the NATS URL")
+		}
+		for _, r := range p.Regions {
+			if q.Streams[r] == "" {
+				es.add("$.targets.queue.streams", "no stream named for region %q", r)
+			}
+		}
+	case "prometheus":
+		if q.Query == "" {
+			es.add("$.targets.queue.query", "queue \"prometheus\" needs a PromQL query with {region}")
+		}
+		if t.Prometheus.URL == "" {
+			es.add("$.targets.prometheus.url", "queue \"prometheus\" needs targets.prometheus.url")
+		}
+	default:
+		es.add("$.targets.queue.kind", "unknown queue source %q; use contract, jetstream or prometheus", q.Kind)
+	}
 	if t.Entry != "" {
 		checkURL(es, "$.targets.entry", t.Entry, "http", "https")
 	} else if r.Kind != RouterLab {

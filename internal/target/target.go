@@ -95,6 +95,7 @@ type HTTP struct {
 	ep     Endpoints
 	client *http.Client
 	router Router
+	queue  Backlog // nil: the contract health's own backlog
 }
 
 // New returns a target for the endpoints, routed by the lab edge's control
@@ -105,6 +106,12 @@ func New(ep Endpoints) *HTTP {
 		Transport: &http.Transport{MaxIdleConnsPerHost: 16, IdleConnTimeout: 30 * time.Second},
 	}}
 	t.router = EdgeRouter{t: t}
+	return t
+}
+
+// WithBacklog reads queue backlogs from b instead of the regions' health.
+func (t *HTTP) WithBacklog(b Backlog) *HTTP {
+	t.queue = b
 	return t
 }
 
@@ -190,8 +197,13 @@ func (t *HTTP) Health(ctx context.Context, region string) (contract.Health, erro
 	if err != nil {
 		return h, err
 	}
-	err = t.call(ctx, http.MethodGet, u, nil, &h, "")
-	return h, err
+	if err = t.call(ctx, http.MethodGet, u, nil, &h, ""); err != nil || t.queue == nil {
+		return h, err
+	}
+	if n, qerr := t.queue.Backlog(ctx, region); qerr == nil {
+		h.Queue.Backlog = n
+	}
+	return h, nil
 }
 
 // HealthAll reads every region's health; unreachable regions are reported in
