@@ -17,6 +17,7 @@ import (
 type backend struct {
 	name string
 	url  *url.URL
+	pool *pool // idle keep-alive connections for traffic
 
 	// guarded by Router.mu
 	weight      int

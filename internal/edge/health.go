@@ -48,7 +48,7 @@ func (r *Router) probe(ctx context.Context, b *backend) probe {
 	if err != nil {
 		return probe{err: err}
 	}
-	resp, err := r.transport.RoundTrip(req)
+	resp, err := r.probes.RoundTrip(req)
 	if err != nil {
 		return probe{err: err, took: time.Since(start)}
 	}

@@ -93,6 +93,12 @@ func lab(t *testing.T, mut func(*edge.Config), regions ...*region) (*edge.Router
 	for _, rg := range regions {
 		cfg.Backends = append(cfg.Backends, edge.Backend{Name: rg.name, URL: rg.srv.URL})
 	}
+	return newRouter(t, cfg, mut), clk
+}
+
+// newRouter applies mut to cfg and builds a router closed at cleanup.
+func newRouter(t *testing.T, cfg edge.Config, mut func(*edge.Config)) *edge.Router {
+	t.Helper()
 	if mut != nil {
 		mut(&cfg)
 	}
@@ -101,7 +107,7 @@ func lab(t *testing.T, mut func(*edge.Config), regions ...*region) (*edge.Router
 		t.Fatal(err)
 	}
 	t.Cleanup(r.Close)
-	return r, clk
+	return r
 }
 
 // send routes one request through the router and returns the recorder.

@@ -38,7 +38,7 @@ type Router struct {
 	gateIndex bool
 	backends  []*backend
 	byName    map[string]*backend
-	transport *http.Transport
+	probes    *http.Transport // health checks only; traffic uses each backend's pool
 	metrics   *metrics
 	control   http.Handler
 
@@ -71,18 +71,18 @@ func New(cfg Config) (*Router, error) {
 		sessions:  sessions{m: map[string]stick{}},
 	}
 	r.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
-	r.transport = &http.Transport{
+	r.probes = &http.Transport{
 		Proxy:               nil,
-		DialContext:         (&net.Dialer{Timeout: time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        1024,
-		MaxIdleConnsPerHost: 256,
+		DialContext:         (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        64,
+		MaxIdleConnsPerHost: 2,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
 		ForceAttemptHTTP2:   false,
 	}
 	for _, bc := range cfg.Backends {
 		u, _ := url.Parse(bc.URL) // validated
-		b := &backend{name: bc.Name, url: u, weight: DefaultWeight}
+		b := &backend{name: bc.Name, url: u, pool: newPool(u), weight: DefaultWeight}
 		if w, ok := cfg.Weights[bc.Name]; ok {
 			b.weight = w
 		}
@@ -257,14 +257,18 @@ func (r *Router) Start(ctx context.Context) {
 	})
 }
 
-// Close stops the health loop and drops idle upstream connections.
+// Close stops the health loop and closes idle upstream connections;
+// connections in use close when their request ends.
 func (r *Router) Close() {
 	r.startOnce.Do(func() {}) // a later Start does nothing
 	if r.stopLoop != nil {
 		r.stopLoop()
 		<-r.loopDone
 	}
-	r.transport.CloseIdleConnections()
+	r.probes.CloseIdleConnections()
+	for _, b := range r.backends {
+		b.pool.close()
+	}
 }
 
 var _ http.Handler = (*Router)(nil)

@@ -15,12 +15,6 @@ import (
 	"github.com/regiondrill/regiondrill/internal/contract"
 )
 
-// hopHeaders are connection-scoped and never forwarded.
-var hopHeaders = []string{
-	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
-}
-
 // ServeHTTP routes one request; paths under /_edge/ go to the control API.
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if strings.HasPrefix(req.URL.Path, "/_edge/") {
@@ -77,13 +71,13 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 }
 
 // forward sends req to b, retrying once elsewhere on a transport failure
-// when allowed, and copies the answer to w.
+// when allowed, and streams the answer to w.
 func (r *Router) forward(w http.ResponseWriter, req *http.Request, body []byte, b *backend, retry bool, sid string) {
-	resp, cancel, err := r.attempt(req, body, b)
+	x, err := r.attempt(req, body, b, retry)
 	if err != nil && req.Context().Err() == nil && retry {
 		if b2 := r.pick(b); b2 != nil {
 			b = b2
-			resp, cancel, err = r.attempt(req, body, b)
+			x, err = r.attempt(req, body, b, retry)
 		}
 	}
 	if err != nil {
@@ -97,17 +91,15 @@ func (r *Router) forward(w http.ResponseWriter, req *http.Request, body []byte, 
 		writeError(w, status, "upstream "+b.name+": "+err.Error())
 		return
 	}
-	defer cancel()
-	defer resp.Body.Close()
 	if sid != "" {
 		r.sessions.put(sid, b, r.cfg.Clock(), r.cfg.StickTTL)
 	}
+	resp := x.resp
 	h := w.Header()
 	for k, vv := range resp.Header {
-		h[k] = vv
-	}
-	for _, k := range hopHeaders {
-		delete(h, k)
+		if !isHop(k) {
+			h[k] = vv
+		}
 	}
 	if len(h[contract.HeaderRegion]) == 0 {
 		h[contract.HeaderRegion] = []string{b.name}
@@ -119,48 +111,34 @@ func (r *Router) forward(w http.ResponseWriter, req *http.Request, body []byte, 
 	}
 	w.WriteHeader(resp.StatusCode)
 	bufp := r.bufs.Get().(*[]byte)
-	_, _ = io.CopyBuffer(w, resp.Body, *bufp) // a broken client or upstream mid-body cannot be answered any more
+	clean, readErr := copyBody(w, resp.Body, *bufp, resp.ContentLength < 0)
 	r.bufs.Put(bufp)
+	x.finish(clean)
+	if readErr != nil && req.Context().Err() == nil {
+		// The head is out; abort so the client sees a broken response
+		// rather than a short one that looks complete.
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // attempt sends one try to b. On a transport error it records a passive failure.
-func (r *Router) attempt(req *http.Request, body []byte, b *backend) (*http.Response, context.CancelFunc, error) {
-	ctx, cancel := context.WithTimeout(req.Context(), r.cfg.TryTimeout)
-	out := req.WithContext(ctx)
-	u := *b.url
-	u.Path, u.RawPath = joinPath(b.url, req.URL)
-	u.RawQuery = req.URL.RawQuery
-	out.URL = &u
-	out.Host = b.url.Host
-	out.RequestURI = ""
-	out.Close = false
-	out.TransferEncoding = nil
-	out.Header = stripHop(req.Header)
-	out.GetBody = nil
-	if len(body) > 0 {
-		out.Body = io.NopCloser(bytes.NewReader(body))
-		out.ContentLength = int64(len(body))
-	} else {
-		out.Body = nil
-		out.ContentLength = 0
-	}
+func (r *Router) attempt(req *http.Request, body []byte, b *backend, replay bool) (exchange, error) {
 	start := time.Now()
-	resp, err := r.transport.RoundTrip(out)
+	x, err := b.pool.roundTrip(req, requestTarget(b.url, req.URL), body, start.Add(r.cfg.TryTimeout), replay)
 	if err != nil {
-		cancel()
 		b.count(0)
-		if req.Context().Err() == nil {
+		if req.Context().Err() == nil && !errors.Is(err, errStaleConn) {
 			r.failed(b, err)
 		}
-		return nil, nil, err
+		return x, err
 	}
 	took := time.Since(start)
-	b.count(resp.StatusCode)
+	b.count(x.resp.StatusCode)
 	b.latency.Observe(took.Seconds())
 	b.observe(took)
 	b.served.Add(1)
 	r.succeeded(b)
-	return resp, cancel, nil
+	return x, nil
 }
 
 // readBody buffers a request body of up to MaxBodyBytes so a retry can
@@ -216,25 +194,9 @@ func isTimeout(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
-// stripHop returns h without hop-by-hop headers, copying only when needed.
-func stripHop(h http.Header) http.Header {
-	for _, k := range hopHeaders {
-		if _, ok := h[k]; ok {
-			c := h.Clone()
-			for _, k := range hopHeaders {
-				delete(c, k)
-			}
-			return c
-		}
-	}
-	return h
-}
-
-func joinPath(base, req *url.URL) (string, string) {
-	if base.Path == "" || base.Path == "/" {
-		return req.Path, req.RawPath
-	}
-	return strings.TrimSuffix(base.Path, "/") + req.Path, ""
+// joinPath is the backend's base path followed by the request's path.
+func joinPath(base, req *url.URL) string {
+	return strings.TrimSuffix(base.Path, "/") + req.Path
 }
 
 // validCookieValue keeps session ids that can travel in a cookie unquoted.
