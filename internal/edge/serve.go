@@ -73,11 +73,11 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 // forward sends req to b, retrying once elsewhere on a transport failure
 // when allowed, and streams the answer to w.
 func (r *Router) forward(w http.ResponseWriter, req *http.Request, body []byte, b *backend, retry bool, sid string) {
-	x, err := r.attempt(req, body, b, retry)
+	x, err := r.attempt(w, req, body, b, retry)
 	if err != nil && req.Context().Err() == nil && retry {
 		if b2 := r.pick(b); b2 != nil {
 			b = b2
-			x, err = r.attempt(req, body, b, retry)
+			x, err = r.attempt(w, req, body, b, retry)
 		}
 	}
 	if err != nil {
@@ -94,13 +94,7 @@ func (r *Router) forward(w http.ResponseWriter, req *http.Request, body []byte, 
 	if sid != "" {
 		r.sessions.put(sid, b, r.cfg.Clock(), r.cfg.StickTTL)
 	}
-	resp := x.resp
 	h := w.Header()
-	for k, vv := range resp.Header {
-		if !isHop(k) {
-			h[k] = vv
-		}
-	}
 	if len(h[contract.HeaderRegion]) == 0 {
 		h[contract.HeaderRegion] = []string{b.name}
 	}
@@ -109,9 +103,9 @@ func (r *Router) forward(w http.ResponseWriter, req *http.Request, body []byte, 
 		h.Add("Set-Cookie", contract.StickyCookie+"="+sid+"; Path=/; Max-Age="+
 			strconv.Itoa(int(r.cfg.StickTTL/time.Second))+"; HttpOnly; SameSite=Lax")
 	}
-	w.WriteHeader(resp.StatusCode)
+	w.WriteHeader(x.head.status)
 	bufp := r.bufs.Get().(*[]byte)
-	clean, readErr := copyBody(w, resp.Body, *bufp, resp.ContentLength < 0)
+	clean, readErr := copyBody(w, &x.body, *bufp, x.head.length < 0)
 	r.bufs.Put(bufp)
 	x.finish(clean)
 	if readErr != nil && req.Context().Err() == nil {
@@ -122,9 +116,9 @@ func (r *Router) forward(w http.ResponseWriter, req *http.Request, body []byte, 
 }
 
 // attempt sends one try to b. On a transport error it records a passive failure.
-func (r *Router) attempt(req *http.Request, body []byte, b *backend, replay bool) (exchange, error) {
+func (r *Router) attempt(w http.ResponseWriter, req *http.Request, body []byte, b *backend, replay bool) (exchange, error) {
 	start := time.Now()
-	x, err := b.pool.roundTrip(req, requestTarget(b.url, req.URL), body, start.Add(r.cfg.TryTimeout), replay)
+	x, err := b.pool.roundTrip(req, w.Header(), requestTarget(b.url, req.URL), body, start.Add(r.cfg.TryTimeout), replay)
 	if err != nil {
 		b.count(0)
 		if req.Context().Err() == nil && !errors.Is(err, errStaleConn) {
@@ -133,7 +127,7 @@ func (r *Router) attempt(req *http.Request, body []byte, b *backend, replay bool
 		return x, err
 	}
 	took := time.Since(start)
-	b.count(x.resp.StatusCode)
+	b.count(x.head.status)
 	b.latency.Observe(took.Seconds())
 	b.observe(took)
 	b.served.Add(1)

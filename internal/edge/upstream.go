@@ -148,14 +148,16 @@ func (p *pool) dial(ctx context.Context, deadline time.Time) (*upConn, error) {
 type exchange struct {
 	p    *pool
 	c    *upConn
-	resp *http.Response
+	head head
+	body body
 	stop func() bool // unregisters the client-gone watch
 }
 
-// roundTrip writes req to the backend and reads the response head. A pooled
-// connection that fails before a single response byte arrived (the backend
-// closed it while idle) is replaced by a fresh one when replay is allowed.
-func (p *pool) roundTrip(req *http.Request, target string, body []byte, deadline time.Time, replay bool) (exchange, error) {
+// roundTrip writes req to the backend and reads the response head, whose
+// headers go into h. A pooled connection that fails before a single
+// response byte arrived (the backend closed it while idle) is replaced by
+// a fresh one when replay is allowed.
+func (p *pool) roundTrip(req *http.Request, h http.Header, target string, body []byte, deadline time.Time, replay bool) (exchange, error) {
 	ctx := req.Context()
 	c := p.get(time.Now())
 	reused := c != nil
@@ -168,9 +170,9 @@ func (p *pool) roundTrip(req *http.Request, target string, body []byte, deadline
 		}
 		_ = c.nc.SetDeadline(deadline)
 		stop := context.AfterFunc(ctx, c.abort)
-		resp, fresh, err := c.send(req, p.host, target, body)
+		hd, fresh, err := c.send(req, h, p.host, target, body)
 		if err == nil {
-			return exchange{p: p, c: c, resp: resp, stop: stop}, nil
+			return exchange{p: p, c: c, head: hd, body: newBody(c.br, hd), stop: stop}, nil
 		}
 		stop()
 		_ = c.nc.Close()
@@ -186,21 +188,21 @@ func (p *pool) roundTrip(req *http.Request, target string, body []byte, deadline
 
 // send writes the request and reads the final (non-1xx) response head.
 // fresh reports that the backend sent nothing before the error.
-func (c *upConn) send(req *http.Request, host, target string, body []byte) (resp *http.Response, fresh bool, err error) {
+func (c *upConn) send(req *http.Request, h http.Header, host, target string, body []byte) (hd head, fresh bool, err error) {
 	if err := writeRequest(c.bw, req, host, target, body); err != nil {
-		return nil, true, err
+		return head{}, true, err
 	}
 	if _, err := c.br.Peek(1); err != nil {
-		return nil, true, err
+		return head{}, true, err
 	}
 	for {
-		resp, err = http.ReadResponse(c.br, req)
-		if err != nil {
-			return nil, false, fmt.Errorf("reading response: %w", err)
+		if hd, err = readHead(c.br, h, req.Method); err != nil {
+			return head{}, false, fmt.Errorf("reading response: %w", err)
 		}
-		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
-			return resp, false, nil
+		if hd.status >= 200 || hd.status == http.StatusSwitchingProtocols {
+			return hd, false, nil
 		}
+		clear(h) // an interim answer: the final one follows
 	}
 }
 
@@ -208,7 +210,7 @@ func (c *upConn) send(req *http.Request, host, target string, body []byte) (resp
 // reuse is true, the client did not leave and the backend did not ask to
 // close; otherwise it is closed.
 func (x *exchange) finish(reuse bool) {
-	if x.stop() && reuse && !x.resp.Close {
+	if x.stop() && reuse && !x.head.close {
 		x.p.put(x.c, time.Now())
 		return
 	}
