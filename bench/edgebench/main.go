@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -21,11 +22,33 @@ func main() {
 	backend := flag.String("backend", "", "backend base URL, e.g. http://127.0.0.1:8081")
 	addr := flag.String("addr", "127.0.0.1:0", "listen address (loopback only)")
 	addrFile := flag.String("addr-file", "", "write the bound address here once the backend is admitted")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run here")
 	flag.Parse()
+	if *cpuProfile != "" {
+		stop, err := profile(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "edgebench:", err)
+			os.Exit(1)
+		}
+		defer stop()
+	}
 	if err := run(*backend, *addr, *addrFile); err != nil {
 		fmt.Fprintln(os.Stderr, "edgebench:", err)
 		os.Exit(1)
 	}
+}
+
+// profile starts a CPU profile into path; the returned func ends it.
+func profile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
 }
 
 func run(backend, addr, addrFile string) error {
