@@ -7,13 +7,16 @@ package journal
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Type is the kind of an event.
@@ -55,7 +58,10 @@ type Event struct {
 // Decode unmarshals the event's data.
 func (e Event) Decode(v any) error {
 	if len(e.Data) == 0 {
-		return fmt.Errorf("event %d (%s) has no data", e.Seq, e.Type)
+		return errors.New("the event has no data")
+	}
+	if u, ok := v.(json.Unmarshaler); ok { // its own parser checks the data strictly
+		return u.UnmarshalJSON(e.Data)
 	}
 	return json.Unmarshal(e.Data, v)
 }
@@ -173,32 +179,174 @@ func (w *Writer) Close() error {
 // Read parses a journal. A torn last line (a crash mid-write) is ignored;
 // any other malformed line is an error naming its line number.
 func Read(r io.Reader) ([]Event, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	var out []Event
+	err := Scan(r, func(ev Event) error {
+		ev.Data = bytes.Clone(ev.Data)
+		out = append(out, ev)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Scan parses a journal one event at a time, handing each to fn, so a large
+// journal is never held whole. Lines are handled as Read handles them; an
+// error from fn stops the scan and is returned. The event's Data is only
+// valid during fn (Decode it, or clone it). A whole line (one that ends in a
+// newline: Append writes nothing after it) has its envelope checked and its
+// data checked when decoded; a last line without a newline is checked whole
+// and, if torn, ignored.
+func Scan(r io.Reader, fn func(Event) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), maxLine)
+	whole := false // the line read last ended in a newline
+	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			whole = true
+			return i + 1, bytes.TrimSuffix(data[:i], []byte("\r")), nil
+		}
+		if atEOF && len(data) > 0 {
+			whole = false
+			return len(data), data, nil
+		}
+		return 0, nil, nil
+	})
 	var pending error
 	line := 0
 	for sc.Scan() {
 		line++
 		if pending != nil {
-			return nil, pending
+			return pending
 		}
 		b := sc.Bytes()
 		if len(b) == 0 {
 			continue
 		}
-		var ev Event
-		if err := json.Unmarshal(b, &ev); err != nil {
-			pending = fmt.Errorf("journal line %d: %w", line, err)
-			continue
+		ev, ok := Event{}, false
+		if whole {
+			ev, ok = parseLine(b)
 		}
-		out = append(out, ev)
+		if !ok {
+			if err := json.Unmarshal(b, &ev); err != nil {
+				pending = fmt.Errorf("journal line %d: %w", line, err)
+				continue
+			}
+		}
+		if err := fn(ev); err != nil {
+			return err
+		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, err
+		return fmt.Errorf("journal line %d: %w", line+1, err)
 	}
-	return out, nil
+	return nil
 }
+
+// parseLine reads a line in the exact layout Append writes
+// ({"seq":..,"at_ms":..,"type":"..",["step":"..",]["id":"..",]["data":..]})
+// without decoding its data twice. Anything else (escapes in the strings,
+// other field orders, a torn line) returns false for the general decoder.
+func parseLine(b []byte) (Event, bool) {
+	var ev Event
+	p := lineParser{b: b}
+	var ok bool
+	if !p.lit(`{"seq":`) {
+		return ev, false
+	}
+	var seq int64
+	if seq, ok = p.int(); !ok || !p.lit(`,"at_ms":`) {
+		return ev, false
+	}
+	ev.Seq = int(seq)
+	if ev.At, ok = p.int(); !ok || !p.lit(`,"type":`) {
+		return ev, false
+	}
+	var typ string
+	if typ, ok = p.str(); !ok {
+		return ev, false
+	}
+	ev.Type = Type(typ)
+	if p.lit(`,"step":`) {
+		if ev.Step, ok = p.str(); !ok {
+			return ev, false
+		}
+	}
+	if p.lit(`,"id":`) {
+		if ev.ID, ok = p.str(); !ok {
+			return ev, false
+		}
+	}
+	if p.lit(`}`) {
+		return ev, p.i == len(b)
+	}
+	if !p.lit(`,"data":`) || len(b) < p.i+2 || b[len(b)-1] != '}' {
+		return ev, false
+	}
+	ev.Data = b[p.i : len(b)-1]
+	return ev, true
+}
+
+type lineParser struct {
+	b []byte
+	i int
+}
+
+func (p *lineParser) lit(s string) bool {
+	if len(p.b)-p.i >= len(s) && string(p.b[p.i:p.i+len(s)]) == s {
+		p.i += len(s)
+		return true
+	}
+	return false
+}
+
+func (p *lineParser) int() (int64, bool) {
+	start, neg := p.i, p.lit("-")
+	var v int64
+	for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' && p.i-start < 18 {
+		v = v*10 + int64(p.b[p.i]-'0')
+		p.i++
+	}
+	digits := p.i - start - b2i(neg)
+	if digits == 0 || (digits > 1 && p.b[start+b2i(neg)] == '0') || (p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9') {
+		return 0, false
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
+}
+
+// str reads a string without escapes or control characters.
+func (p *lineParser) str() (string, bool) {
+	if !p.lit(`"`) {
+		return "", false
+	}
+	start := p.i
+	for p.i < len(p.b) {
+		switch c := p.b[p.i]; {
+		case c == '"':
+			p.i++
+			return string(p.b[start : p.i-1]), utf8.Valid(p.b[start : p.i-1])
+		case c == '\\' || c < 0x20:
+			return "", false
+		}
+		p.i++
+	}
+	return "", false
+}
+
+func b2i(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+// maxLine bounds one journal line. The engine writes bulk data (records,
+// writes, stores, deliveries) in batches far below it.
+const maxLine = 64 << 20
 
 // ReadFile reads a journal file.
 func ReadFile(path string) ([]Event, error) {
