@@ -124,7 +124,7 @@ func TestLongest5xxRun(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, e := measure.Longest5xxRun(traffic(tt.secs, tt.f))
+			s, e := measure.Longest5xxRun(traffic(tt.secs, tt.f), math.MinInt64, math.MaxInt64)
 			if s != tt.start || e != tt.end {
 				t.Fatalf("run [%v,%v), want [%v,%v)", time.Duration(s), time.Duration(e), time.Duration(tt.start), time.Duration(tt.end))
 			}
@@ -141,7 +141,7 @@ func TestLongest5xxRunSpansSilentSeconds(t *testing.T) {
 	})
 	// Drop seconds 8 and 9 entirely: the burst goes on across the gap.
 	recs = slices.DeleteFunc(recs, func(r load.Record) bool { return r.Sched >= 8*sec && r.Sched < 10*sec })
-	if s, e := measure.Longest5xxRun(recs); s != 5*sec || e != 15*sec {
+	if s, e := measure.Longest5xxRun(recs, math.MinInt64, math.MaxInt64); s != 5*sec || e != 15*sec {
 		t.Fatalf("run [%v,%v), want [5s,15s)", time.Duration(s), time.Duration(e))
 	}
 }
@@ -174,7 +174,7 @@ func TestCutover(t *testing.T) {
 				return 0, load.ErrStatus5xx, 503, time.Millisecond
 			}
 			return 1, load.ErrNone, 200, 10 * time.Millisecond
-		}, 0, 12, 12, true},
+		}, 0, 11.8, 12, true},
 		{"errors at baseline do not delay", 40, func(t int64) (uint8, load.ErrClass, uint16, time.Duration) {
 			if (t/(sec/10))%10 == 0 { // 10% errors throughout
 				return 1, load.ErrStatus5xx, 500, time.Millisecond
@@ -199,7 +199,7 @@ func TestCutover(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := measure.Cutover(traffic(tt.secs, tt.f), decision, evac, tt.baseline)
+			got, ok := measure.Cutover(traffic(tt.secs, tt.f), decision, math.MaxInt64, evac, tt.baseline)
 			if ok != tt.ok || got < tt.min || got > tt.max {
 				t.Fatalf("cutover %.3fs ok=%v, want [%v,%v] ok=%v", got, ok, tt.min, tt.max, tt.ok)
 			}
@@ -285,5 +285,38 @@ func BenchmarkLatency1e6(b *testing.B) {
 	}
 	for b.Loop() {
 		measure.Latency(recs, 0, math.MaxInt64, measure.AllRegions)
+	}
+}
+
+// A cutover shorter than a window is measured to the last failed request,
+// not rounded up to the window's edge.
+func TestCutoverIsPreciseBelowOneSecond(t *testing.T) {
+	decision := 10 * sec
+	recs := traffic(30, func(t int64) (uint8, load.ErrClass, uint16, time.Duration) {
+		switch {
+		case t < decision:
+			return 2, load.ErrNone, 200, time.Millisecond
+		case t < decision+300*time.Millisecond.Nanoseconds():
+			return 0, load.ErrConnect, 0, 50 * time.Millisecond // 10.0, 10.1, 10.2 fail
+		}
+		return 1, load.ErrNone, 200, time.Millisecond
+	})
+	got, ok := measure.Cutover(recs, decision, math.MaxInt64, 2, 0)
+	if !ok || got < 0.249 || got > 0.251 {
+		t.Fatalf("cutover %.3fs ok=%v, want 0.250 (last failure sent at +0.2 s, failed 50 ms later)", got, ok)
+	}
+	// Records from `until` on do not count: a return of the region later on
+	// is not the evacuation still going on.
+	back := traffic(30, func(t int64) (uint8, load.ErrClass, uint16, time.Duration) {
+		if t >= decision && t < 20*sec {
+			return 1, load.ErrNone, 200, time.Millisecond
+		}
+		return 2, load.ErrNone, 200, time.Millisecond
+	})
+	if got, ok := measure.Cutover(back, decision, 20*sec, 2, 0); !ok || got > 0.01 {
+		t.Fatalf("with until: cutover %.3fs ok=%v, want ~0 ok", got, ok)
+	}
+	if _, ok := measure.Cutover(back, decision, math.MaxInt64, 2, 0); ok {
+		t.Fatal("without until the returning region counts as still serving")
 	}
 }
