@@ -96,7 +96,7 @@ func TestDryRunChangesNothingAndSaysWhat(t *testing.T) {
 func TestReportRefusesABrokenJournal(t *testing.T) {
 	dir := t.TempDir()
 	j := filepath.Join(dir, "journal.jsonl")
-	if err := os.WriteFile(j, []byte("{\"seq\":1,\"type\":\"note\"}\nnot json\n{\"seq\":3}\n"), 0o644); err != nil {
+	if err := os.WriteFile(j, []byte("{\"seq\":1,\"at_ms\":0,\"type\":\"note\",\"data\":{}}\nnot json\n{\"seq\":3}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	code, _, errs := run(t, "report", j, "--out", dir)

@@ -413,12 +413,12 @@ func (e *Engine) closeout(ctx context.Context) {
 	if e.rec != nil {
 		recs := e.rec.Records()
 		_, _ = e.j.Append(journal.Note, "", "", map[string]any{"regions_index": e.rec.Regions()})
-		for i := 0; i < len(recs); i += 5000 {
-			_, _ = e.j.Append(journal.Records, "", "", recs[i:min(i+5000, len(recs))])
+		for i := 0; i < len(recs); i += batchSize {
+			_, _ = e.j.Append(journal.Records, "", "", load.Batch(recs[i:min(i+batchSize, len(recs))]))
 		}
 	}
 	if e.gen != nil {
-		_, _ = e.j.Append(journal.Writes, "", "", e.gen.Writes())
+		appendBatches(e.j, journal.Writes, e.gen.Writes())
 	}
 	var stores []contract.Writes
 	for _, r := range e.sortedRegions() {
@@ -429,12 +429,31 @@ func (e *Engine) closeout(ctx context.Context) {
 		}
 		stores = append(stores, w)
 	}
-	_, _ = e.j.Append(journal.Stores, "", "", stores)
+	if len(stores) == 0 {
+		_, _ = e.j.Append(journal.Stores, "", "", stores)
+	}
+	for _, s := range stores { // a region's store may span several events
+		for i := 0; i == 0 || i < len(s.Writes); i += batchSize {
+			part := contract.Writes{Region: s.Region, Writes: s.Writes[i:min(i+batchSize, len(s.Writes))]}
+			_, _ = e.j.Append(journal.Stores, "", "", []contract.Writes{part})
+		}
+	}
 	if ds, err := e.t.Deliveries(ctx); err == nil {
 		sort.Slice(ds, func(i, j int) bool { return ds[i].ReceivedAt.Before(ds[j].ReceivedAt) })
-		_, _ = e.j.Append(journal.Webhooks, "", "", ds)
+		appendBatches(e.j, journal.Webhooks, ds)
 	}
 	_ = e.j.Flush()
+}
+
+// batchSize bounds the items of one bulk journal event, so every journal
+// line stays small whatever the size of the run.
+const batchSize = 5000
+
+// appendBatches journals items in events of at most batchSize, at least one.
+func appendBatches[T any](j *journal.Writer, typ journal.Type, items []T) {
+	for i := 0; i == 0 || i < len(items); i += batchSize {
+		_, _ = j.Append(typ, "", "", items[i:min(i+batchSize, len(items))])
+	}
 }
 
 // checkEnv is what a check sees.

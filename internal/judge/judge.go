@@ -5,12 +5,18 @@
 package judge
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
+	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/regiondrill/regiondrill/internal/contract"
@@ -50,6 +56,14 @@ type run struct {
 	baselines []drill.Baseline
 	lastAtMS  int64
 	openSteps map[string]int
+
+	// Bulk data batch by batch, each filled by a decode worker (see later);
+	// finish waits for them and joins each kind once, at its exact size.
+	decoders     decoders
+	recBatches   []*load.Batch
+	writeBatches []*[]load.WriteAttempt
+	storeBatches []*[]contract.Writes
+	hookBatches  []*[]ledger.Delivery
 }
 
 type sample struct {
@@ -88,112 +102,200 @@ type drained struct {
 	Backlog int     `json:"backlog"`
 }
 
+func newRun() *run { return &run{drained: map[string]drained{}, openSteps: map[string]int{}} }
+
 func parse(evs []journal.Event) (*run, error) {
-	r := &run{drained: map[string]drained{}, openSteps: map[string]int{}}
+	r := newRun()
 	for _, ev := range evs {
-		r.lastAtMS = max(r.lastAtMS, ev.At)
-		var err error
-		switch ev.Type {
-		case journal.RunStart:
-			err = ev.Decode(&r.start)
-		case journal.RunEnd:
-			err = ev.Decode(&r.end)
-		case journal.StepStart:
-			var sd drill.StepData
-			err = ev.Decode(&sd)
-			r.openSteps[sd.Drill+"|"+ev.Step] = len(r.steps)
-			r.steps = append(r.steps, verdict.Step{Drill: sd.Drill, Name: ev.Step, StartMS: ev.At, EndMS: ev.At, Outcome: "running"})
-		case journal.StepEnd:
-			var sd drill.StepData
-			err = ev.Decode(&sd)
-			if i, ok := r.openSteps[sd.Drill+"|"+ev.Step]; ok {
-				r.steps[i].EndMS, r.steps[i].Outcome, r.steps[i].Notes = ev.At, sd.Outcome, sd.Notes
-				delete(r.openSteps, sd.Drill+"|"+ev.Step)
-			}
-		case journal.Check:
-			var c verdict.Check
-			err = ev.Decode(&c)
-			r.checks = append(r.checks, c)
-		case journal.Probe:
-			var p drill.ProbeData
-			err = ev.Decode(&p)
-			r.probes = append(r.probes, p)
-		case journal.Health:
-			var s drill.Sample
-			err = ev.Decode(&s)
-			r.health = append(r.health, sample{at: ev.At, Sample: s})
-		case journal.Records:
-			var recs []load.Record
-			err = ev.Decode(&recs)
-			r.records = append(r.records, recs...)
-		case journal.Writes:
-			err = ev.Decode(&r.writes)
-		case journal.Stores:
-			err = ev.Decode(&r.stores)
-		case journal.Webhooks:
-			var ds []target.Delivery
-			err = ev.Decode(&ds)
-			for _, d := range ds {
-				r.webhooks = append(r.webhooks, ledger.Delivery{ID: d.ID, Region: d.Region, KID: d.KID, ReceivedAt: d.ReceivedAt})
-			}
-		case journal.Intent:
-			// The emit policy the drill intended from this moment: a region
-			// that did not learn it (cut off) and emits anyway is the failure
-			// the reconciliation looks for.
-			var c drill.Change
-			if ev.Decode(&c) == nil && c.Do.Kind == target.EmitFrom {
-				r.policy = append(r.policy, policyAt{at: ev.At, emit: c.Do.EmitFrom})
-			}
-		case journal.Stop:
-			var s drill.StopData
-			err = ev.Decode(&s)
-			r.stops = append(r.stops, s)
-		case journal.Note:
-			var n struct {
-				Mark        *drill.Mark            `json:"mark"`
-				LoadStart   *drill.LoadStart       `json:"load_start"`
-				Regions     []string               `json:"regions_index"`
-				Drained     *drained               `json:"drained"`
-				CachePurge  *drill.CacheAfterPurge `json:"cache_after_purge"`
-				LoadSummary json.RawMessage        `json:"load_summary"`
-				Refused     string                 `json:"refused"`
-				Baseline    *drill.Baseline        `json:"baseline"`
-				Why         string                 `json:"why"`
-			}
-			err = ev.Decode(&n)
-			switch {
-			case n.Mark != nil:
-				r.marks = append(r.marks, markAt{at: ev.At, Mark: *n.Mark})
-			case n.LoadStart != nil:
-				r.loadAtMS = n.LoadStart.AtMS
-			case n.Regions != nil:
-				r.regions = n.Regions
-			case n.Drained != nil:
-				r.drained[n.Drained.Drill] = *n.Drained
-			case n.CachePurge != nil:
-				r.purged = append(r.purged, *n.CachePurge)
-			case n.LoadSummary != nil:
-				r.loadSum = n.LoadSummary
-			case n.Baseline != nil:
-				r.baselines = append(r.baselines, *n.Baseline)
-			case n.Refused != "":
-				r.refused = append(r.refused, n.Refused+": "+n.Why)
-			}
-		}
-		if err != nil {
-			return nil, fmt.Errorf("journal event %d (%s): %w", ev.Seq, ev.Type, err)
+		if err := r.add(ev); err != nil {
+			return nil, err
 		}
 	}
+	if err := r.finish(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// add takes in one journal event.
+func (r *run) add(ev journal.Event) error {
+	r.lastAtMS = max(r.lastAtMS, ev.At)
+	var err error
+	switch ev.Type {
+	case journal.RunStart:
+		err = ev.Decode(&r.start)
+	case journal.RunEnd:
+		err = ev.Decode(&r.end)
+	case journal.StepStart:
+		var sd drill.StepData
+		err = ev.Decode(&sd)
+		r.openSteps[sd.Drill+"|"+ev.Step] = len(r.steps)
+		r.steps = append(r.steps, verdict.Step{Drill: sd.Drill, Name: ev.Step, StartMS: ev.At, EndMS: ev.At, Outcome: "running"})
+	case journal.StepEnd:
+		var sd drill.StepData
+		err = ev.Decode(&sd)
+		if i, ok := r.openSteps[sd.Drill+"|"+ev.Step]; ok {
+			r.steps[i].EndMS, r.steps[i].Outcome, r.steps[i].Notes = ev.At, sd.Outcome, sd.Notes
+			delete(r.openSteps, sd.Drill+"|"+ev.Step)
+		}
+	case journal.Check:
+		var c verdict.Check
+		err = ev.Decode(&c)
+		r.checks = append(r.checks, c)
+	case journal.Probe:
+		var p drill.ProbeData
+		err = ev.Decode(&p)
+		r.probes = append(r.probes, p)
+	case journal.Health:
+		var s drill.Sample
+		err = ev.Decode(&s)
+		r.health = append(r.health, sample{at: ev.At, Sample: s})
+	case journal.Records: // bulk data: decoded on the workers, joined in finish
+		r.recBatches = append(r.recBatches, later[load.Batch](r, ev))
+	case journal.Writes: // one or more batches
+		r.writeBatches = append(r.writeBatches, later[[]load.WriteAttempt](r, ev))
+	case journal.Stores: // one or more batches, a region may span several
+		r.storeBatches = append(r.storeBatches, later[[]contract.Writes](r, ev))
+	case journal.Webhooks: // one or more batches
+		r.hookBatches = append(r.hookBatches, later[[]ledger.Delivery](r, ev)) // the sink's target.Delivery, same fields
+	case journal.Intent:
+		// The emit policy the drill intended from this moment: a region
+		// that did not learn it (cut off) and emits anyway is the failure
+		// the reconciliation looks for.
+		var c drill.Change
+		if ev.Decode(&c) == nil && c.Do.Kind == target.EmitFrom {
+			r.policy = append(r.policy, policyAt{at: ev.At, emit: c.Do.EmitFrom})
+		}
+	case journal.Stop:
+		var s drill.StopData
+		err = ev.Decode(&s)
+		r.stops = append(r.stops, s)
+	case journal.Note:
+		var n struct {
+			Mark        *drill.Mark            `json:"mark"`
+			LoadStart   *drill.LoadStart       `json:"load_start"`
+			Regions     []string               `json:"regions_index"`
+			Drained     *drained               `json:"drained"`
+			CachePurge  *drill.CacheAfterPurge `json:"cache_after_purge"`
+			LoadSummary json.RawMessage        `json:"load_summary"`
+			Refused     string                 `json:"refused"`
+			Baseline    *drill.Baseline        `json:"baseline"`
+			Why         string                 `json:"why"`
+		}
+		err = ev.Decode(&n)
+		switch {
+		case n.Mark != nil:
+			r.marks = append(r.marks, markAt{at: ev.At, Mark: *n.Mark})
+		case n.LoadStart != nil:
+			r.loadAtMS = n.LoadStart.AtMS
+		case n.Regions != nil:
+			r.regions = n.Regions
+		case n.Drained != nil:
+			r.drained[n.Drained.Drill] = *n.Drained
+		case n.CachePurge != nil:
+			r.purged = append(r.purged, *n.CachePurge)
+		case n.LoadSummary != nil:
+			r.loadSum = n.LoadSummary
+		case n.Baseline != nil:
+			r.baselines = append(r.baselines, *n.Baseline)
+		case n.Refused != "":
+			r.refused = append(r.refused, n.Refused+": "+n.Why)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("journal event %d (%s): %w", ev.Seq, ev.Type, err)
+	}
+	return nil
+}
+
+// decoders decode bulk events on up to GOMAXPROCS goroutines while the
+// journal is still being read: decoding is most of the judge's work on a
+// large run, and each batch decodes on its own.
+type decoders struct {
+	wg     sync.WaitGroup
+	sem    chan struct{}
+	mu     sync.Mutex
+	err    error
+	errSeq int
+}
+
+// later decodes ev's data into a new T on a worker and returns where the
+// result will be once finish has waited. ev's data is copied: the journal
+// scanner reuses its buffer.
+func later[T any](r *run, ev journal.Event) *T {
+	d := &r.decoders
+	if d.sem == nil {
+		d.sem = make(chan struct{}, runtime.GOMAXPROCS(0))
+	}
+	out := new(T)
+	ev.Data = bytes.Clone(ev.Data)
+	d.sem <- struct{}{}
+	d.wg.Go(func() {
+		defer func() { <-d.sem }()
+		if err := ev.Decode(out); err != nil {
+			d.mu.Lock()
+			if d.err == nil || ev.Seq < d.errSeq { // report the first in the journal
+				d.err, d.errSeq = fmt.Errorf("journal event %d (%s): %w", ev.Seq, ev.Type, err), ev.Seq
+			}
+			d.mu.Unlock()
+		}
+	})
+	return out
+}
+
+func (d *decoders) wait() error {
+	d.wg.Wait()
+	return d.err
+}
+
+func deref[T any](ps []*T) []T {
+	out := make([]T, len(ps))
+	for i, p := range ps {
+		out[i] = *p
+	}
+	return out
+}
+
+// addStores merges store batches by region, keeping the regions' order. It
+// keeps applied records only: replicas are copies the judge never counts
+// (ledger.Classify and the webhook reconciliation skip them), and on a large
+// run they are half of what the stores hold.
+func (r *run) addStores(ss []contract.Writes) {
+	for _, s := range ss {
+		s.Writes = slices.DeleteFunc(s.Writes, func(w contract.StoredWrite) bool { return w.Replica })
+		i := slices.IndexFunc(r.stores, func(x contract.Writes) bool { return x.Region == s.Region })
+		if i < 0 {
+			r.stores = append(r.stores, s)
+			continue
+		}
+		r.stores[i].Writes = append(r.stores[i].Writes, s.Writes...)
+	}
+}
+
+// finish checks the journal was whole enough and orders the records.
+func (r *run) finish() error {
+	if err := r.decoders.wait(); err != nil {
+		return err
+	}
+	r.records = slices.Concat(deref(r.recBatches)...)
+	r.writes = slices.Concat(deref(r.writeBatches)...)
+	for _, ss := range r.storeBatches {
+		r.addStores(*ss)
+	}
+	r.webhooks = slices.Concat(deref(r.hookBatches)...)
+	r.recBatches, r.writeBatches, r.storeBatches, r.hookBatches = nil, nil, nil, nil
 	if r.start.Plan == nil {
-		return nil, fmt.Errorf("journal has no run_start event")
+		return fmt.Errorf("journal has no run_start event")
 	}
 	p, err := plan.Decode(r.start.Plan, "plan.json")
 	if err != nil {
-		return nil, fmt.Errorf("journal plan: %w", err)
+		return fmt.Errorf("journal plan: %w", err)
 	}
 	r.plan = p
-	sort.SliceStable(r.records, func(i, j int) bool { return r.records[i].Seq < r.records[j].Seq })
-	return r, nil
+	if !slices.IsSortedFunc(r.records, func(a, b load.Record) int { return cmp.Compare(a.Seq, b.Seq) }) {
+		sort.SliceStable(r.records, func(i, j int) bool { return r.records[i].Seq < r.records[j].Seq })
+	}
+	return nil
 }
 
 // ns converts journal ms to load-record ns.
@@ -250,6 +352,23 @@ func Build(evs []journal.Event) (*verdict.Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	return r.build()
+}
+
+// Read computes the report from a journal stream, one event at a time, so a
+// large journal is never held in memory as text.
+func Read(rd io.Reader) (*verdict.Report, error) {
+	r := newRun()
+	if err := journal.Scan(rd, r.add); err != nil {
+		return nil, err
+	}
+	if err := r.finish(); err != nil {
+		return nil, err
+	}
+	return r.build()
+}
+
+func (r *run) build() (*verdict.Report, error) {
 	rep := &verdict.Report{
 		Schema: verdict.SchemaVersion, Started: r.start.Origin, DurationS: float64(r.lastAtMS) / 1000,
 		Drills: r.start.Drills, Target: r.start.Target, Regions: map[string]verdict.RegionContracts{},
@@ -362,9 +481,12 @@ func (r *run) webhookLedger() ledger.WebhookLedger {
 // eventIDs maps write keys to their webhook ids (the plan's dedupe_key over
 // the write's event_id and rev).
 func (r *run) eventIDs() map[string]string {
-	out := map[string]string{}
+	out := make(map[string]string, len(r.writes))
+	key := r.plan.Deduper()
+	fields := map[string]string{}
 	for _, a := range r.writes {
-		out[a.Key] = r.plan.DedupeKey(map[string]string{"event_id": a.EventID, "rev": fmt.Sprint(a.Rev), "tenant": a.Tenant})
+		fields["event_id"], fields["rev"], fields["tenant"] = a.EventID, strconv.Itoa(a.Rev), a.Tenant
+		out[a.Key] = key(fields)
 	}
 	return out
 }
@@ -417,16 +539,11 @@ func (r *run) judgeDrill(rep *verdict.Report, w window, led *ledger.Ledger) {
 		// The evacuation holds from the decision until the drill starts
 		// bringing the region back: traffic that returns after that is the
 		// return, not a failed cutover.
-		held := recs
+		until := int64(math.MaxInt64)
 		if back := r.returnAt(w); back > w.decision {
-			held = nil
-			for i := range recs {
-				if recs[i].Sched < r.ns(back) {
-					held = append(held, recs[i])
-				}
-			}
+			until = r.ns(back)
 		}
-		secs, ok := measure.Cutover(held, r.ns(w.decision), evac, baseErr)
+		secs, ok := measure.Cutover(recs, r.ns(w.decision), until, evac, baseErr)
 		v := round3(secs)
 		if w.letter == rep.Drills[0] || rep.CutoverS == nil {
 			rep.CutoverS = &v
@@ -453,13 +570,7 @@ func (r *run) judgeDrill(rep *verdict.Report, w window, led *ledger.Ledger) {
 			Detail: fmt.Sprintf("p95 %.0f ms after the change vs %.0f ms baseline (%d requests)", after.P95, baseP95, after.Count)})
 	}
 	// 5xx bursts inside the drill's window.
-	var in []load.Record
-	for i := range recs {
-		if recs[i].Sched >= r.ns(w.from) && recs[i].Sched < r.ns(w.to) {
-			in = append(in, recs[i])
-		}
-	}
-	s, e := measure.Longest5xxRun(in)
+	s, e := measure.Longest5xxRun(recs, r.ns(w.from), r.ns(w.to))
 	burst := float64(e-s) / 1e9
 	add(rep, verdict.Target{ID: "max_5xx_burst_s", Drill: w.letter, Target: fmt.Sprintf("≤ %g s", th.Max5xxBurstS), Value: round3(burst),
 		Pass: burst <= th.Max5xxBurstS, Limit: th.Max5xxBurstS, Detail: "longest run of seconds with a majority of 5xx/connect/timeout"})

@@ -104,22 +104,50 @@ func (l *Ledger) Violations() int {
 
 type located struct {
 	store string
-	w     contract.StoredWrite
+	w     *contract.StoredWrite // into the caller's stores, never changed
 }
 
 // Classify matches the client's writes against all regions' stores by key.
 // Records marked Replica are copies and are ignored for counting.
 func Classify(attempts []load.WriteAttempt, stores []contract.Writes) *Ledger {
-	found := map[string][]located{}
-	var all []located
+	n := 0
 	for _, s := range stores {
-		for _, w := range s.Writes {
+		for i := range s.Writes {
+			if !s.Writes[i].Replica {
+				n++
+			}
+		}
+	}
+	// Every applied record once, and per key a chain through them (newest
+	// first), so a lookup allocates nothing.
+	all := make([]located, 0, n)
+	next := make([]int32, 0, n)
+	head := make(map[string]int32, n)
+	for _, s := range stores {
+		for i := range s.Writes {
+			w := &s.Writes[i]
 			if w.Replica {
 				continue
 			}
-			found[w.Key] = append(found[w.Key], located{store: s.Region, w: w})
+			h, ok := head[w.Key]
+			if !ok {
+				h = -1
+			}
+			head[w.Key] = int32(len(all))
+			next = append(next, h)
 			all = append(all, located{store: s.Region, w: w})
 		}
+	}
+	var scratch []located
+	find := func(key string) []located {
+		scratch = scratch[:0]
+		if h, ok := head[key]; ok {
+			for i := h; i >= 0; i = next[i] {
+				scratch = append(scratch, all[i])
+			}
+			slices.Reverse(scratch) // store order
+		}
+		return scratch
 	}
 	l := &Ledger{}
 	attempted := make(map[string]bool, len(attempts))
@@ -132,7 +160,7 @@ func Classify(attempts []load.WriteAttempt, stores []contract.Writes) *Ledger {
 		if a.Outcome == load.OutcomeAcked {
 			l.Acknowledged++
 		}
-		locs := found[a.Key]
+		locs := find(a.Key)
 		c := classOf(a.Outcome, len(locs))
 		l.count(c)
 		if c != OK {
@@ -151,14 +179,14 @@ func Classify(attempts []load.WriteAttempt, stores []contract.Writes) *Ledger {
 		}
 	}
 	var keys []string
-	for k := range found {
+	for k := range head {
 		if !attempted[k] {
 			keys = append(keys, k)
 		}
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		locs := found[k]
+		locs := find(k)
 		l.Unexpected++
 		l.Items = append(l.Items, Item{Key: k, Class: Unexpected, Found: storesOf(locs),
 			Evidence: fmt.Sprintf("stored %d time(s), never sent by this client", len(locs))})

@@ -2,7 +2,8 @@ package ledger
 
 import (
 	"fmt"
-	"sort"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/regiondrill/regiondrill/internal/contract"
@@ -70,50 +71,76 @@ func AllowRegions(regions map[string]bool) Allowed {
 // (replica records ignored; idOf maps a write to its webhook id). A nil
 // allowed accepts every region.
 func ReconcileWebhooks(applied []contract.StoredWrite, deliveries []Delivery, allowed Allowed, idOf func(contract.StoredWrite) string) WebhookLedger {
-	expected := map[string]bool{}
-	for _, w := range applied {
-		if !w.Replica {
-			expected[idOf(w)] = true
+	// Expected ids and deliveries, each sorted by id, walked side by side:
+	// no per-id allocation, and the items come out in id order.
+	expected := make([]string, 0, len(applied))
+	for i := range applied {
+		if !applied[i].Replica {
+			expected = append(expected, idOf(applied[i]))
 		}
 	}
-	byID := map[string][]Delivery{}
-	for _, d := range deliveries {
-		byID[d.ID] = append(byID[d.ID], d)
+	slices.Sort(expected)
+	expected = slices.Compact(expected)
+	order := make([]int32, len(deliveries)) // by id, then arrival: sorting indexes moves 4 bytes, not a Delivery
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int {
+		if c := strings.Compare(deliveries[a].ID, deliveries[b].ID); c != 0 {
+			return c
+		}
+		return int(a - b)
+	})
+	ds := make([]Delivery, len(order))
+	for i, j := range order {
+		ds[i] = deliveries[j]
 	}
 	l := WebhookLedger{Expected: len(expected)}
-	ids := make([]string, 0, len(expected)+len(byID))
-	for id := range expected {
-		ids = append(ids, id)
-	}
-	for id := range byID {
-		if !expected[id] {
-			ids = append(ids, id)
+	e, d := 0, 0
+	for e < len(expected) || d < len(ds) {
+		var id string
+		switch {
+		case d == len(ds) || (e < len(expected) && expected[e] <= ds[d].ID):
+			id = expected[e]
+		default:
+			id = ds[d].ID
 		}
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		ds := byID[id]
-		senders := make([]string, 0, len(ds))
+		isExpected := e < len(expected) && expected[e] == id
+		if isExpected {
+			e++
+		}
+		end := d
+		for end < len(ds) && ds[end].ID == id {
+			end++
+		}
+		group := ds[d:end]
+		d = end
+		senders := func() []string {
+			out := make([]string, 0, len(group))
+			for _, x := range group {
+				out = append(out, x.Region)
+			}
+			return out
+		}
 		var disallowed []string
-		for _, d := range ds {
-			senders = append(senders, d.Region)
-			if allowed != nil && !allowed(d.Region, d.ReceivedAt) {
-				disallowed = append(disallowed, d.Region)
+		for _, x := range group {
+			if allowed != nil && !allowed(x.Region, x.ReceivedAt) {
+				disallowed = append(disallowed, x.Region)
 			}
 		}
 		switch {
-		case !expected[id]:
-			l.Unexpected += len(ds)
-			l.Items = append(l.Items, WebhookItem{ID: id, Class: WebhookUnexpected, Regions: senders, Count: len(ds)})
-		case len(ds) == 0:
+		case !isExpected:
+			l.Unexpected += len(group)
+			l.Items = append(l.Items, WebhookItem{ID: id, Class: WebhookUnexpected, Regions: senders(), Count: len(group)})
+		case len(group) == 0:
 			l.Missing++
 			l.Items = append(l.Items, WebhookItem{ID: id, Class: WebhookMissing})
 		default:
 			l.Delivered++
 		}
-		if len(ds) > 1 {
-			l.Duplicates += len(ds) - 1
-			l.Items = append(l.Items, WebhookItem{ID: id, Class: WebhookDuplicate, Regions: senders, Count: len(ds)})
+		if len(group) > 1 {
+			l.Duplicates += len(group) - 1
+			l.Items = append(l.Items, WebhookItem{ID: id, Class: WebhookDuplicate, Regions: senders(), Count: len(group)})
 		}
 		if len(disallowed) > 0 {
 			l.FromDisallowedRegion += len(disallowed)

@@ -41,13 +41,21 @@ func ParseDedupeKey(expr string) ([]string, error) {
 // sha256 of the named fields' values concatenated in order. It returns ""
 // if the expression does not parse (Validate reports that).
 func (p *Plan) DedupeKey(fields map[string]string) string {
+	return p.Deduper()(fields)
+}
+
+// Deduper parses the dedupe_key expression once and returns DedupeKey as a
+// function, for computing many keys.
+func (p *Plan) Deduper() func(fields map[string]string) string {
 	names, err := ParseDedupeKey(p.WebhookPolicy.DedupeKey)
 	if err != nil {
-		return ""
+		return func(map[string]string) string { return "" }
 	}
-	h := sha256.New()
-	for _, n := range names {
-		h.Write([]byte(fields[n]))
+	return func(fields map[string]string) string {
+		h := sha256.New()
+		for _, n := range names {
+			h.Write([]byte(fields[n]))
+		}
+		return hex.EncodeToString(h.Sum(nil))
 	}
-	return hex.EncodeToString(h.Sum(nil))
 }
