@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"time"
 
@@ -34,11 +35,33 @@ func main() {
 	dur := flag.Duration("duration", 5*time.Second, "length of the schedule")
 	workers := flag.Int("workers", 256, "cap on concurrent requests")
 	sessions := flag.Int("sessions", 32, "logical sessions")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run here")
 	flag.Parse()
-	if err := run(*url, *rate, *dur, *workers, *sessions); err != nil {
+	if err := profiled(*cpuProfile, func() error { return run(*url, *rate, *dur, *workers, *sessions) }); err != nil {
 		fmt.Fprintln(os.Stderr, "loadbench:", err)
 		os.Exit(1)
 	}
+}
+
+// profiled runs f under the CPU profiler when path is set.
+func profiled(path string, f func() error) error {
+	if path == "" {
+		return f()
+	}
+	out, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(out); err != nil {
+		out.Close()
+		return fmt.Errorf("cpu profile: %w", err)
+	}
+	ferr := f()
+	pprof.StopCPUProfile()
+	if err := out.Close(); err != nil && ferr == nil {
+		ferr = fmt.Errorf("cpu profile: %w", err)
+	}
+	return ferr
 }
 
 func run(url string, rate float64, dur time.Duration, workers, sessions int) error {

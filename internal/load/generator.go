@@ -1,23 +1,17 @@
 package load
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/regiondrill/regiondrill/internal/contract"
 )
 
 // Config describes a run. Zero values take the defaults noted per field.
@@ -36,7 +30,7 @@ type Config struct {
 	Tenants     []string      // default ["default"]
 	Questions   []string      // default ["what is the refund policy?"]
 	Seed        int64
-	Client      *http.Client     // default: a pooled client with no overall timeout
+	Client      *http.Client     // default: a pooled transport with no overall timeout that follows no redirects
 	Clock       func() time.Time // default time.Now
 }
 
@@ -65,6 +59,7 @@ type Generator struct {
 	cfg     Config
 	base    string
 	client  *http.Client
+	rt      http.RoundTripper // the default transport, used without client; nil with Config.Client
 	clock   func() time.Time
 	regions *regionTable
 
@@ -79,14 +74,33 @@ type Generator struct {
 	wmu    sync.Mutex
 	writes []*writeState
 
+	askBodies [][]byte // encoded AskRequest per tenant*len(Questions)+question; nil if too many
+	askParts  askParts
+	urls      [3]*url.URL // per Kind: /token, /ask, /write
+
 	// run state, set by Run
 	start   time.Time
 	obs     Observer
 	seen    func(uint8, string)
 	reqCtx  context.Context
-	jobs    chan job
+	jobs    chan job      // to workers, FIFO; buffered, so handing over never waits for one to wake
+	slots   chan struct{} // one token per job handed out and not finished: MaxWorkers deep
+	pending atomic.Int64  // jobs handed out and not yet finished
 	wg      sync.WaitGroup
-	workers int
+	// Owned by the schedule loop: workers started so far, jobs sent to the
+	// jobs channel, and when each of the last cap(jobs) was sent (ns since
+	// start), so the age of the oldest job still waiting is known.
+	workers   int
+	enqueued  uint64
+	sentAt    []int64
+	grownAt   time.Duration // when grow last added workers
+	growTimer *time.Timer
+
+	// what left when, counted by the workers as each request leaves
+	sentSec []atomic.Int64 // per second of the run
+	sentN   atomic.Int64
+	lagged  atomic.Int64
+	maxLag  atomic.Int64
 
 	completed, retries, replays, tokens atomic.Int64
 }
@@ -94,17 +108,18 @@ type Generator struct {
 type session struct {
 	mu    sync.Mutex
 	id    string
+	idVal []string // {id}, shared by every request of the session
 	token string
+	hdr   http.Header // request headers for token; nil until built
 }
 
 type job struct {
-	sched    int64
-	kind     Kind
-	session  uint32
-	tenant   string
-	question string
-	write    *writeState
-	replay   bool
+	sched   int64
+	body    []byte // ask body, encoded once per (tenant, question); nil for writes
+	write   *writeState
+	session uint32
+	kind    Kind
+	replay  bool
 }
 
 // New validates cfg, fills defaults and returns a generator.
@@ -168,10 +183,24 @@ func New(cfg Config) (*Generator, error) {
 		rateCh:  make(chan struct{}, 1),
 	}
 	if g.client == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConns = 0
-		t.MaxIdleConnsPerHost = 1024
-		g.client = &http.Client{Transport: t}
+		// No http.Client in the way: it copies the headers and the URL of
+		// every request in case of a redirect, and there is none to follow.
+		t := defaultTransport(cfg.MaxWorkers)
+		g.client, g.rt = &http.Client{Transport: t}, t
+	}
+	for k, path := range [...]string{KindToken: "/token", KindAsk: "/ask", KindWrite: "/write"} {
+		if g.urls[k], err = url.Parse(g.base + path); err != nil {
+			return nil, fmt.Errorf("load: url %q: %w", cfg.URL, err)
+		}
+	}
+	g.askParts = newAskParts(cfg.Tenants, cfg.Questions)
+	if n := len(cfg.Tenants) * len(cfg.Questions); n <= maxAskBodies {
+		g.askBodies = make([][]byte, 0, n)
+		for t := range cfg.Tenants {
+			for q := range cfg.Questions {
+				g.askBodies = append(g.askBodies, g.askParts.body(t, q))
+			}
+		}
 	}
 	if g.clock == nil {
 		g.clock = time.Now
@@ -180,6 +209,7 @@ func New(cfg Config) (*Generator, error) {
 	g.sessions = make([]session, cfg.Sessions)
 	for i := range g.sessions {
 		g.sessions[i].id = fmt.Sprintf("s-%d-%d", cfg.Seed, i)
+		g.sessions[i].idVal = []string{g.sessions[i].id}
 	}
 	return g, nil
 }
@@ -251,12 +281,17 @@ func (g *Generator) Run(ctx context.Context, obs Observer) (*Summary, error) {
 	reqCtx, cancelReqs := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelReqs()
 	g.reqCtx = reqCtx
-	g.jobs = make(chan job)
+	g.jobs = make(chan job, g.cfg.MaxWorkers)
+	g.sentAt = make([]int64, cap(g.jobs))
+	g.growTimer = time.NewTimer(time.Hour)
+	g.growTimer.Stop()
+	g.grownAt = -spawnAfter
+	g.slots = make(chan struct{}, g.cfg.MaxWorkers)
+	secs := int(g.cfg.Duration/time.Second) + 2
+	g.sentSec = make([]atomic.Int64, secs)
+	due := make([]int, secs)
 	g.start = g.clock()
 
-	secs := int(g.cfg.Duration/time.Second) + 2
-	due := make([]int, secs)
-	sent := make([]int, secs)
 	rng := rand.New(rand.NewPCG(uint64(g.cfg.Seed), 0x5eed))
 	var (
 		p       = pacer{rate: g.Rate()}
@@ -265,39 +300,50 @@ func (g *Generator) Run(ctx context.Context, obs Observer) (*Summary, error) {
 		sum     = Summary{Target: g.cfg.Rate}
 		timer   = time.NewTimer(time.Hour)
 		end     = g.cfg.Duration
+		done    = ctx.Done()
+		now     = g.elapsed()
 		err     error
 	)
 	timer.Stop()
+	// Each pass sends the slot due next if it is due by now; otherwise it
+	// sleeps until it is, or until a job waiting for a worker has waited
+	// long enough to start another. Behind schedule, due slots go out back
+	// to back with no timer.
 loop:
-	for ctx.Err() == nil {
+	for {
+		select {
+		case <-done:
+			break loop
+		default:
+		}
 		if r := g.Rate(); r != p.rate {
-			p = p.rebase(n, g.elapsed(), r)
+			p = p.rebase(n, now, r)
 		}
 		d := p.due(n)
-		if d >= g.cfg.Duration {
+		// A slot due before the end still goes if the clock passed the end
+		// only by timer slack; far behind, the run stops at the end.
+		if d >= g.cfg.Duration || (now >= g.cfg.Duration && now-d > lagBound) {
 			break
 		}
-		wait := d - g.elapsed()
-		if d < 0 { // paused: wake on a rate change or the end
-			wait = g.cfg.Duration - g.elapsed()
-		}
-		if wait > 0 {
+		if d < 0 || d > now {
+			wait := d - now
+			if d < 0 { // paused: wake on a rate change or the end
+				wait = g.cfg.Duration - now
+			}
+			if w, ok := g.growDue(now); ok && w < wait {
+				wait = w
+			}
 			timer.Reset(wait)
 			select {
 			case <-timer.C:
 			case <-g.rateCh:
 				timer.Stop()
-				continue
-			case <-ctx.Done():
+			case <-done:
 				timer.Stop()
 				break loop
 			}
-		}
-		now := g.elapsed()
-		if now >= g.cfg.Duration {
-			break
-		}
-		if d < 0 {
+			now = g.elapsed()
+			g.grow(now)
 			continue
 		}
 		j, jerr := g.next(int64(d), rng, &replays)
@@ -305,15 +351,9 @@ loop:
 			err = jerr
 			break
 		}
-		g.dispatch(j)
-		at := g.elapsed()
-		if lag := at - d; lag > lagBound {
-			sum.Lagged++
-			sum.MaxLag = max(sum.MaxLag, lag)
-		}
+		g.dispatch(j, now)
+		now = g.elapsed()
 		due[min(int(d/time.Second), secs-1)]++
-		sent[min(int(at/time.Second), secs-1)]++
-		sum.Sent++
 		n++
 	}
 	stopAt := min(g.elapsed(), g.cfg.Duration)
@@ -327,20 +367,23 @@ loop:
 		}
 	}
 	close(g.jobs)
-	done := make(chan struct{})
-	go func() { g.wg.Wait(); close(done) }()
+	finished := make(chan struct{})
+	go func() { g.wg.Wait(); close(finished) }()
 	grace := time.NewTimer(g.cfg.Grace)
 	select {
-	case <-done:
+	case <-finished:
 	case <-grace.C:
 		cancelReqs()
-		<-done
+		<-finished
 	}
 	grace.Stop()
 
+	sum.Sent = int(g.sentN.Load())
+	sum.Lagged = int(g.lagged.Load())
+	sum.MaxLag = time.Duration(g.maxLag.Load())
 	for s := range secs {
 		sum.Scheduled += due[s]
-		if float64(sent[s]) < 0.99*float64(due[s])-1 {
+		if float64(g.sentSec[s].Load()) < 0.99*float64(due[s])-1 {
 			sum.WindowsBelow99++
 		}
 	}
@@ -382,260 +425,6 @@ func (g *Generator) next(sched int64, rng *rand.Rand, replays *[]replayDue) (job
 		}
 		return job{sched: sched, kind: KindWrite, session: s, write: w}, nil
 	}
-	return job{
-		sched:    sched,
-		kind:     KindAsk,
-		session:  s,
-		tenant:   g.cfg.Tenants[rng.IntN(len(g.cfg.Tenants))],
-		question: g.cfg.Questions[rng.IntN(len(g.cfg.Questions))],
-	}, nil
-}
-
-// dispatch hands j to an idle worker, or starts a new one under the cap,
-// and only blocks (falls behind schedule) when the cap is reached.
-func (g *Generator) dispatch(j job) {
-	select {
-	case g.jobs <- j:
-		return
-	default:
-	}
-	if g.workers < g.cfg.MaxWorkers {
-		g.workers++
-		g.wg.Add(1)
-		go g.worker(j)
-		return
-	}
-	g.jobs <- j
-}
-
-func (g *Generator) worker(first job) {
-	defer g.wg.Done()
-	g.handle(first)
-	for j := range g.jobs {
-		g.handle(j)
-	}
-}
-
-func (g *Generator) handle(j job) {
-	if j.kind == KindAsk {
-		body, err := json.Marshal(contract.AskRequest{Tenant: j.tenant, Question: j.question})
-		if err != nil {
-			return // cannot happen for this type
-		}
-		if rec, _ := g.send(j, body, 0, j.sched); rec.Status != 0 {
-			g.completed.Add(1)
-		}
-		return
-	}
-	if j.replay {
-		g.replays.Add(1)
-	}
-	sched := j.sched
-	for try := 0; ; try++ {
-		rec, _ := g.send(j, j.write.body, try, sched)
-		if !retryable(rec) || try >= g.cfg.MaxRetries {
-			if rec.Status != 0 {
-				g.completed.Add(1)
-			}
-			return
-		}
-		// Backoff 50ms·2^try with ±50% jitter, seeded by the write id.
-		r := rand.New(rand.NewPCG(uint64(g.cfg.Seed), j.write.a.ID<<8|uint64(try)))
-		b := time.Duration(float64(50*time.Millisecond<<try) * (0.5 + r.Float64()))
-		t := time.NewTimer(b)
-		select {
-		case <-t.C:
-		case <-g.reqCtx.Done(): // retries may go on during the grace, not after
-			t.Stop()
-			if rec.Status != 0 {
-				g.completed.Add(1)
-			}
-			return
-		}
-		g.retries.Add(1)
-		sched = g.now()
-	}
-}
-
-// retryable: the outcome is unknown or the refusal is transient, so the
-// same key and body may be sent again.
-func retryable(rec Record) bool {
-	switch rec.Err {
-	case ErrCanceled:
-		return false
-	case ErrConnect, ErrTimeout, ErrBodyRead, ErrStatus5xx, ErrAuth, ErrToolCall:
-		return rec.Status < 200 || rec.Status >= 300
-	}
-	return rec.Status == 409
-}
-
-// send performs one attempt and returns its finished record and, for a
-// write, the region that acked it.
-func (g *Generator) send(j job, body []byte, try int, sched int64) (Record, string) {
-	sess := &g.sessions[j.session]
-	token := g.token(sess, j.session)
-	path := "/ask"
-	if j.kind == KindWrite {
-		path = "/write"
-	}
-	rec := Record{Kind: j.kind, Session: j.session, Sched: sched, Replay: j.replay && try == 0}
-	if j.write != nil {
-		rec.WriteID = j.write.a.ID
-	}
-	ctx, cancel := context.WithTimeout(g.reqCtx, g.cfg.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.base+path, bytes.NewReader(body))
-	if err != nil {
-		rec.Seq = g.seq.Add(1) - 1
-		rec.Start = g.now()
-		rec.Err = ErrConnect
-		g.obs.Started(rec)
-		rec.End = g.now()
-		g.obs.Finished(rec)
-		return rec, ""
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(contract.HeaderSession, sess.id)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if j.write != nil {
-		req.Header.Set(contract.HeaderIdempotencyKey, j.write.a.Key)
-	}
-	rec.Seq = g.seq.Add(1) - 1
-	rec.Start = g.now()
-	if j.write != nil {
-		rec.Attempt = j.write.begin(rec.Start, j.replay && try == 0)
-	}
-	g.obs.Started(rec)
-	resp, status, data, cls := g.do(req)
-	rec.End = g.now()
-	rec.Status = status
-	rec.Err = cls
-	ackedBy := ""
-	if resp != nil {
-		rec.Region = g.regions.intern(resp.Header.Get(contract.HeaderRegion), g.seen)
-		rec.Sticky = g.regions.intern(resp.Header.Get(contract.HeaderStickyRegion), g.seen)
-		rec.Cold = truthy(resp.Header.Get(contract.HeaderColdStart))
-		switch {
-		case status == 401:
-			sess.invalidate(token)
-		case j.kind == KindAsk && status < 300 && cls == ErrNone:
-			var a contract.AskResponse
-			if json.Unmarshal(data, &a) == nil {
-				rec.Cached = a.Cached
-				rec.Cold = rec.Cold || a.Cold
-				if rec.Region == 0 && a.Region != "" {
-					rec.Region = g.regions.intern(a.Region, g.seen)
-				}
-			}
-		case j.kind == KindWrite && status >= 200 && status < 300:
-			var a contract.WriteAck
-			if json.Unmarshal(data, &a) == nil && a.Region != "" {
-				ackedBy = a.Region
-			} else {
-				ackedBy = resp.Header.Get(contract.HeaderRegion)
-			}
-			if rec.Region == 0 && ackedBy != "" {
-				rec.Region = g.regions.intern(ackedBy, g.seen)
-			}
-		}
-	}
-	if j.write != nil {
-		j.write.end(rec, ackedBy)
-	}
-	g.obs.Finished(rec)
-	return rec, ackedBy
-}
-
-// do sends req and reads the whole body (up to 1 MiB), classifying failures.
-func (g *Generator) do(req *http.Request) (*http.Response, uint16, []byte, ErrClass) {
-	resp, err := g.client.Do(req)
-	if err != nil {
-		return nil, 0, nil, g.classify(req.Context(), err, false)
-	}
-	defer resp.Body.Close()
-	status := uint16(resp.StatusCode)
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return resp, status, data, g.classify(req.Context(), err, true)
-	}
-	return resp, status, data, statusClass(status, resp.Header.Get(contract.HeaderToolError) != "")
-}
-
-func statusClass(status uint16, toolErr bool) ErrClass {
-	switch {
-	case toolErr:
-		return ErrToolCall
-	case status == 401 || status == 403:
-		return ErrAuth
-	case status >= 500:
-		return ErrStatus5xx
-	case status >= 400:
-		return ErrStatus4xx
-	}
-	return ErrNone
-}
-
-// token returns the session's bearer token, fetching one on first use or
-// after a 401. An empty token means the target gave none.
-func (g *Generator) token(s *session, idx uint32) string {
-	if g.noTokens.Load() {
-		return ""
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.token != "" {
-		return s.token
-	}
-	body, _ := json.Marshal(map[string]string{"session": s.id})
-	ctx, cancel := context.WithTimeout(g.reqCtx, g.cfg.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.base+"/token", bytes.NewReader(body))
-	if err != nil {
-		return ""
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(contract.HeaderSession, s.id)
-	g.tokens.Add(1)
-	rec := Record{Seq: g.seq.Add(1) - 1, Kind: KindToken, Session: idx}
-	rec.Start = g.now()
-	rec.Sched = rec.Start
-	g.obs.Started(rec)
-	resp, status, data, cls := g.do(req)
-	rec.End, rec.Status, rec.Err = g.now(), status, cls
-	if resp != nil {
-		rec.Region = g.regions.intern(resp.Header.Get(contract.HeaderRegion), g.seen)
-		rec.Sticky = g.regions.intern(resp.Header.Get(contract.HeaderStickyRegion), g.seen)
-	}
-	g.obs.Finished(rec)
-	switch {
-	case status == 404 || status == 405:
-		g.noTokens.Store(true) // the target does not issue tokens
-	case status >= 200 && status < 300:
-		var t struct {
-			Token string `json:"token"`
-		}
-		if json.Unmarshal(data, &t) != nil || t.Token == "" {
-			g.noTokens.Store(true) // 2xx without a token: the target does not use them
-		}
-		s.token = t.Token
-	}
-	return s.token
-}
-
-func (s *session) invalidate(used string) {
-	s.mu.Lock()
-	if s.token == used {
-		s.token = ""
-	}
-	s.mu.Unlock()
-}
-
-func truthy(v string) bool {
-	if v == "" {
-		return false
-	}
-	b, err := strconv.ParseBool(v)
-	return err != nil || b // any non-boolean value present counts as set
+	t, q := rng.IntN(len(g.cfg.Tenants)), rng.IntN(len(g.cfg.Questions))
+	return job{sched: sched, kind: KindAsk, session: s, body: g.askBody(t, q)}, nil
 }

@@ -221,6 +221,18 @@ func (t *regionTable) intern(name string, seen func(uint8, string)) uint8 {
 	return i
 }
 
+// internBytes is intern for a name held in bytes; it copies them only for
+// a new name.
+func (t *regionTable) internBytes(name []byte, seen func(uint8, string)) uint8 {
+	t.mu.RLock()
+	i, ok := t.index[string(name)]
+	t.mu.RUnlock()
+	if ok {
+		return i
+	}
+	return t.intern(string(name), seen)
+}
+
 func (t *regionTable) list() []string {
 	t.mu.RLock()
 	defer t.mu.RUnlock()

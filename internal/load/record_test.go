@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"testing"
 	"time"
 	"unsafe"
@@ -82,4 +83,26 @@ func serveB(b *testing.B) string {
 	}))
 	b.Cleanup(s.Close)
 	return s.URL
+}
+
+// BenchmarkMaxRate asks for far more than the generator can send with 32
+// workers and reports what it delivered and what each request allocated.
+func BenchmarkMaxRate(b *testing.B) {
+	url := serveB(b)
+	for b.Loop() {
+		g, err := load.New(load.Config{URL: url, Rate: 1e6, Duration: time.Second, Sessions: 32, MaxWorkers: 32})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		sum, err := g.Run(context.Background(), load.NewRecorder())
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.ReadMemStats(&m1)
+		b.ReportMetric(sum.Delivered, "req/s")
+		b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/float64(sum.Sent), "allocs/req")
+		b.ReportMetric(float64(m1.TotalAlloc-m0.TotalAlloc)/float64(sum.Sent), "B/req")
+	}
 }

@@ -65,6 +65,7 @@ type writeState struct {
 	mu      sync.Mutex
 	session uint32
 	body    []byte
+	keyVal  []string // {a.Key}, the Idempotency-Key header value
 	a       WriteAttempt
 	acked   bool
 	unknown bool
@@ -85,12 +86,14 @@ func newWrite(seed int64, id uint64, tenant string, session uint32) (*writeState
 		return nil, fmt.Errorf("load: encode write %d: %w", id, err)
 	}
 	sum := sha256.Sum256(body)
+	key := WriteKey(seed, id)
 	return &writeState{
 		session: session,
 		body:    body,
+		keyVal:  []string{key},
 		a: WriteAttempt{
 			ID:       id,
-			Key:      WriteKey(seed, id),
+			Key:      key,
 			Tenant:   tenant,
 			EventID:  req.EventID,
 			Rev:      req.Rev,

@@ -1,0 +1,52 @@
+package load_test
+
+import (
+	"net/http"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/regiondrill/regiondrill/internal/load"
+)
+
+// oneProc runs the test with GOMAXPROCS=1, where a worker woken for a job
+// has not run yet when the schedule loop hands out the next one.
+func oneProc(t *testing.T) {
+	t.Helper()
+	old := runtime.GOMAXPROCS(1)
+	t.Cleanup(func() { runtime.GOMAXPROCS(old) })
+}
+
+// A fast target needs few concurrent requests: the workers must stay near
+// that, not climb towards the cap, and every 1 s window gets its slots.
+func TestWorkersTrackConcurrencyFastTarget(t *testing.T) {
+	oneProc(t)
+	url := serve(t, &region{})
+	_, sum, _ := run(t, load.Config{URL: url, Rate: fastRate, Duration: 2 * time.Second, Sessions: 8, MaxWorkers: 2000})
+	if sum.Workers > 100 {
+		t.Errorf("%d workers for %d req/s against a fast local target; want about rate x latency: %+v", sum.Workers, fastRate, sum)
+	}
+	if sum.WindowsBelow99 != 0 || sum.Sent != sum.Scheduled {
+		t.Errorf("windows below 99%%: %d, sent %d of %d: %+v", sum.WindowsBelow99, sum.Sent, sum.Scheduled, sum)
+	}
+}
+
+// A slow target needs rate x latency concurrent requests (200/s x 50ms =
+// 10): the generator must start about that many, not the cap, and keep the
+// schedule.
+func TestWorkersTrackConcurrencySlowTarget(t *testing.T) {
+	oneProc(t)
+	url := serve(t, &region{hook: func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if r.URL.Path == "/ask" {
+			time.Sleep(50 * time.Millisecond)
+		}
+		return false
+	}})
+	_, sum, _ := run(t, load.Config{URL: url, Rate: 200, Duration: time.Second, Sessions: 4, MaxWorkers: 1000})
+	if sum.Workers < 8 || sum.Workers > 100 {
+		t.Errorf("%d workers for 200 req/s x 50 ms; want near 10: %+v", sum.Workers, sum)
+	}
+	if sum.WindowsBelow99 != 0 || sum.Sent != sum.Scheduled {
+		t.Errorf("a slow target with room under the cap must not hold back the schedule: %+v", sum)
+	}
+}
