@@ -3,6 +3,7 @@ package load
 import (
 	"bytes"
 	"encoding/json"
+	"unicode/utf8"
 
 	"github.com/regiondrill/regiondrill/internal/contract"
 )
@@ -120,8 +121,8 @@ func scanAskFast(d []byte) (a askFields, ok bool) {
 			if d[i] != '"' {
 				return a, false
 			}
-			if a.region, i, ok = str(d, i); !ok {
-				return a, false
+			if a.region, i, ok = str(d, i); !ok || !utf8.Valid(a.region) {
+				return a, false // escapes or bytes encoding/json would replace
 			}
 		default:
 			if i, ok = skipValue(d, i); !ok {

@@ -13,7 +13,7 @@ import (
 // classify maps a transport error to its class. afterHeaders is true when
 // the response headers arrived and reading the body failed.
 func (g *Generator) classify(ctx context.Context, err error, afterHeaders bool) ErrClass {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	if timedOut(ctx) {
 		return ErrTimeout
 	}
 	if g.reqCtx.Err() != nil {

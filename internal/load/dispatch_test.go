@@ -3,6 +3,7 @@ package load_test
 import (
 	"net/http"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,5 +49,37 @@ func TestWorkersTrackConcurrencySlowTarget(t *testing.T) {
 	}
 	if sum.WindowsBelow99 != 0 || sum.Sent != sum.Scheduled {
 		t.Errorf("a slow target with room under the cap must not hold back the schedule: %+v", sum)
+	}
+}
+
+// A request that hangs past Timeout ends as a timeout, not before; the
+// worker's next request gets a fresh context and succeeds.
+func TestTimeoutThenNextRequestSucceeds(t *testing.T) {
+	var first atomic.Bool
+	url := serve(t, &region{hook: func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if r.URL.Path == "/ask" && first.CompareAndSwap(false, true) {
+			<-r.Context().Done()
+			return true
+		}
+		return false
+	}})
+	timeout := 100 * time.Millisecond
+	_, _, rec := run(t, load.Config{URL: url, Rate: 5, Duration: 600 * time.Millisecond, MaxWorkers: 1, Timeout: timeout})
+	var asks []load.Record
+	for _, r := range rec.Records() {
+		if r.Kind == load.KindAsk {
+			asks = append(asks, r)
+		}
+	}
+	if len(asks) != 3 {
+		t.Fatalf("%d asks, want 3", len(asks))
+	}
+	if a := asks[0]; a.Err != load.ErrTimeout || a.End-a.Start < int64(timeout) {
+		t.Errorf("hung ask: class %v after %v; want timeout after >= %v", a.Err, time.Duration(a.End-a.Start), timeout)
+	}
+	for _, a := range asks[1:] {
+		if a.Err != load.ErrNone || a.Status != 200 {
+			t.Errorf("ask after the timeout on the same worker: %+v", a)
+		}
 	}
 }

@@ -112,15 +112,18 @@ func (g *Generator) growDue(now time.Duration) (time.Duration, bool) {
 }
 
 func (g *Generator) spawn() {
+	w := &worker{buf: make([]byte, 0, 4096)}
+	g.wlMu.Lock()
+	g.workerList = append(g.workerList, w)
+	g.wlMu.Unlock()
 	g.workers++
 	g.wg.Add(1)
-	go g.worker()
+	go g.work(w)
 }
 
-// worker runs jobs one at a time with its own scratch buffer for bodies.
-func (g *Generator) worker() {
+// work runs jobs one at a time.
+func (g *Generator) work(w *worker) {
 	defer g.wg.Done()
-	w := &worker{buf: make([]byte, 0, 4096)}
 	for j := range g.jobs {
 		g.handle(w, j)
 		if cap(w.buf) > keepBuf {
@@ -140,10 +143,6 @@ func (g *Generator) noteSent(start, sched int64) {
 		for m := g.maxLag.Load(); lag > m && !g.maxLag.CompareAndSwap(m, lag); m = g.maxLag.Load() {
 		}
 	}
-}
-
-type worker struct {
-	buf []byte
 }
 
 func (g *Generator) handle(w *worker, j job) {
@@ -234,9 +233,6 @@ func (g *Generator) send(w *worker, j job, body []byte, try int, sched int64) (R
 		h[contract.HeaderIdempotencyKey] = j.write.keyVal
 		hdr = h
 	}
-	ctx, cancel := context.WithTimeout(g.reqCtx, g.cfg.Timeout)
-	defer cancel()
-	req := g.newRequest(ctx, j.kind, hdr, body)
 	rec.Seq = g.seq.Add(1) - 1
 	rec.Start = g.now()
 	if try == 0 {
@@ -246,7 +242,7 @@ func (g *Generator) send(w *worker, j job, body []byte, try int, sched int64) (R
 		rec.Attempt = j.write.begin(rec.Start, j.replay && try == 0)
 	}
 	g.obs.Started(rec)
-	resp, status, data, cls := g.do(w, req)
+	resp, status, data, cls := g.do(w, j.kind, hdr, body)
 	rec.End = g.now()
 	rec.Status = status
 	rec.Err = cls
@@ -285,9 +281,11 @@ func (g *Generator) send(w *worker, j job, body []byte, try int, sched int64) (R
 	return rec, ackedBy
 }
 
-// do sends req and reads the body (up to maxBody) into w's buffer,
+// do sends a request and reads the body (up to maxBody) into w's buffer,
 // classifying failures. The returned bytes are valid until w's next request.
-func (g *Generator) do(w *worker, req *http.Request) (*http.Response, uint16, []byte, ErrClass) {
+func (g *Generator) do(w *worker, kind Kind, hdr http.Header, body []byte) (*http.Response, uint16, []byte, ErrClass) {
+	req := g.newRequest(w.begin(g), kind, hdr, body)
+	defer w.end()
 	var (
 		resp *http.Response
 		err  error
@@ -354,15 +352,12 @@ func (g *Generator) token(w *worker, s *session, idx uint32) (string, http.Heade
 		return s.token, s.header()
 	}
 	body, _ := json.Marshal(map[string]string{"session": s.id})
-	ctx, cancel := context.WithTimeout(g.reqCtx, g.cfg.Timeout)
-	defer cancel()
-	req := g.newRequest(ctx, KindToken, http.Header{"Content-Type": valJSON, contract.HeaderSession: s.idVal}, body)
 	g.tokens.Add(1)
 	rec := Record{Seq: g.seq.Add(1) - 1, Kind: KindToken, Session: idx}
 	rec.Start = g.now()
 	rec.Sched = rec.Start
 	g.obs.Started(rec)
-	resp, status, data, cls := g.do(w, req)
+	resp, status, data, cls := g.do(w, KindToken, http.Header{"Content-Type": valJSON, contract.HeaderSession: s.idVal}, body)
 	rec.End, rec.Status, rec.Err = g.now(), status, cls
 	if resp != nil {
 		rec.Region = g.regions.intern(resp.Header.Get(contract.HeaderRegion), g.seen)
