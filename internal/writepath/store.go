@@ -53,6 +53,9 @@ func openStore(dir string) (*store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	// Concurrent writes share one transaction and one fsync (Batch); a
+	// lone write waits at most this long for company.
+	db.MaxBatchDelay = 2 * time.Millisecond
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketIdem, bucketWrites, bucketByKey, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -98,7 +101,8 @@ var (
 // returns the finished record when the key already completed.
 func (s *store) beginIdem(key, bodyHash string) (*idemRecord, error) {
 	var done *idemRecord
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		done = nil // Batch may run this again alone
 		b := tx.Bucket(bucketIdem)
 		if v := b.Get([]byte(key)); v != nil {
 			var r idemRecord
@@ -129,12 +133,12 @@ func (s *store) finishIdem(key, bodyHash string, status int, body []byte) error 
 	if err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketIdem).Put([]byte(key), v) })
+	return s.db.Batch(func(tx *bolt.Tx) error { return tx.Bucket(bucketIdem).Put([]byte(key), v) })
 }
 
 // abortIdem forgets an in-flight key whose request failed before it was durable.
 func (s *store) abortIdem(key string) error {
-	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketIdem).Delete([]byte(key)) })
+	return s.db.Batch(func(tx *bolt.Tx) error { return tx.Bucket(bucketIdem).Delete([]byte(key)) })
 }
 
 // hasKey reports whether a queued (non-direct) write with key was applied here.
@@ -153,7 +157,7 @@ func (s *store) appendWrite(w contract.StoredWrite) error {
 	if err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.db.Batch(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketWrites)
 		seq, err := b.NextSequence()
 		if err != nil {
