@@ -47,7 +47,10 @@ type Config struct {
 	NATSURL      string // external NATS JetStream for the regions' queues; "" = embedded
 	EdgeAddr     string // default 127.0.0.1:0
 	Seed         uint64
-	Logger       *slog.Logger
+	// NoInvocationCost turns off the simulated 20 ms each invocation pays,
+	// for measuring the write path itself (bench/writebench).
+	NoInvocationCost bool
+	Logger           *slog.Logger
 }
 
 // Endpoints are the lab's addresses, for people and for the drill.
@@ -219,7 +222,7 @@ func Start(ctx context.Context, cfg Config) (l *Lab, err error) {
 			Name: name, Corpus: kb, RAG: cfg.RAG, Embedder: cfg.Embedder,
 			AdminToken: cfg.Token, Master: master, KeyCurrent: "k1", KeyAccept: keyAccept,
 			Pool: cfg.Pool, WritePath: wp, GenMean: 150 * time.Millisecond, GenJitter: 50 * time.Millisecond,
-			Overhead: 20 * time.Millisecond, CacheTTL: 20 * time.Second, Seed: cfg.Seed + uint64(i)*7919,
+			Overhead: invocationCost(cfg), CacheTTL: 20 * time.Second, Seed: cfg.Seed + uint64(i)*7919,
 			Logger: cfg.Logger.With("region", name), Listener: lns[name],
 			WebhookURL: "http://" + egress[name]["sink"] + "/hooks",
 		}
@@ -283,6 +286,13 @@ func hostPort(url string) string {
 		}
 	}
 	return url
+}
+
+func invocationCost(cfg Config) time.Duration {
+	if cfg.NoInvocationCost {
+		return 0
+	}
+	return 20 * time.Millisecond
 }
 
 // Endpoints returns the lab's addresses.
