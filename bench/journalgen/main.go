@@ -62,7 +62,7 @@ func run(in, out string, want int) error {
 				return fmt.Errorf("run_start plan: %w", err)
 			}
 		case journal.Records:
-			var rs []load.Record
+			var rs load.Batch
 			if err := ev.Decode(&rs); err != nil {
 				return fmt.Errorf("event %d: %w", ev.Seq, err)
 			}
