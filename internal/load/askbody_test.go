@@ -3,6 +3,7 @@ package load
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -130,4 +131,12 @@ func BenchmarkScanAsk(b *testing.B) {
 			_ = json.Unmarshal(body, &a)
 		}
 	})
+}
+
+func TestContractHeadersAreCanonical(t *testing.T) {
+	for _, k := range []string{contract.HeaderRegion, contract.HeaderStickyRegion, contract.HeaderColdStart, contract.HeaderToolError} {
+		if c := http.CanonicalHeaderKey(k); c != k {
+			t.Errorf("header %q is read as %q; header() needs the canonical form", k, c)
+		}
+	}
 }

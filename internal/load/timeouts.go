@@ -24,13 +24,14 @@ type worker struct {
 	due    time.Duration // when the request in flight times out; 0 when idle
 }
 
-// begin marks a request starting now and returns the context to send it with.
-func (w *worker) begin(g *Generator) context.Context {
+// begin marks a request leaving at start (since the run began) and returns
+// the context to send it with.
+func (w *worker) begin(g *Generator, start time.Duration) context.Context {
 	w.mu.Lock()
 	if w.ctx == nil || w.ctx.Err() != nil {
 		w.ctx, w.cancel = context.WithCancelCause(g.reqCtx)
 	}
-	w.due = g.elapsed() + g.cfg.Timeout
+	w.due = start + g.cfg.Timeout
 	ctx := w.ctx
 	w.mu.Unlock()
 	return ctx

@@ -242,15 +242,15 @@ func (g *Generator) send(w *worker, j job, body []byte, try int, sched int64) (R
 		rec.Attempt = j.write.begin(rec.Start, j.replay && try == 0)
 	}
 	g.obs.Started(rec)
-	resp, status, data, cls := g.do(w, j.kind, hdr, body)
+	resp, status, data, cls := g.do(w, rec.Start, j.kind, hdr, body)
 	rec.End = g.now()
 	rec.Status = status
 	rec.Err = cls
 	ackedBy := ""
 	if resp != nil {
-		rec.Region = g.regions.intern(resp.Header.Get(contract.HeaderRegion), g.seen)
-		rec.Sticky = g.regions.intern(resp.Header.Get(contract.HeaderStickyRegion), g.seen)
-		rec.Cold = truthy(resp.Header.Get(contract.HeaderColdStart))
+		rec.Region = g.regions.intern(header(resp.Header, contract.HeaderRegion), g.seen)
+		rec.Sticky = g.regions.intern(header(resp.Header, contract.HeaderStickyRegion), g.seen)
+		rec.Cold = truthy(header(resp.Header, contract.HeaderColdStart))
 		switch {
 		case status == 401:
 			sess.invalidate(token)
@@ -267,7 +267,7 @@ func (g *Generator) send(w *worker, j job, body []byte, try int, sched int64) (R
 			if json.Unmarshal(data, &a) == nil && a.Region != "" {
 				ackedBy = a.Region
 			} else {
-				ackedBy = resp.Header.Get(contract.HeaderRegion)
+				ackedBy = header(resp.Header, contract.HeaderRegion)
 			}
 			if rec.Region == 0 && ackedBy != "" {
 				rec.Region = g.regions.intern(ackedBy, g.seen)
@@ -281,10 +281,10 @@ func (g *Generator) send(w *worker, j job, body []byte, try int, sched int64) (R
 	return rec, ackedBy
 }
 
-// do sends a request and reads the body (up to maxBody) into w's buffer,
+// do sends a request, leaving at start (ns since run start), and reads the body (up to maxBody) into w's buffer,
 // classifying failures. The returned bytes are valid until w's next request.
-func (g *Generator) do(w *worker, kind Kind, hdr http.Header, body []byte) (*http.Response, uint16, []byte, ErrClass) {
-	req := g.newRequest(w.begin(g), kind, hdr, body)
+func (g *Generator) do(w *worker, start int64, kind Kind, hdr http.Header, body []byte) (*http.Response, uint16, []byte, ErrClass) {
+	req := g.newRequest(w.begin(g, time.Duration(start)), kind, hdr, body)
 	defer w.end()
 	var (
 		resp *http.Response
@@ -304,7 +304,7 @@ func (g *Generator) do(w *worker, kind Kind, hdr http.Header, body []byte) (*htt
 	if err != nil {
 		return resp, status, w.buf, g.classify(req.Context(), err, true)
 	}
-	return resp, status, w.buf, statusClass(status, resp.Header.Get(contract.HeaderToolError) != "")
+	return resp, status, w.buf, statusClass(status, header(resp.Header, contract.HeaderToolError) != "")
 }
 
 // readBody appends r's bytes to b until EOF or maxBody bytes.
@@ -357,11 +357,11 @@ func (g *Generator) token(w *worker, s *session, idx uint32) (string, http.Heade
 	rec.Start = g.now()
 	rec.Sched = rec.Start
 	g.obs.Started(rec)
-	resp, status, data, cls := g.do(w, KindToken, http.Header{"Content-Type": valJSON, contract.HeaderSession: s.idVal}, body)
+	resp, status, data, cls := g.do(w, rec.Start, KindToken, http.Header{"Content-Type": valJSON, contract.HeaderSession: s.idVal}, body)
 	rec.End, rec.Status, rec.Err = g.now(), status, cls
 	if resp != nil {
-		rec.Region = g.regions.intern(resp.Header.Get(contract.HeaderRegion), g.seen)
-		rec.Sticky = g.regions.intern(resp.Header.Get(contract.HeaderStickyRegion), g.seen)
+		rec.Region = g.regions.intern(header(resp.Header, contract.HeaderRegion), g.seen)
+		rec.Sticky = g.regions.intern(header(resp.Header, contract.HeaderStickyRegion), g.seen)
 	}
 	g.obs.Finished(rec)
 	switch {
@@ -404,6 +404,15 @@ func (s *session) invalidate(used string) {
 		s.setToken("")
 	}
 	s.mu.Unlock()
+}
+
+// header is h.Get(key) for a key already in canonical form, as the
+// contract's are.
+func header(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 func truthy(v string) bool {
