@@ -157,7 +157,9 @@ func (s *store) appendWrite(w contract.StoredWrite) error {
 	if err != nil {
 		return err
 	}
-	return s.db.Batch(func(tx *bolt.Tx) error {
+	// Update, not Batch: the relay applies one write at a time, and a lone
+	// Batch call would wait MaxBatchDelay for company that never comes.
+	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketWrites)
 		seq, err := b.NextSequence()
 		if err != nil {
