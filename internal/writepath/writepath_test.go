@@ -191,7 +191,8 @@ func TestLedgerUnreachableHoldsWrites(t *testing.T) {
 	l := newLab(t, writepath.Faults{}, "eu")
 	eu := l.start("eu", nil)
 	mustAccept(t, eu.url, "warm", writeBody("w", 1, "x"))
-	waitFor(t, "warm-up applied", func() bool { return len(l.stored("warm")) == 1 })
+	// applied and acked: stored, marked applied in the ledger, off the queue
+	waitFor(t, "warm-up applied", func() bool { return len(l.stored("warm")) == 1 && eu.path.Stats().Backlog == 0 })
 
 	l.ledger.setDown(true)
 	mustAccept(t, eu.url, "l-1", writeBody("l", 1, "x"))
