@@ -37,7 +37,9 @@ type Config struct {
 // lagBound is how late a request may leave before it counts as lagging.
 const lagBound = 25 * time.Millisecond
 
-// Summary is what the generator itself knows about a finished run.
+// Summary is what the generator itself knows about a finished run. A
+// request counts as sent, and its lag is taken, when it leaves: after it
+// waited for a worker and for its session's token.
 type Summary struct {
 	Scheduled        int           `json:"scheduled"` // slots due within the run
 	Sent             int           `json:"sent"`      // scheduled requests sent (retries and token fetches excluded)
@@ -51,7 +53,7 @@ type Summary struct {
 	MaxLag           time.Duration `json:"max_lag"`
 	WindowsBelow99   int           `json:"windows_below_99"` // 1 s windows that sent < 99% of what was due in them
 	GeneratorLimited bool          `json:"generator_limited"`
-	Workers          int           `json:"workers"` // peak worker goroutines
+	Workers          int           `json:"workers"` // worker goroutines started: the peak concurrency the run needed
 }
 
 // Generator drives one run. Create with New, run once with Run.
