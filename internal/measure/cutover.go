@@ -63,8 +63,8 @@ func secondCounts(records []load.Record, origin, from, to int64, pred func(*load
 // Cutover is the time from the evacuation decision (ns since run start) until
 // both (a) the evacuated region has served its last request (the latest End
 // after the decision of a record whose X-Region was the evacuated index) and
-// (b) the error rate is back to baseline: the end of the last failed request
-// scheduled before the first 1 s window, counted from the decision, from which
+// (b) the error rate is back to baseline: the send time of the last failed
+// request scheduled before the first 1 s window, counted from the decision, from which
 // on every window with traffic has an error rate <= max(2·baseline, 1%).
 // Records scheduled at or after until are ignored. ok is false when either
 // never happened within the records: the last window is still above the
@@ -98,13 +98,15 @@ func Cutover(records []load.Record, decisionAt, until int64, evacuated uint8, ba
 	switch {
 	case recoveredWin > 0:
 		// Errors were elevated until the recovered window: the cutover ends
-		// when the last of them ended, to the nanosecond, not at the window's edge.
+		// when the last failed request was sent (routed into the outage), to
+		// the nanosecond, not at the window's edge. How long that request then
+		// took to fail is the router's per-try timeout, not routing.
 		last := decisionAt
 		limit := decisionAt + int64(recoveredWin)*second
 		for i := range records {
 			r := &records[i]
 			if counted(r) && isError(r) && r.Sched >= decisionAt && r.Sched < limit && r.Sched < until {
-				last = max(last, r.End)
+				last = max(last, r.Start)
 			}
 		}
 		end = max(end, last)
