@@ -256,6 +256,17 @@ func deref[T any](ps []*T) []T {
 	return out
 }
 
+// failedBetween counts the failed requests sent in [from, to].
+func failedBetween(recs []load.Record, from, to int64) int {
+	n := 0
+	for i := range recs {
+		if r := &recs[i]; r.Kind != load.KindToken && r.Err != load.ErrNone && r.Start >= from && r.Start <= to {
+			n++
+		}
+	}
+	return n
+}
+
 // addStores merges store batches by region, keeping the regions' order. It
 // keeps applied records only: replicas are copies the judge never counts
 // (ledger.Classify and the webhook reconciliation skip them), and on a large
@@ -550,7 +561,8 @@ func (r *run) judgeDrill(rep *verdict.Report, w window, led *ledger.Ledger) {
 		}
 		add(rep, verdict.Target{ID: "cutover_s", Drill: w.letter, Target: fmt.Sprintf("≤ %g s", th.CutoverS), Value: v,
 			Pass: ok && secs <= th.CutoverS, Limit: th.CutoverS,
-			Detail: fmt.Sprintf("from the evacuation decision until %s served nothing and errors were back to baseline (%.2f%%)", w.evacuated, baseErr*100)})
+			Detail: fmt.Sprintf("from the evacuation decision until %s served nothing and errors were back to baseline (%.2f%%); %d requests sent in that time failed",
+				w.evacuated, baseErr*100, failedBetween(recs, r.ns(w.decision), r.ns(w.decision)+int64(secs*float64(time.Second))))})
 		// p95 in the served markets against the baseline: from the decision
 		// for a planned change (nobody should notice it), from the end of the
 		// cutover for a hard outage (the detection time is the cutover's).
