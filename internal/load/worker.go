@@ -15,8 +15,8 @@ import (
 )
 
 const (
-	maxAskBodies = 1 << 16 // above this many (tenant, question) pairs, ask bodies are built per request
-	maxBody      = 1 << 20 // response bytes read; the rest is discarded
+	maxAskBodies = 1 << 16  // above this many (tenant, question) pairs, ask bodies are built per request
+	maxBody      = 1 << 20  // response bytes read; the rest is discarded
 	keepBuf      = 64 << 10 // a worker keeps a body buffer up to this size between requests
 )
 
