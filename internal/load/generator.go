@@ -98,9 +98,6 @@ type Generator struct {
 	grownAt   time.Duration // when grow last added workers
 	growTimer *time.Timer
 
-	wlMu       sync.Mutex
-	workerList []*worker // for the watchdog
-
 	// what left when, counted by the workers as each request leaves
 	sentSec []atomic.Int64 // per second of the run
 	sentN   atomic.Int64
@@ -296,9 +293,6 @@ func (g *Generator) Run(ctx context.Context, obs Observer) (*Summary, error) {
 	g.sentSec = make([]atomic.Int64, secs)
 	due := make([]int, secs)
 	g.start = g.clock()
-	stopWatchdog := make(chan struct{})
-	defer close(stopWatchdog) // after the workers have finished
-	go g.watchdog(stopWatchdog)
 
 	rng := rand.New(rand.NewPCG(uint64(g.cfg.Seed), 0x5eed))
 	var (

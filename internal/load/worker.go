@@ -112,10 +112,7 @@ func (g *Generator) growDue(now time.Duration) (time.Duration, bool) {
 }
 
 func (g *Generator) spawn() {
-	w := &worker{buf: make([]byte, 0, 4096)}
-	g.wlMu.Lock()
-	g.workerList = append(g.workerList, w)
-	g.wlMu.Unlock()
+	w := newWorker(g)
 	g.workers++
 	g.wg.Add(1)
 	go g.work(w)
@@ -124,6 +121,7 @@ func (g *Generator) spawn() {
 // work runs jobs one at a time.
 func (g *Generator) work(w *worker) {
 	defer g.wg.Done()
+	defer w.stop()
 	for j := range g.jobs {
 		g.handle(w, j)
 		if cap(w.buf) > keepBuf {
