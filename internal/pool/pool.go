@@ -23,9 +23,8 @@ type Config struct {
 	TargetUtil   float64       // share of slots the autoscaler aims to fill; default 0.7
 	IdleWindow   time.Duration // demand is remembered this long before scaling in; default 5s
 	Tick         time.Duration // autoscaler period; default 100ms
-	// IgnoreMin makes MinInstances no floor (the lab's cold_start
-	// misconfiguration: the pre-warm setting is ignored). The pool still
-	// starts with MinInstances, as deployed, and scales in from there.
+	// IgnoreMin makes MinInstances have no effect (the lab's cold_start
+	// misconfiguration: the pre-warm setting is ignored).
 	IgnoreMin bool
 }
 
@@ -86,10 +85,7 @@ type Pool struct {
 func New(cfg Config) *Pool {
 	cfg.defaults()
 	p := &Pool{cfg: cfg, stop: make(chan struct{})}
-	// Deployed with MinInstances ready. Under IgnoreMin that is not a
-	// floor: idle instances are retired down to one, and a later pre-warm
-	// (SetMinInstances) does nothing.
-	p.ready = cfg.MinInstances
+	p.ready = p.minLocked()
 	p.wg.Add(1)
 	go p.loop()
 	return p
