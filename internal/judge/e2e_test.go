@@ -187,8 +187,12 @@ func TestMisconfigurationsAreDiagnosed(t *testing.T) {
 		{lab.NoFreeze, "B", "", "split_brain_writes"},
 		{lab.RebuildWrongAnalyzer, "C", "", "answers_differ_after_return"},
 		{lab.StaleKeys, "A", "", "auth_failures_after_flip"},
-		// The storm needs the survivor to be busy: the page plan's default load.
-		{lab.ColdStart, "A", `{"baseline_s":6,"hold_s":6,"step_hold_s":1,"drain_timeout_s":30,"probe_rounds":1},"load":{"rate_rps":100}`, "cold_start_storm"},
+		// The storm needs the flip to move most of the load onto a survivor
+		// that scaled in to the little it carried: weights 70/30 (latency
+		// routing may already send everything to the survivor, and then the
+		// flip moves nothing), at the page plan's default load.
+		{lab.ColdStart, "A", `{"baseline_s":6,"hold_s":6,"step_hold_s":1,"drain_timeout_s":30,"probe_rounds":1},"load":{"rate_rps":100},
+		 "routing":{"mode":"weights","weights":{"us-east":70,"eu-west":30},"stick_minutes":15,"hysteresis_s":2}`, "cold_start_storm"},
 		{lab.PurgeNoop, "E", "", "cache_not_purged"},
 	}
 	for _, c := range cases {
@@ -196,6 +200,10 @@ func TestMisconfigurationsAreDiagnosed(t *testing.T) {
 			src := planFor(c.drill, "")
 			if c.phases != "" {
 				src = planWith(c.drill, c.phases, "")
+			}
+			if strings.Contains(c.phases, `"routing"`) { // the case brings its own routing
+				src = `{"regions":["us-east","eu-west"],"evacuate":"us-east","promote_survivor":"eu-west",
+				 "drills":["` + c.drill + `"],"phases":` + c.phases + `}`
 			}
 			rep, _ := drillPlan(t, src, c.mis)
 			if rep.Verdict != verdict.Fail || !hasDiagnosis(rep, c.want) {

@@ -23,8 +23,9 @@ type Config struct {
 	TargetUtil   float64       // share of slots the autoscaler aims to fill; default 0.7
 	IdleWindow   time.Duration // demand is remembered this long before scaling in; default 5s
 	Tick         time.Duration // autoscaler period; default 100ms
-	// IgnoreMin makes MinInstances have no effect (the lab's cold_start
-	// misconfiguration: the pre-warm setting is ignored).
+	// IgnoreMin makes MinInstances no floor (the lab's cold_start
+	// misconfiguration: the pre-warm setting is ignored). The pool still
+	// starts with MinInstances, as deployed, and scales in from there.
 	IgnoreMin bool
 }
 
@@ -85,7 +86,10 @@ type Pool struct {
 func New(cfg Config) *Pool {
 	cfg.defaults()
 	p := &Pool{cfg: cfg, stop: make(chan struct{})}
-	p.ready = p.minLocked()
+	// Deployed with MinInstances ready. Under IgnoreMin that is not a
+	// floor: idle instances are retired down to one, and a later pre-warm
+	// (SetMinInstances) does nothing.
+	p.ready = cfg.MinInstances
 	p.wg.Add(1)
 	go p.loop()
 	return p
@@ -214,7 +218,9 @@ func (p *Pool) loop() {
 		for p.ready+p.booting < p.desiredLocked(p.meanLocked(len(p.samples)-second, len(p.samples))) {
 			p.bootLocked()
 		}
-		if p.ready+p.booting > want && p.ready > 0 && p.inflight <= (p.ready-1)*p.cfg.Concurrency {
+		// Scale in only on a full idle window of demand: a pool that has
+		// just started knows nothing yet of the load it is about to take.
+		if len(p.samples) == window && p.ready+p.booting > want && p.ready > 0 && p.inflight <= (p.ready-1)*p.cfg.Concurrency {
 			p.ready--
 		}
 		p.mu.Unlock()
