@@ -51,8 +51,9 @@ type QueueStats struct {
 	Backlog          int     `json:"backlog"`            // messages not yet applied or forwarded
 	OldestAgeSeconds float64 `json:"oldest_age_seconds"` // age of the oldest pending message
 	WebhookBacklog   int     `json:"webhook_backlog"`
-	Applied          int     `json:"applied"`     // writes this region applied to its store
-	DedupeHits       int     `json:"dedupe_hits"` // writes dropped as already applied
+	Applied          int     `json:"applied"`      // writes this region applied to its store
+	DedupeHits       int     `json:"dedupe_hits"`  // writes dropped as already applied
+	DeadLetters      int     `json:"dead_letters"` // writes set aside as never applicable (kept, listed by GET /writes/dead)
 }
 
 // CacheStats are the answer cache counters.
@@ -129,6 +130,17 @@ type StoredWrite struct {
 type Writes struct {
 	Region string        `json:"region"`
 	Writes []StoredWrite `json:"writes"`
+	// Queued lists the keys still waiting in this region's write queue, so a
+	// write not applied yet is never mistaken for a lost one (optional).
+	Queued []string `json:"queued,omitempty"`
+	// Dead lists writes set aside as never applicable (optional).
+	Dead []DeadWrite `json:"dead,omitempty"`
+}
+
+// DeadWrite is a queued write the region set aside, with its reason.
+type DeadWrite struct {
+	Key    string `json:"key"`
+	Reason string `json:"reason"`
 }
 
 // Admin requests. All mutations require "Authorization: Bearer <admin token>".

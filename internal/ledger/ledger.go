@@ -138,6 +138,16 @@ func Classify(attempts []load.WriteAttempt, stores []contract.Writes) *Ledger {
 			all = append(all, located{store: s.Region, w: w})
 		}
 	}
+	queued, dead := map[string]string{}, map[string]contract.DeadWrite{}
+	for _, s := range stores {
+		for _, k := range s.Queued {
+			queued[k] = s.Region
+		}
+		for _, d := range s.Dead {
+			d.Reason = s.Region + ": " + d.Reason
+			dead[d.Key] = d
+		}
+	}
 	var scratch []located
 	find := func(key string) []located {
 		scratch = scratch[:0]
@@ -162,9 +172,19 @@ func Classify(attempts []load.WriteAttempt, stores []contract.Writes) *Ledger {
 		}
 		locs := find(a.Key)
 		c := classOf(a.Outcome, len(locs))
+		ev := evidence(c, a, locs)
+		if len(locs) == 0 {
+			// Not applied anywhere yet: a write still in a queue is not known
+			// to be lost; a dead letter was set aside, not silently dropped.
+			if d, ok := dead[a.Key]; ok {
+				ev = fmt.Sprintf("%s; set aside as a dead letter by %s", ev, d.Reason)
+			} else if r, ok := queued[a.Key]; ok {
+				c, ev = Indeterminate, fmt.Sprintf("%s, still queued in %s when the stores were read", a.Outcome, r)
+			}
+		}
 		l.count(c)
 		if c != OK {
-			l.Items = append(l.Items, Item{Key: a.Key, Class: c, Outcome: a.Outcome, AckedBy: a.AckedBy, Found: storesOf(locs), Evidence: evidence(c, a, locs)})
+			l.Items = append(l.Items, Item{Key: a.Key, Class: c, Outcome: a.Outcome, AckedBy: a.AckedBy, Found: storesOf(locs), Evidence: ev})
 		}
 		var bad []string
 		for _, loc := range locs {

@@ -3,6 +3,7 @@ package ledger_test
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -218,5 +219,36 @@ func TestDeliveryJSON(t *testing.T) {
 	err := json.Unmarshal([]byte(`{"id":"x","region":"us-east","kid":"k2","received_at":"2025-01-01T00:00:01Z"}`), &d)
 	if err != nil || d.ID != "x" || d.Region != "us-east" || d.KID != "k2" || !d.ReceivedAt.Equal(t0.Add(time.Second)) {
 		t.Fatalf("delivery %+v err %v", d, err)
+	}
+}
+
+// An acknowledged write that is still in a queue when the stores are read is
+// not known to be lost (indeterminate); one the system set aside as a dead
+// letter is lost, and the evidence says where and why.
+func TestQueuedAndDeadLetteredWrites(t *testing.T) {
+	attempts := []load.WriteAttempt{
+		{Key: "q", Outcome: load.OutcomeAcked, AckedBy: "eu", Attempts: 1},
+		{Key: "d", Outcome: load.OutcomeAcked, AckedBy: "eu", Attempts: 1},
+		{Key: "gone", Outcome: load.OutcomeAcked, AckedBy: "eu", Attempts: 1},
+	}
+	stores := []contract.Writes{
+		{Region: "eu", Writes: []contract.StoredWrite{}, Queued: []string{"q"}},
+		{Region: "us", Writes: []contract.StoredWrite{}, Dead: []contract.DeadWrite{{Key: "d", Reason: "undecodable"}}},
+	}
+	l := ledger.Classify(attempts, stores)
+	if l.Lost != 2 || l.Indeterminate != 1 {
+		t.Fatalf("lost %d indeterminate %d, want 2 and 1: %+v", l.Lost, l.Indeterminate, l.Items)
+	}
+	for _, it := range l.Items {
+		switch it.Key {
+		case "q":
+			if it.Class != ledger.Indeterminate || !strings.Contains(it.Evidence, "still queued in eu") {
+				t.Errorf("queued write: %+v", it)
+			}
+		case "d":
+			if it.Class != ledger.Lost || !strings.Contains(it.Evidence, "dead letter by us: undecodable") {
+				t.Errorf("dead letter: %+v", it)
+			}
+		}
 	}
 }

@@ -133,7 +133,25 @@ const (
 	hdrAcceptedAt = "Rd-Accepted-At" // accept time (RFC 3339, the region's clock)
 	hdrEpoch      = "Rd-Epoch"       // sender's known epoch on /internal/inbox
 	hdrEmit       = "Rd-Emit"        // webhook routing mode (see emitMode)
+	hdrDeferrals  = "Rd-Deferrals"   // times a write went to the back of the queue
+	hdrReason     = "Rd-Reason"      // why a dead letter was set aside
 )
+
+// openDeadLetters creates the region's dead-letter stream: messages that
+// can never be applied, kept (not a work queue) so a drill can count them.
+func openDeadLetters(ctx context.Context, js jetstream.JetStream, region string) (*queue, error) {
+	name := "RD_DEAD_" + token(region)
+	subject := "rd.dead." + token(region)
+	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:     name,
+		Subjects: []string{subject},
+		Storage:  jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", name, err)
+	}
+	return &queue{stream: st, subject: subject}, nil
+}
 
 // backlog is the number of messages not yet acknowledged (work-queue
 // retention deletes acked ones) and the accept time of the oldest.
@@ -153,4 +171,31 @@ func (q *queue) backlog(ctx context.Context) (int, time.Time, error) {
 	}
 	at, _ := time.Parse(time.RFC3339Nano, m.Header.Get(hdrAcceptedAt))
 	return n, at, nil
+}
+
+// maxListed bounds how many messages each lists.
+const maxListed = 1 << 20
+
+// each calls f on every message in q, oldest first (at most maxListed).
+func (q *queue) each(ctx context.Context, f func(*jetstream.RawStreamMsg)) error {
+	info, err := q.stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("stream info: %w", err)
+	}
+	if info.State.Msgs == 0 {
+		return nil
+	}
+	seq := info.State.FirstSeq
+	for range maxListed {
+		m, err := q.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(q.subject))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read message %d: %w", seq, err)
+		}
+		f(m)
+		seq = m.Sequence + 1
+	}
+	return nil
 }

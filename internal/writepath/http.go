@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -23,6 +24,25 @@ func (p *Path) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /writes", p.HandleWrites)
 	mux.HandleFunc("POST /internal/inbox", p.HandleInbox)
 	mux.HandleFunc("POST /internal/webhook", p.HandleWebhook)
+}
+
+// MaxKeyLen bounds an Idempotency-Key, in bytes.
+const MaxKeyLen = 255
+
+// checkKey accepts 1 to MaxKeyLen printable ASCII characters.
+func checkKey(key string) error {
+	switch {
+	case key == "":
+		return errors.New("Idempotency-Key header required")
+	case len(key) > MaxKeyLen:
+		return fmt.Errorf("Idempotency-Key is %d bytes, at most %d allowed", len(key), MaxKeyLen)
+	}
+	for i := range len(key) {
+		if c := key[i]; c < 0x21 || c > 0x7e {
+			return fmt.Errorf("Idempotency-Key byte %d (0x%02x) is not printable ASCII", i, c)
+		}
+	}
+	return nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -53,8 +73,8 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 // queue. The answer is 202 only once the queue acknowledged the message.
 func (p *Path) HandleWrite(w http.ResponseWriter, r *http.Request) {
 	key := r.Header.Get(contract.HeaderIdempotencyKey)
-	if key == "" {
-		fail(w, http.StatusBadRequest, "Idempotency-Key header required")
+	if err := checkKey(key); err != nil {
+		fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	body, ok := readBody(w, r)
@@ -171,8 +191,8 @@ func (p *Path) HandleInbox(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := r.Header.Get(hdrKey)
-	if key == "" {
-		fail(w, http.StatusBadRequest, "Idempotency-Key header required")
+	if err := checkKey(key); err != nil {
+		fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	st, _ := p.snapshot()
@@ -191,7 +211,12 @@ func (p *Path) HandleInbox(w http.ResponseWriter, r *http.Request) {
 			h.Set(k, v)
 		}
 	}
-	if _, err := p.publish(r.Context(), p.writesQ, body, h, key); err != nil {
+	// The message id names the epoch it was handed over in: a write this
+	// region accepted itself may come back after a promotion round trip
+	// within the duplicate window, and must not be taken for its own first
+	// publish (that dropped it: the lost write of issue 11). Retries of one
+	// hand-over in one epoch are still deduped.
+	if _, err := p.publish(r.Context(), p.writesQ, body, h, key+"@"+strconv.FormatUint(st.Epoch, 10)); err != nil {
 		p.log.Error("enqueue forwarded write", "key", key, "err", err)
 		fail(w, http.StatusServiceUnavailable, "write not queued")
 		return

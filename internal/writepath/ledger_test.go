@@ -2,7 +2,6 @@ package writepath_test
 
 import (
 	"context"
-	"encoding/base64"
 	"testing"
 
 	"github.com/nats-io/nats.go"
@@ -10,8 +9,8 @@ import (
 	"github.com/regiondrill/regiondrill/internal/writepath"
 )
 
-// A claim left "claimed" by a primary of an older epoch (it died before
-// storing) is taken over; one marked "applied" is a dedupe hit.
+// A claim left "claimed" by a primary of an older epoch (it was fenced off
+// before it committed) is taken over; a committed one is a dedupe hit.
 func TestLedgerClaimTakeOver(t *testing.T) {
 	l := newLab(t, writepath.Faults{}, "eu", "us")
 	nc, err := nats.Connect("nats://" + l.ledger.addr())
@@ -29,12 +28,12 @@ func TestLedgerClaimTakeOver(t *testing.T) {
 	}
 	put := func(key, state string) {
 		v := `{"key":"` + key + `","region":"eu","epoch":1,"state":"` + state + `"}`
-		if _, err := kv.Create(context.Background(), "k"+base64.RawURLEncoding.EncodeToString([]byte(key)), []byte(v)); err != nil {
+		if _, err := kv.Create(context.Background(), writepath.LedgerKey(key), []byte(v)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	put("orphan", "claimed")
-	put("done", "applied")
+	put("done", "committed")
 
 	us := l.start("us", func(c *writepath.Config) { c.Primary, c.Epoch = "us", 2 })
 	mustAccept(t, us.url, "orphan", writeBody("o", 1, "x"))

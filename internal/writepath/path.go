@@ -85,6 +85,7 @@ type Path struct {
 	js       jetstream.JetStream
 	writesQ  *queue
 	hooksQ   *queue
+	deadQ    *queue
 	ledgerNC *nats.Conn
 	ledger   *ledger
 	st       *store
@@ -97,7 +98,8 @@ type Path struct {
 	emitFrom []string
 	changed  chan struct{} // closed and replaced on every state change
 
-	acceptHook func(key string) // test hook: runs while the key is in flight
+	acceptHook func(key string)        // test hook: runs while the key is in flight
+	applyHook  func(key, stage string) // test hook: runs at each stage of an apply
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -178,6 +180,9 @@ func (p *Path) open(ctx context.Context) error {
 		return err
 	}
 	if p.hooksQ, err = openQueue(ctx, p.js, "webhooks", p.cfg.Region); err != nil {
+		return err
+	}
+	if p.deadQ, err = openDeadLetters(ctx, p.js, p.cfg.Region); err != nil {
 		return err
 	}
 	if p.cfg.LedgerURL != "" {
@@ -322,14 +327,41 @@ func (p *Path) Stats() contract.QueueStats {
 		}
 		qs.WebhookBacklog = n
 	}
+	if p.deadQ != nil {
+		if info, err := p.deadQ.stream.Info(ctx); err != nil {
+			p.log.Warn("dead letters", "err", err)
+		} else {
+			qs.DeadLetters = int(info.State.Msgs)
+		}
+	}
 	return qs
 }
 
-// Writes lists the local store in apply order.
+// Writes lists the local store in apply order, the keys still queued and the
+// dead letters.
 func (p *Path) Writes() (contract.Writes, error) {
 	ws, err := p.st.writes()
 	if err != nil {
 		return contract.Writes{}, fmt.Errorf("list writes: %w", err)
 	}
-	return contract.Writes{Region: p.cfg.Region, Writes: ws}, nil
+	out := contract.Writes{Region: p.cfg.Region, Writes: ws}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if p.writesQ != nil {
+		err = p.writesQ.each(ctx, func(m *jetstream.RawStreamMsg) {
+			out.Queued = append(out.Queued, m.Header.Get(hdrKey))
+		})
+		if err != nil {
+			return contract.Writes{}, fmt.Errorf("list queued writes: %w", err)
+		}
+	}
+	if p.deadQ != nil {
+		err = p.deadQ.each(ctx, func(m *jetstream.RawStreamMsg) {
+			out.Dead = append(out.Dead, contract.DeadWrite{Key: m.Header.Get(hdrKey), Reason: m.Header.Get(hdrReason)})
+		})
+		if err != nil {
+			return contract.Writes{}, fmt.Errorf("list dead letters: %w", err)
+		}
+	}
+	return out, nil
 }

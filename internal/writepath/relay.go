@@ -49,7 +49,10 @@ func fetchOne(ctx context.Context, q *queue) jetstream.Msg {
 
 // hold runs step on msg until it succeeds, backing off between attempts and
 // re-reading the state each time. It acks on success. When stop says the
-// message must stay queued (or the loop ends), it naks and returns.
+// message must stay queued (or the loop ends), it naks and returns. A
+// message that can never be applied goes to the dead-letter stream, and one
+// that must wait for another applier goes to the back of the queue: neither
+// holds up the messages behind it.
 func (p *Path) hold(ctx context.Context, msg jetstream.Msg, stop func(State) bool, step func(context.Context, State) error) {
 	backoff := p.cfg.RetryMin
 	for {
@@ -59,11 +62,24 @@ func (p *Path) hold(ctx context.Context, msg jetstream.Msg, stop func(State) boo
 			return
 		}
 		err := step(ctx, st)
-		if err == nil {
+		var perm permanentError
+		switch {
+		case err == nil:
 			if err := msg.Ack(); err != nil {
 				p.log.Warn("ack", "err", err)
 			}
 			return
+		case errors.As(err, &perm):
+			p.deadLetter(ctx, msg, err)
+			return
+		case errors.Is(err, errDeferred):
+			if p.requeue(ctx, msg) {
+				return
+			}
+		case errors.Is(err, errSteppedDown):
+			if now := p.State(); now.Primary != st.Primary || now.Epoch != st.Epoch {
+				continue // the region stepped down: handle it again at once
+			}
 		}
 		p.log.Debug("retry held message", "subject", msg.Subject(), "err", err)
 		select {
@@ -99,54 +115,182 @@ func (p *Path) relayLoop(ctx context.Context) {
 			if s.Role == contract.RolePrimary {
 				return p.apply(ctx, msg, s, &prog)
 			}
-			return p.forward(ctx, msg, s)
+			return p.forward(ctx, msg, s, &prog)
 		})
 	}
 }
 
 // progress is how far apply got with one message across retries.
 type progress struct {
-	stored bool
-	claim  claim
-	rev    uint64 // ledger revision of our claim
+	committing bool  // a commit was sent (its answer may have been lost)
+	committed  bool  // this region committed the key in the ledger
+	claim      claim // the committed entry
 }
 
-// apply claims the key in the global ledger, then stores the write and
-// queues its webhook event. A key already claimed elsewhere is a dedupe hit.
+// Outcomes of one apply attempt that are not plain transient errors.
+var (
+	// errSteppedDown: the ledger's fence names a newer primary; this region
+	// adopted it and the message is handled again as a follower.
+	errSteppedDown = errors.New("a newer primary holds the fence")
+	// errDeferred: another applier of the current epoch holds the claim; the
+	// message goes to the back of the queue instead of blocking it.
+	errDeferred = errors.New("claim held by another current applier")
+)
+
+// permanentError marks a message that can never be applied; it goes to the
+// dead-letter stream instead of holding up the queue.
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// apply runs the ledger protocol of docs/WRITEPATH.md for one queued write:
+// read the fence (step down if it names a newer primary, raise it if this
+// region's epoch is newer), claim the key, commit the claim by
+// compare-and-set, then store the write and queue its webhook event. Only the
+// region whose commit won stores the write, so a primary fenced off
+// mid-apply can never store what its successor applied.
 func (p *Path) apply(ctx context.Context, msg jetstream.Msg, st State, prog *progress) error {
-	if prog.stored {
-		return p.markApplied(ctx, prog)
-	}
 	key := msg.Headers().Get(hdrKey)
 	body := msg.Data()
 	var req contract.WriteRequest
 	if err := json.Unmarshal(body, &req); err != nil {
-		p.log.Error("drop undecodable write", "key", key, "err", err)
+		return permanentError{fmt.Errorf("undecodable write %q: %w", key, err)}
+	}
+	if p.cfg.Faults.NoDedupe {
+		return p.store(ctx, key, body, req, claim{Key: key, Region: p.cfg.Region, Epoch: st.Epoch, AppliedAt: p.clock()})
+	}
+	if prog.committed {
+		return p.store(ctx, key, body, req, prog.claim)
+	}
+	if have, err := p.st.hasKey(key); err != nil {
+		return fmt.Errorf("store lookup: %w", err)
+	} else if have {
+		p.met.deduped.Add(1)
 		return nil
 	}
-	if !p.cfg.Faults.NoDedupe {
-		have, err := p.st.hasKey(key)
-		if err != nil {
-			return fmt.Errorf("store lookup: %w", err)
-		}
-		if have {
-			p.met.deduped.Add(1)
-			return nil
-		}
-		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		c := claim{Key: key, Region: p.cfg.Region, Epoch: st.Epoch}
-		mine, rev, err := p.ledger.claim(cctx, c)
-		cancel()
-		if err != nil {
+	lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	mine := claim{Key: key, Region: p.cfg.Region, Epoch: st.Epoch, State: claimTaken}
+	// The fence is read while the claim is first tried: a claim made by a
+	// region that then finds itself fenced is left uncommitted, and the
+	// newer primary takes it over (an older epoch's claim).
+	fenced := make(chan error, 1)
+	go func() { fenced <- p.checkFence(lctx, st) }()
+	rev, err := p.ledger.putClaim(lctx, mine, 0)
+	if ferr := <-fenced; ferr != nil {
+		return ferr
+	}
+	for attempt := 0; ; attempt++ {
+		switch {
+		case err == nil:
+		case !errors.Is(err, errConflict):
 			return err
+		case attempt >= 8:
+			return fmt.Errorf("claim of %q: %w", key, errConflict)
+		default:
+			var done bool
+			if rev, done, err = p.claimAgain(lctx, key, body, req, mine); done || err != nil && !errors.Is(err, errConflict) {
+				return err // decided: stored, deduped, deferred, or an error
+			} else if err != nil {
+				continue // raced again
+			}
 		}
-		prog.claim, prog.rev = c, rev
-		if !mine {
-			p.met.deduped.Add(1)
+		if p.applyHook != nil {
+			p.applyHook(key, "claimed")
+		}
+		commit := mine
+		commit.State, commit.AppliedAt = claimCommitted, p.clock()
+		prog.committing = true
+		if _, err = p.ledger.putClaim(lctx, commit, rev); err == nil {
+			prog.committed, prog.claim = true, commit
+			return p.store(ctx, key, body, req, commit)
+		}
+		// a lost race (read it again) or an error (the commit may have
+		// landed: the retry reads it)
+	}
+}
+
+// claimAgain reads key's entry after a lost race and decides: store it (our
+// own earlier commit), drop it (another's commit), defer it (done, or an
+// error), or take the claim over by compare-and-set (the revision to commit
+// on; errConflict when that race is lost too).
+func (p *Path) claimAgain(ctx context.Context, key string, body []byte, req contract.WriteRequest, mine claim) (rev uint64, done bool, err error) {
+	c, rev, found, err := p.ledger.getClaim(ctx, key)
+	if err != nil {
+		return 0, true, err
+	}
+	switch {
+	case !found:
+		rev = 0
+	case c.State == claimCommitted && c.Region == p.cfg.Region:
+		// committed by this region earlier (an answer lost, a crash before
+		// the store): finish it
+		return 0, true, p.store(ctx, key, body, req, c)
+	case c.State == claimCommitted:
+		p.met.deduped.Add(1)
+		return 0, true, nil
+	case c.Epoch > mine.Epoch:
+		// a newer primary exists; the next attempt reads its fence
+		return 0, true, fmt.Errorf("claim of %q at epoch %d, above ours (%d)", key, c.Epoch, mine.Epoch)
+	case c.Region != p.cfg.Region && c.Epoch == mine.Epoch:
+		return 0, true, errDeferred
+	}
+	// absent, ours, or an uncommitted claim of an older epoch (its holder
+	// was fenced off and can no longer commit it)
+	rev, err = p.ledger.putClaim(ctx, mine, rev)
+	return rev, false, err
+}
+
+// checkFence compares this region's view with the ledger's fence: a newer
+// fence is adopted (the region steps down before applying anything); an
+// older one is raised to this region's epoch.
+func (p *Path) checkFence(ctx context.Context, st State) error {
+	f, _, err := p.ledger.readFence(ctx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case f.Epoch > st.Epoch || f.Epoch == st.Epoch && f.Primary != "" && f.Primary != p.cfg.Region:
+		p.adopt(f)
+		return fmt.Errorf("fence: %s at epoch %d: %w", f.Primary, f.Epoch, errSteppedDown)
+	case f.Epoch < st.Epoch || f.Primary == "":
+		cur, err := p.ledger.raiseFence(ctx, fence{Primary: p.cfg.Region, Epoch: st.Epoch})
+		if errors.Is(err, ErrStaleEpoch) {
+			p.adopt(cur)
+			return fmt.Errorf("fence: %s at epoch %d: %w", cur.Primary, cur.Epoch, errSteppedDown)
+		}
+		return err
+	}
+	return nil
+}
+
+// adopt records a newer primary read from the ledger's fence.
+func (p *Path) adopt(f fence) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if f.Epoch < p.epoch || f.Epoch == p.epoch && f.Primary == p.primary {
+		return
+	}
+	if err := p.st.saveFencing(fencing{Primary: f.Primary, Epoch: f.Epoch}); err != nil {
+		p.log.Error("save adopted fence", "err", err)
+	}
+	p.log.Info("stepped down to the ledger's fence", "primary", f.Primary, "epoch", f.Epoch)
+	p.primary, p.epoch = f.Primary, f.Epoch
+	p.notifyLocked()
+}
+
+// store makes a committed write visible in this region: its webhook event is
+// queued (deduped by event id), then the write is appended to the store.
+// Safe to repeat: a key already stored is left alone.
+func (p *Path) store(ctx context.Context, key string, body []byte, req contract.WriteRequest, c claim) error {
+	if !p.cfg.Faults.NoDedupe {
+		if have, err := p.st.hasKey(key); err != nil {
+			return fmt.Errorf("store lookup: %w", err)
+		} else if have {
 			return nil
 		}
 	}
-	now := p.clock()
 	ev := Event{
 		ID:        EventID(req.EventID, req.Rev),
 		Key:       key,
@@ -155,8 +299,8 @@ func (p *Path) apply(ctx context.Context, msg jetstream.Msg, st State, prog *pro
 		Rev:       req.Rev,
 		Payload:   req.Payload,
 		AppliedBy: p.cfg.Region,
-		Epoch:     st.Epoch,
-		AppliedAt: now,
+		Epoch:     c.Epoch,
+		AppliedAt: c.AppliedAt,
 	}
 	// The event is queued before the write is stored: a retry after a failed
 	// store append re-queues it under the same message id (deduped).
@@ -172,28 +316,29 @@ func (p *Path) apply(ctx context.Context, msg jetstream.Msg, st State, prog *pro
 		Tenant:    req.Tenant,
 		BodyHash:  sha256Hex(body),
 		AppliedBy: p.cfg.Region,
-		Epoch:     st.Epoch,
-		AppliedAt: now,
+		Epoch:     c.Epoch,
+		AppliedAt: c.AppliedAt,
 	}); err != nil {
 		return fmt.Errorf("store append: %w", err)
 	}
 	p.met.applied.Add(1)
-	prog.stored = true
-	if p.cfg.Faults.NoDedupe {
-		return nil
-	}
-	return p.markApplied(ctx, prog)
-}
-
-func (p *Path) markApplied(ctx context.Context, prog *progress) error {
-	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	return p.ledger.markApplied(cctx, prog.claim, prog.rev)
+	return nil
 }
 
 // forward hands a queued write to the primary's inbox; success means the
-// primary queued it durably.
-func (p *Path) forward(ctx context.Context, msg jetstream.Msg, st State) error {
+// primary queued it durably. A write this region committed while it was
+// primary (it stepped down between the commit and the store, or crashed) is
+// stored here instead: the ledger names this region as its only applier.
+func (p *Path) forward(ctx context.Context, msg jetstream.Msg, st State, prog *progress) error {
+	if c, ok, err := p.ownCommit(ctx, msg, prog); err != nil {
+		return err
+	} else if ok {
+		var req contract.WriteRequest
+		if err := json.Unmarshal(msg.Data(), &req); err != nil {
+			return permanentError{fmt.Errorf("undecodable write: %w", err)}
+		}
+		return p.store(ctx, c.Key, msg.Data(), req, c)
+	}
 	if st.Primary == "" {
 		return errNoPrimary
 	}
@@ -209,6 +354,28 @@ func (p *Path) forward(ctx context.Context, msg jetstream.Msg, st State) error {
 	}
 	p.met.forwarded.Add(1)
 	return nil
+}
+
+// ownCommit reports whether this region committed msg's key in the ledger.
+// Only a message delivered before (this region may have been primary for it)
+// costs a ledger read.
+func (p *Path) ownCommit(ctx context.Context, msg jetstream.Msg, prog *progress) (claim, bool, error) {
+	if prog.committed {
+		return prog.claim, true, nil
+	}
+	if p.cfg.Faults.NoDedupe || p.ledger.nc == nil {
+		return claim{}, false, nil
+	}
+	if md, err := msg.Metadata(); !prog.committing && err == nil && md.NumDelivered <= 1 {
+		return claim{}, false, nil
+	}
+	lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	c, _, found, err := p.ledger.getClaim(lctx, msg.Headers().Get(hdrKey))
+	if err != nil {
+		return claim{}, false, err
+	}
+	return c, found && c.State == claimCommitted && c.Region == p.cfg.Region, nil
 }
 
 // post sends body to a peer's internal endpoint and wants a 2xx.
@@ -257,4 +424,50 @@ func (p *Path) publish(ctx context.Context, q *queue, data []byte, hdr nats.Head
 		return nil, fmt.Errorf("publish %s: %w", q.subject, err)
 	}
 	return ack, nil
+}
+
+// maxDeferrals bounds how often one message goes to the back of the queue
+// before it is set aside as a dead letter.
+const maxDeferrals = 100
+
+// requeue puts a copy of msg at the back of its queue and acks the original;
+// false when it could not (the caller keeps holding the message).
+func (p *Path) requeue(ctx context.Context, msg jetstream.Msg) bool {
+	h := nats.Header{}
+	for k, v := range msg.Headers() {
+		h[k] = v
+	}
+	n, _ := strconv.Atoi(h.Get(hdrDeferrals))
+	if n >= maxDeferrals {
+		p.deadLetter(ctx, msg, fmt.Errorf("deferred %d times: %w", n, errDeferred))
+		return true
+	}
+	h.Set(hdrDeferrals, strconv.Itoa(n+1))
+	if _, err := p.publish(ctx, p.writesQ, msg.Data(), h, ""); err != nil {
+		p.log.Warn("requeue", "err", err)
+		return false
+	}
+	if err := msg.Ack(); err != nil {
+		p.log.Warn("ack requeued", "err", err)
+	}
+	return true
+}
+
+// deadLetter moves msg to the region's dead-letter stream with the reason;
+// health reports the count and GET /writes/dead lists them.
+func (p *Path) deadLetter(ctx context.Context, msg jetstream.Msg, why error) {
+	h := nats.Header{}
+	for k, v := range msg.Headers() {
+		h[k] = v
+	}
+	h.Set(hdrReason, why.Error())
+	p.log.Error("dead letter", "key", h.Get(hdrKey), "err", why)
+	if _, err := p.publish(ctx, p.deadQ, msg.Data(), h, ""); err != nil {
+		p.log.Error("dead letter publish", "err", err)
+		_ = msg.Nak()
+		return
+	}
+	if err := msg.Ack(); err != nil {
+		p.log.Warn("ack dead letter", "err", err)
+	}
 }
