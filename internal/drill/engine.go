@@ -265,7 +265,11 @@ func (e *Engine) apply(ctx context.Context, step string, do target.Action, undo 
 		e.mu.Unlock()
 	}
 	if err != nil {
-		_, _ = e.j.Append(journal.ApplyFailed, step, id, map[string]string{"error": err.Error()})
+		failed := map[string]string{}
+		for _, re := range target.RegionErrors(err) {
+			failed[re.Region] = re.Err.Error()
+		}
+		_, _ = e.j.Append(journal.ApplyFailed, step, id, ApplyFailure{Error: err.Error(), Regions: failed})
 	} else {
 		_, _ = e.j.Append(journal.Applied, step, id, do)
 	}
@@ -273,6 +277,13 @@ func (e *Engine) apply(ctx context.Context, step string, do target.Action, undo 
 	e.applied = append(e.applied, id) // undo runs even for a partly applied change
 	e.mu.Unlock()
 	return err
+}
+
+// ApplyFailure is the journal record of a change that failed: the error and,
+// for an action sent to several regions, the regions it did not reach.
+type ApplyFailure struct {
+	Error   string            `json:"error"`
+	Regions map[string]string `json:"regions,omitempty"` // region → why
 }
 
 // survivorGuard refuses a routing change that would leave fewer than

@@ -437,6 +437,15 @@ func (e *Engine) closeout(ctx context.Context) {
 			part := contract.Writes{Region: s.Region, Writes: s.Writes[i:min(i+batchSize, len(s.Writes))]}
 			_, _ = e.j.Append(journal.Stores, "", "", []contract.Writes{part})
 		}
+		// what is still queued or was set aside, in events of their own
+		for i := 0; i < len(s.Queued); i += batchSize {
+			part := contract.Writes{Region: s.Region, Writes: []contract.StoredWrite{}, Queued: s.Queued[i:min(i+batchSize, len(s.Queued))]}
+			_, _ = e.j.Append(journal.Stores, "", "", []contract.Writes{part})
+		}
+		for i := 0; i < len(s.Dead); i += batchSize {
+			part := contract.Writes{Region: s.Region, Writes: []contract.StoredWrite{}, Dead: s.Dead[i:min(i+batchSize, len(s.Dead))]}
+			_, _ = e.j.Append(journal.Stores, "", "", []contract.Writes{part})
+		}
 	}
 	if ds, err := e.t.Deliveries(ctx); err == nil {
 		sort.Slice(ds, func(i, j int) bool { return ds[i].ReceivedAt.Before(ds[j].ReceivedAt) })

@@ -48,10 +48,12 @@ type Mark struct {
 type stepFn func(ctx context.Context, d *drillRun) ([]string, error)
 
 type drillRun struct {
-	kind     plan.DrillKind
-	letter   string
-	evac     string
-	survivor string
+	kind       plan.DrillKind
+	letter     string
+	evac       string
+	survivor   string
+	blackholed bool // the evacuated region is cut off: actions cannot reach it
+	partial    bool // the running step's actions missed a region, as expected
 }
 
 func (e *Engine) mark(d *drillRun, kind, label string) {
@@ -84,6 +86,7 @@ func (e *Engine) runDrill(ctx context.Context, kind plan.DrillKind) error {
 		default:
 		}
 		_, _ = e.j.Append(journal.StepStart, s.name, "", StepData{Drill: d.letter})
+		d.partial = false
 		var notes []string
 		err := e.runHooks(ctx, d, s.name, "before")
 		if err == nil {
@@ -94,6 +97,8 @@ func (e *Engine) runDrill(ctx context.Context, kind plan.DrillKind) error {
 		}
 		out := "ok"
 		switch {
+		case err == nil && d.partial:
+			out = "partial"
 		case errors.Is(err, errSkip):
 			out, err = "skipped", nil
 		case errors.Is(err, ErrInterrupted) || ctx.Err() != nil:
@@ -205,6 +210,7 @@ func (e *Engine) stepEvacuate(ctx context.Context, d *drillRun) ([]string, error
 			&target.Action{Kind: target.ClearFaults, Region: d.evac}, "hard outage: cut ingress and egress"); err != nil {
 			return notes, err
 		}
+		d.blackholed = true
 		go e.renewLease(ctx, d)
 		if e.p.FreezeWritesOnFollowers {
 			for _, r := range e.p.Survivors() {
@@ -252,39 +258,48 @@ func (e *Engine) stepPromote(ctx context.Context, d *drillRun) ([]string, error)
 	}
 	epoch := e.nextEpoch()
 	e.mark(d, "promote", fmt.Sprintf("promote %s (epoch %d)", d.survivor, epoch))
+	var notes []string
 	err := e.apply(ctx, StepPromote, target.Action{Kind: target.Promote, Primary: d.survivor, Epoch: epoch},
 		&target.Action{Kind: target.Promote, Primary: e.snap.Primary}, "promote exactly one survivor")
-	if err != nil && !e.unreachableOnly(err, d.evac) {
-		return nil, err
+	if notes, err = e.missed(d, "promote", err, notes); err != nil {
+		return notes, err
 	}
 	emit := e.p.WebhookPolicy.EmitFrom
-	if err := e.apply(ctx, StepPromote, target.Action{Kind: target.EmitFrom, EmitFrom: []string{emit}},
-		&target.Action{Kind: target.EmitFrom, EmitFrom: []string{e.snap.Primary}}, "emit webhooks only from the survivor"); err != nil && !e.unreachableOnly(err, d.evac) {
-		return nil, err
+	err = e.apply(ctx, StepPromote, target.Action{Kind: target.EmitFrom, EmitFrom: []string{emit}},
+		&target.Action{Kind: target.EmitFrom, EmitFrom: []string{e.snap.Primary}}, "emit webhooks only from the survivor")
+	if notes, err = e.missed(d, "emit policy", err, notes); err != nil {
+		return notes, err
 	}
 	if err := e.apply(ctx, StepPromote, target.Action{Kind: target.Freeze, Region: d.survivor, Frozen: false},
 		&target.Action{Kind: target.Freeze, Region: d.survivor, Frozen: e.snap.Frozen[d.survivor]}, "the promoted region takes writes"); err != nil {
-		return nil, err
+		return notes, err
 	}
-	return []string{fmt.Sprintf("%s primary at epoch %d; webhooks from %s", d.survivor, epoch, emit)}, nil
+	return append(notes, fmt.Sprintf("%s primary at epoch %d; webhooks from %s", d.survivor, epoch, emit)), nil
 }
 
-// unreachableOnly reports whether err only concerns the evacuated region,
-// which is expected to be unreachable in a hard outage.
-func (e *Engine) unreachableOnly(err error, evac string) bool {
+// missed decides on an action that did not reach every region. Missing the
+// blackholed region of a hard outage is expected (it learns the new epoch
+// from the ledger's fence before it applies anything): the step goes on,
+// marked partial, with a note naming the action, the region and why. Any
+// other miss fails the step.
+func (e *Engine) missed(d *drillRun, action string, err error, notes []string) ([]string, error) {
 	if err == nil {
-		return true
+		return notes, nil
 	}
-	var errs interface{ Unwrap() []error }
-	if !errors.As(err, &errs) {
-		return false
+	failed := target.RegionErrors(err)
+	if len(failed) == 0 {
+		return notes, err
 	}
-	for _, x := range errs.Unwrap() {
-		if len(x.Error()) < len(evac) || x.Error()[:len(evac)] != evac {
-			return false
+	for _, f := range failed {
+		if !d.blackholed || f.Region != d.evac {
+			return notes, fmt.Errorf("%s did not reach %s, which is not cut off: %w", action, f.Region, f.Err)
 		}
 	}
-	return true
+	for _, f := range failed {
+		notes = append(notes, fmt.Sprintf("%s did not reach %s (expected: blackholed by this drill): %v", action, f.Region, f.Err))
+	}
+	d.partial = true
+	return notes, nil
 }
 
 func (e *Engine) stepObserve(ctx context.Context, d *drillRun) ([]string, error) {

@@ -435,17 +435,53 @@ func (t *HTTP) Do(ctx context.Context, a Action) error {
 	return fmt.Errorf("unknown action %q", a.Kind)
 }
 
-// each runs f on one region, or on every region when region is "". A region
-// that cannot be reached is skipped only in the all-regions form (it learns
-// the state when it returns); the errors of the others are joined.
+// RegionError is an action that did not reach one region.
+type RegionError struct {
+	Region string
+	Err    error
+}
+
+func (e *RegionError) Error() string { return e.Region + ": " + e.Err.Error() }
+func (e *RegionError) Unwrap() error { return e.Err }
+
+// RegionErrors lists the regions err says an action did not reach; nil
+// when err is not made only of RegionErrors.
+func RegionErrors(err error) []*RegionError {
+	if err == nil {
+		return nil
+	}
+	var list []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		list = j.Unwrap()
+	} else {
+		list = []error{err}
+	}
+	out := make([]*RegionError, 0, len(list))
+	for _, x := range list {
+		var re *RegionError
+		if !errors.As(x, &re) {
+			return nil
+		}
+		out = append(out, re)
+	}
+	return out
+}
+
+// each runs f on one region, or on every region when region is "". Every
+// region is tried; the ones the action did not reach come back as joined
+// *RegionError, so the caller can tell which, and decide whether that was
+// expected (a blackholed region learns the state when it returns).
 func (t *HTTP) each(region string, f func(string) error) error {
 	if region != "" {
-		return f(region)
+		if err := f(region); err != nil {
+			return &RegionError{Region: region, Err: err}
+		}
+		return nil
 	}
 	var errs []error
 	for _, r := range t.Regions() {
 		if err := f(r); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", r, err))
+			errs = append(errs, &RegionError{Region: r, Err: err})
 		}
 	}
 	return errors.Join(errs...)
