@@ -187,7 +187,7 @@ func (e *Engine) stepEvacuate(ctx context.Context, d *drillRun) ([]string, error
 		return []string{"published " + d.evac + " with analyzer " + e.p.Lab.SkewAnalyzer}, err
 	case plan.DrillPlannedEvacuation, plan.DrillReturnToHome:
 		// Planned: pre-warm the survivor for the traffic it is about to take.
-		if err := e.prewarm(ctx, d); err != nil {
+		if err := e.prewarm(ctx, d, StepEvacuate); err != nil {
 			notes = append(notes, "pre-warm: "+err.Error())
 		}
 		if e.p.FreezeWritesOnFollowers {
@@ -306,7 +306,7 @@ func (e *Engine) stepObserve(ctx context.Context, d *drillRun) ([]string, error)
 	var notes []string
 	if d.kind == plan.DrillHardOutage || d.kind == plan.DrillWebhookReroute {
 		// Unplanned: clamp after the fact.
-		if err := e.prewarm(ctx, d); err != nil {
+		if err := e.prewarm(ctx, d, StepObserve); err != nil {
 			notes = append(notes, "clamp: "+err.Error())
 		}
 	}
@@ -344,13 +344,13 @@ func (e *Engine) clampK(ctx context.Context, d *drillRun) (string, error) {
 	return fmt.Sprintf("p95 above the SLO: k %d → %d on %s", h.K, k, d.survivor), err
 }
 
-func (e *Engine) prewarm(ctx context.Context, d *drillRun) error {
+func (e *Engine) prewarm(ctx context.Context, d *drillRun, step string) error {
 	h, err := e.t.Health(ctx, d.survivor)
 	if err != nil {
 		return err
 	}
 	want := max(2*h.MinInstances, 4) + 2
-	return e.apply(ctx, StepObserve, target.Action{Kind: target.Scale, Region: d.survivor, MinInstances: want},
+	return e.apply(ctx, step, target.Action{Kind: target.Scale, Region: d.survivor, MinInstances: want},
 		&target.Action{Kind: target.Scale, Region: d.survivor, MinInstances: e.snap.MinInst[d.survivor]}, "pre-warm the survivor")
 }
 
