@@ -403,7 +403,7 @@ func (r *run) build() (*verdict.Report, error) {
 	rep.Writes = ledgerView(led, len(r.writes))
 	wh := r.webhookLedger()
 	rep.Webhooks = verdict.Webhooks{Expected: wh.Expected, Delivered: wh.Delivered, Missing: wh.Missing,
-		Duplicates: wh.Duplicates, FromDisallowedRegion: wh.FromDisallowedRegion, ByRegion: map[string]int{}}
+		Duplicates: wh.Duplicates, FromDisallowedRegion: wh.FromDisallowedRegion, Replays: wh.Replays, ByRegion: map[string]int{}}
 	for _, d := range r.webhooks {
 		rep.Webhooks.ByRegion[d.Region]++
 	}
@@ -634,8 +634,9 @@ func (r *run) judgeDrill(rep *verdict.Report, w window, led *ledger.Ledger) {
 	if w.letter == "D" {
 		wh := r.webhookLedger()
 		add(rep, verdict.Target{ID: "webhook_duplicates", Drill: w.letter, Target: "= 0", Value: wh.Duplicates + wh.FromDisallowedRegion,
-			Pass:   wh.Duplicates == 0 && wh.FromDisallowedRegion == 0,
-			Detail: fmt.Sprintf("%d duplicate deliveries, %d from a region outside the emit policy", wh.Duplicates, wh.FromDisallowedRegion)})
+			Pass: wh.Duplicates == 0 && wh.FromDisallowedRegion == 0,
+			Detail: fmt.Sprintf("%d duplicate deliveries, %d from a region outside the emit policy, %d replays of a delivery (re-sent bytes, not counted)",
+				wh.Duplicates, wh.FromDisallowedRegion, wh.Replays)})
 	}
 	if w.letter == "E" {
 		for _, p := range r.purged {

@@ -146,7 +146,10 @@ func Start(ctx context.Context, cfg Config) (l *Lab, err error) {
 	if err != nil {
 		return l, fmt.Errorf("lab: corpus: %w", err)
 	}
-	master := []byte(cfg.Token + "/keys")
+	// The key master: random per lab, not derived from the admin token, so
+	// the token alone yields no webhook or session key.
+	master := make([]byte, 32)
+	_, _ = rand.Read(master)
 	keyAccept := []string{"k1"}
 
 	// The global dedupe ledger and the third-party webhook sink.
@@ -380,18 +383,21 @@ func (l *Lab) Close() error {
 	return errors.Join(errs...)
 }
 
-// multiKeys is the sink's view of the provider's keys: every key id it was
-// told about, derived from the shared master secret.
+// multiKeys is the sink's view of the provider's webhook keys: every key id
+// it was told about, derived from the shared master secret for webhooks.
 type multiKeys struct {
 	master []byte
 	kids   []string
 }
 
-func (k multiKeys) SigningKIDs() []string { return k.kids }
+func (k multiKeys) SigningKIDs() []string  { return k.kids }
+func (k multiKeys) AcceptedKIDs() []string { return k.kids }
 
 func (k multiKeys) Key(kid string) ([]byte, bool) {
 	if !slices.Contains(k.kids, kid) {
 		return nil, false
 	}
-	return secrets.Derive(k.master, kid), true
+	return secrets.Derive(k.master, secrets.PurposeWebhook, kid), true
 }
+
+var _ webhook.Keys = multiKeys{}

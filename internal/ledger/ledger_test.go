@@ -184,6 +184,10 @@ func TestReconcileWebhooks(t *testing.T) {
 	d := func(id, region string) ledger.Delivery {
 		return ledger.Delivery{ID: id, Region: region, KID: "k1", ReceivedAt: t0}
 	}
+	at := func(x ledger.Delivery, attempt string, replays int) ledger.Delivery {
+		x.Attempt, x.Replays = attempt, replays
+		return x
+	}
 	tests := []struct {
 		name       string
 		deliveries []ledger.Delivery
@@ -197,6 +201,19 @@ func TestReconcileWebhooks(t *testing.T) {
 			ledger.WebhookLedger{Expected: 3, Delivered: 3, Duplicates: 1, FromDisallowedRegion: 1}},
 		{"unexpected", []ledger.Delivery{d("wh-a", "us-east"), d("wh-b", "us-east"), d("wh-c", "us-east"), d("wh-zz", "us-east")},
 			ledger.WebhookLedger{Expected: 3, Delivered: 3, Unexpected: 1}},
+		// An outsider re-sends a captured delivery: the sink counts it on
+		// the record, or a sink listing every request lists it again with
+		// the same attempt. Neither is a second delivery.
+		{"replays counted by the sink", []ledger.Delivery{at(d("wh-a", "us-east"), "a1", 3), d("wh-b", "us-east"), d("wh-c", "us-east")},
+			ledger.WebhookLedger{Expected: 3, Delivered: 3, Replays: 3}},
+		{"replays listed as records", []ledger.Delivery{at(d("wh-a", "us-east"), "a1", 0), at(d("wh-a", "us-east"), "a1", 0),
+			at(d("wh-a", "us-east"), "a1", 1), d("wh-b", "us-east"), d("wh-c", "us-east")},
+			ledger.WebhookLedger{Expected: 3, Delivered: 3, Replays: 3}},
+		// The system delivers one event twice: two attempts, a duplicate,
+		// and its replay does not add another.
+		{"two attempts are a duplicate", []ledger.Delivery{at(d("wh-a", "us-east"), "a1", 0), at(d("wh-a", "us-east"), "a2", 0),
+			at(d("wh-a", "us-east"), "a1", 0), d("wh-b", "us-east"), d("wh-c", "us-east")},
+			ledger.WebhookLedger{Expected: 3, Delivered: 3, Duplicates: 1, Replays: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -206,7 +223,7 @@ func TestReconcileWebhooks(t *testing.T) {
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("got %+v, want %+v", got, tt.want)
 			}
-			problems := tt.want.Missing + tt.want.Unexpected + tt.want.Duplicates + tt.want.FromDisallowedRegion
+			problems := tt.want.Missing + tt.want.Unexpected + tt.want.Duplicates + tt.want.FromDisallowedRegion + tt.want.Replays
 			if (problems == 0) != (len(items) == 0) {
 				t.Fatalf("items %+v do not match counts", items)
 			}

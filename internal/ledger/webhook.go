@@ -10,11 +10,19 @@ import (
 )
 
 // Delivery is one webhook the sink received.
+//
+// Attempt is the delivery attempt id the emitter signed into the body: two
+// records of one id with different attempts (or without any) are two
+// deliveries; records sharing an attempt are one delivery received again, a
+// replay, as are the Replays the sink counted on a record. Replays are
+// someone re-sending captured bytes, not the system delivering twice.
 type Delivery struct {
 	ID         string    `json:"id"`
 	Region     string    `json:"region"` // region that sent it
 	KID        string    `json:"kid"`    // key id of its signature
 	ReceivedAt time.Time `json:"received_at"`
+	Attempt    string    `json:"attempt,omitempty"`
+	Replays    int       `json:"replays,omitempty"`
 }
 
 // WebhookClass is the verdict on one webhook id.
@@ -25,9 +33,10 @@ const (
 	WebhookDuplicate                      // delivered more than once
 	WebhookDisallowed                     // delivered from a region not allowed to emit at that time
 	WebhookUnexpected                     // delivered, matches no applied write
+	WebhookReplayed                       // a delivery received again (not counted as a duplicate)
 )
 
-var webhookNames = [...]string{"missing", "duplicate", "disallowed_region", "unexpected"}
+var webhookNames = [...]string{"missing", "duplicate", "disallowed_region", "unexpected", "replayed"}
 
 func (c WebhookClass) String() string {
 	if int(c) < len(webhookNames) {
@@ -48,7 +57,8 @@ type WebhookItem struct {
 }
 
 // WebhookLedger reconciles applied writes with webhook deliveries.
-// Duplicates counts the extra deliveries (beyond the first per id).
+// Duplicates counts the extra deliveries (beyond the first per id); Replays
+// counts receptions of a delivery beyond its first, which are no deliveries.
 type WebhookLedger struct {
 	Expected             int           `json:"expected"`
 	Delivered            int           `json:"delivered"` // expected ids delivered at least once
@@ -56,6 +66,7 @@ type WebhookLedger struct {
 	Duplicates           int           `json:"duplicates"`
 	FromDisallowedRegion int           `json:"from_disallowed_region"`
 	Unexpected           int           `json:"unexpected"` // deliveries of ids no applied write explains
+	Replays              int           `json:"replays"`
 	Items                []WebhookItem `json:"items"`
 }
 
@@ -113,8 +124,12 @@ func ReconcileWebhooks(applied []contract.StoredWrite, deliveries []Delivery, al
 		for end < len(ds) && ds[end].ID == id {
 			end++
 		}
-		group := ds[d:end]
+		group, replays := distinctAttempts(ds[d:end])
 		d = end
+		if replays > 0 {
+			l.Replays += replays
+			l.Items = append(l.Items, WebhookItem{ID: id, Class: WebhookReplayed, Count: replays})
+		}
 		senders := func() []string {
 			out := make([]string, 0, len(group))
 			for _, x := range group {
@@ -148,4 +163,26 @@ func ReconcileWebhooks(applied []contract.StoredWrite, deliveries []Delivery, al
 		}
 	}
 	return l
+}
+
+// distinctAttempts folds the records of one id (in arrival order) into
+// deliveries: a record whose attempt an earlier record had is a replay of
+// it. It returns the deliveries and the replays, the sink's counts included.
+func distinctAttempts(group []Delivery) ([]Delivery, int) {
+	replays := 0
+	for _, x := range group {
+		replays += max(x.Replays, 0)
+	}
+	if len(group) < 2 {
+		return group, replays
+	}
+	out := make([]Delivery, 0, len(group))
+	for _, x := range group {
+		if x.Attempt != "" && slices.ContainsFunc(out, func(y Delivery) bool { return y.Attempt == x.Attempt }) {
+			replays++
+			continue
+		}
+		out = append(out, x)
+	}
+	return out, replays
 }

@@ -162,7 +162,7 @@ func Start(ctx context.Context, cfg Config) (*Region, error) {
 		wp.Clock = cfg.Clock
 	}
 	if cfg.WebhookURL != "" {
-		wp.Webhook = &webhook.Client{URL: cfg.WebhookURL, Region: cfg.Name, Keys: ring,
+		wp.Webhook = &webhook.Client{URL: cfg.WebhookURL, Region: cfg.Name, Keys: ring.WebhookKeys(),
 			HTTP: &http.Client{Timeout: 3 * time.Second}}
 	}
 	r.writes, err = writepath.Open(ctx, wp)

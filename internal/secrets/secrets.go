@@ -1,9 +1,15 @@
 // Package secrets is a region's key ring: the key ids it signs with and the
 // key ids it accepts (two keys live during a rotation), client session tokens
 // minted and verified against it, and the key material webhooks are signed with.
+//
+// Every key is derived from one master secret with HKDF-SHA256 and a label
+// naming its use (Purpose), so a key for one use never works for another: a
+// webhook receiver holding the webhook secret cannot mint session tokens, and
+// a session token is no webhook signature.
 package secrets
 
 import (
+	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -25,8 +31,9 @@ var (
 )
 
 // Ring holds the signing key id and the accepted key ids. Key material is
-// derived from a lab-wide master secret and the key id, so every component
-// given the master secret agrees on a key without shipping it around.
+// derived from a lab-wide master secret, the key's purpose and the key id, so
+// every component given the master secret agrees on a key without shipping
+// it around.
 type Ring struct {
 	master []byte
 
@@ -85,30 +92,57 @@ func (r *Ring) Rev() string {
 	return "sr-" + hex.EncodeToString(sum[:6])
 }
 
-// Key returns the key material of kid when kid is accepted.
-func (r *Ring) Key(kid string) ([]byte, bool) {
+// Purpose names what a derived key is for; keys of different purposes are
+// independent.
+type Purpose string
+
+// The purposes keys are derived for.
+const (
+	PurposeSession Purpose = "session-token" // client session tokens (Mint, Verify)
+	PurposeWebhook Purpose = "webhook"       // Standard Webhooks signatures (WebhookKeys)
+	PurposeNATS    Purpose = "nats"          // passwords of the lab's JetStream servers
+)
+
+// Derive computes the 32-byte key of kid for purpose from the master secret:
+// HKDF-SHA256 with info "regiondrill/v1/<purpose>/<kid>".
+func Derive(master []byte, purpose Purpose, kid string) []byte {
+	k, err := hkdf.Key(sha256.New, master, nil, "regiondrill/v1/"+string(purpose)+"/"+kid, 32)
+	if err != nil { // only for an output longer than 255 hashes
+		panic("secrets: hkdf: " + err.Error())
+	}
+	return k
+}
+
+// key returns the key material of kid for purpose when kid is accepted.
+func (r *Ring) key(purpose Purpose, kid string) ([]byte, bool) {
 	r.mu.RLock()
 	ok := slices.Contains(r.accept, kid)
 	r.mu.RUnlock()
 	if !ok {
 		return nil, false
 	}
-	return Derive(r.master, kid), true
+	return Derive(r.master, purpose, kid), true
 }
 
-// SigningKIDs lists the key ids outbound signatures use: every live key, the
-// signing key first, so a receiver that knows either verifies during rotation.
-func (r *Ring) SigningKIDs() []string {
-	_, acc := r.State()
+// WebhookKeys is the ring's webhook key set: it signs with every live key
+// (the signing key first, so a receiver that knows either verifies during a
+// rotation) and accepts every live key. Its keys are not the session keys.
+func (r *Ring) WebhookKeys() WebhookKeys { return WebhookKeys{r: r} }
+
+// WebhookKeys is the webhook view of a Ring (it satisfies webhook.Keys).
+type WebhookKeys struct{ r *Ring }
+
+// SigningKIDs lists the key ids outbound webhook signatures use.
+func (w WebhookKeys) SigningKIDs() []string {
+	_, acc := w.r.State()
 	return acc
 }
 
-// Derive computes the key material of kid from the master secret.
-func Derive(master []byte, kid string) []byte {
-	m := hmac.New(sha256.New, master)
-	m.Write([]byte("regiondrill-key:" + kid))
-	return m.Sum(nil)
-}
+// AcceptedKIDs lists the key ids an inbound webhook signature may verify under.
+func (w WebhookKeys) AcceptedKIDs() []string { return w.SigningKIDs() }
+
+// Key returns the webhook key of kid when kid is live.
+func (w WebhookKeys) Key(kid string) ([]byte, bool) { return w.r.key(PurposeWebhook, kid) }
 
 // Mint issues a session token signed with the current key:
 // "v1.<kid>.<session>.<signature>".
@@ -117,7 +151,7 @@ func (r *Ring) Mint(session string) (token, kid string) {
 	kid = r.current
 	r.mu.RUnlock()
 	sess := base64.RawURLEncoding.EncodeToString([]byte(session))
-	return "v1." + kid + "." + sess + "." + sign(Derive(r.master, kid), kid, sess), kid
+	return "v1." + kid + "." + sess + "." + sign(Derive(r.master, PurposeSession, kid), kid, sess), kid
 }
 
 // Verify checks a token and returns its key id and session.
@@ -127,7 +161,7 @@ func (r *Ring) Verify(token string) (kid, session string, err error) {
 		return "", "", ErrMalformed
 	}
 	kid = parts[1]
-	key, ok := r.Key(kid)
+	key, ok := r.key(PurposeSession, kid)
 	if !ok {
 		return kid, "", fmt.Errorf("%w: %s", ErrUnknownKID, kid)
 	}

@@ -1,7 +1,11 @@
 package secrets_test
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/regiondrill/regiondrill/internal/secrets"
@@ -65,7 +69,53 @@ func TestRotate(t *testing.T) {
 	if _, _, err := r.Verify(old); !errors.Is(err, secrets.ErrUnknownKID) {
 		t.Fatalf("revoked key still accepted: %v", err)
 	}
-	if got := r.SigningKIDs(); len(got) != 1 || got[0] != "k2" {
+	if got := r.WebhookKeys().SigningKIDs(); len(got) != 1 || got[0] != "k2" {
 		t.Fatalf("signing kids = %v", got)
+	}
+}
+
+// A webhook receiver holds the webhook secret of a key id; with it, it must
+// not be able to mint a session token the regions accept. The keys are
+// derived for each purpose, so a token forged with the webhook key is refused
+// and the two keys differ.
+func TestWebhookKeyCannotMintSessionTokens(t *testing.T) {
+	r, _ := secrets.NewRing([]byte("lab-master"), "k1", nil)
+	hookKey, ok := r.WebhookKeys().Key("k1")
+	if !ok {
+		t.Fatal("no webhook key for k1")
+	}
+	if string(hookKey) == string(secrets.Derive([]byte("lab-master"), secrets.PurposeSession, "k1")) {
+		t.Fatal("the webhook key is the session key")
+	}
+	genuine, _ := r.Mint("s-1")
+	parts := strings.Split(genuine, ".")
+	m := hmac.New(sha256.New, hookKey)
+	m.Write([]byte(parts[1] + "." + parts[2]))
+	forged := strings.Join(append(parts[:3:3], base64.RawURLEncoding.EncodeToString(m.Sum(nil))), ".")
+	if _, _, err := r.Verify(forged); !errors.Is(err, secrets.ErrBadSignature) {
+		t.Fatalf("a token signed with the webhook key: err = %v, want ErrBadSignature", err)
+	}
+	if _, _, err := r.Verify(genuine); err != nil {
+		t.Fatalf("genuine token refused: %v", err)
+	}
+}
+
+func TestDeriveSeparatesPurposesAndKeys(t *testing.T) {
+	m := []byte("m")
+	seen := map[string]string{}
+	for _, p := range []secrets.Purpose{secrets.PurposeSession, secrets.PurposeWebhook, secrets.PurposeNATS} {
+		for _, kid := range []string{"k1", "k2"} {
+			k := secrets.Derive(m, p, kid)
+			if len(k) != 32 {
+				t.Fatalf("%s/%s: %d bytes", p, kid, len(k))
+			}
+			if prev, dup := seen[string(k)]; dup {
+				t.Fatalf("%s/%s derives the same key as %s", p, kid, prev)
+			}
+			seen[string(k)] = string(p) + "/" + kid
+		}
+	}
+	if string(secrets.Derive(m, secrets.PurposeWebhook, "k1")) == string(secrets.Derive([]byte("other"), secrets.PurposeWebhook, "k1")) {
+		t.Fatal("the key does not depend on the master secret")
 	}
 }

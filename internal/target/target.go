@@ -272,6 +272,8 @@ type Delivery struct {
 	Region     string    `json:"region"`
 	KID        string    `json:"kid"`
 	ReceivedAt time.Time `json:"received_at"`
+	Attempt    string    `json:"attempt,omitempty"`
+	Replays    int       `json:"replays,omitempty"`
 }
 
 // Deliveries reads the webhook sink's records.

@@ -83,6 +83,7 @@ type Webhooks struct {
 	Missing              int            `json:"missing"`
 	Duplicates           int            `json:"duplicates"`
 	FromDisallowedRegion int            `json:"from_disallowed_region"`
+	Replays              int            `json:"replays,omitempty"` // receptions of a delivery beyond its first: not duplicates
 	ByRegion             map[string]int `json:"by_region"`
 }
 

@@ -3,6 +3,8 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,9 +23,34 @@ type Client struct {
 	Clock  func() time.Time // default time.Now
 }
 
-// Deliver POSTs ev as JSON, signed; any non-2xx answer is an error.
+// Payload is the body of a delivery: the event's fields, and the attempt
+// that carries it.
+type Payload struct {
+	writepath.Event
+	Delivery Attempt `json:"delivery"`
+}
+
+// Attempt names one delivery attempt. The emitter draws a fresh random id for
+// every POST it makes, retries included, and puts it in the signed body, so
+// no one without the key can make or change one. Two accepted requests with
+// one webhook-id and different attempts are two deliveries by the system (a
+// duplicate); the same attempt received again is a replay of one delivery.
+type Attempt struct {
+	ID     string `json:"attempt"` // 128 random bits, hex
+	Region string `json:"region"`  // the region that sent this attempt
+}
+
+// NewAttemptID draws a delivery attempt id.
+func NewAttemptID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
+}
+
+// Deliver POSTs ev as JSON with a new attempt, signed; any non-2xx answer is
+// an error.
 func (c *Client) Deliver(ctx context.Context, ev writepath.Event) error {
-	body, err := json.Marshal(ev)
+	body, err := json.Marshal(Payload{Event: ev, Delivery: Attempt{ID: NewAttemptID(), Region: c.Region}})
 	if err != nil {
 		return fmt.Errorf("webhook: encode: %w", err)
 	}
