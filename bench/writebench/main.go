@@ -92,7 +92,7 @@ func run(reps int, dur time.Duration, clients int) error {
 	defer l.Close()
 	ep := l.Endpoints()
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients * 2}, Timeout: 10 * time.Second}
-	token, err := sessionToken(ctx, hc, ep.Edge)
+	token, err := sessionToken(ctx, hc, ep.Edge, ep.Token)
 	if err != nil {
 		return err
 	}
@@ -264,9 +264,10 @@ func (w *writer) health(ctx context.Context, base string) (*contract.Health, err
 	return &h, nil
 }
 
-func sessionToken(ctx context.Context, hc *http.Client, edge string) (string, error) {
+func sessionToken(ctx context.Context, hc *http.Client, edge, admin string) (string, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, edge+"/token", bytes.NewReader([]byte(`{"session":"writebench"}`)))
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+admin) // tokens are issued to authenticated callers only
 	resp, err := hc.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("token: %w", err)

@@ -404,7 +404,11 @@ func describe(v any) string {
 }
 
 func (c *checker) ask(ctx context.Context) (string, error) {
-	status, b, err := c.do(ctx, http.MethodPost, "/token", []byte(`{"session":"regiondrill-conform"}`), nil)
+	var auth map[string]string // a region issues session tokens to authenticated callers
+	if c.cfg.Token != "" {
+		auth = map[string]string{"Authorization": "Bearer " + c.cfg.Token}
+	}
+	status, b, err := c.do(ctx, http.MethodPost, "/token", []byte(`{"session":"regiondrill-conform"}`), auth)
 	if err != nil {
 		return "", err
 	}

@@ -56,6 +56,7 @@ func (e *Engine) startLoad(ctx context.Context) <-chan struct{} {
 		Sessions: e.p.Load.Sessions, WriteRatio: e.p.Load.WriteRatio, ReplayRatio: e.p.Load.ReplayRatio,
 		Timeout: e.p.RequestTimeout(), MaxRetries: e.p.Load.MaxRetries,
 		Tenants: []string{hotTenant, "t2", "t3", "t4", "t5", "t6", "t7", "t8"}, Questions: qs, Seed: e.p.Seed,
+		TokenAuth: e.t.Endpoints().Token,
 	})
 	if err != nil {
 		_, _ = e.j.Append(journal.Note, "", "", map[string]string{"load_error": err.Error()})

@@ -141,7 +141,9 @@ func TestMutationsNeedToken(t *testing.T) {
 	urls := []string{ep.Regions["us-east"] + "/admin/freeze", ep.Regions["us-east"] + "/admin/promote", ep.Regions["eu-west"] + "/admin/rebuild",
 		ep.Regions["eu-west"] + "/admin/purge", ep.Regions["eu-west"] + "/admin/scale", ep.Regions["eu-west"] + "/admin/emit",
 		ep.Regions["eu-west"] + "/admin/rotate", ep.Regions["eu-west"] + "/admin/warm", ep.Regions["eu-west"] + "/internal/inbox",
-		ep.Regions["eu-west"] + "/internal/webhook", ep.Faults + "/faults", ep.Faults + "/faults/x/renew", ep.Edge + "/_edge/lock"}
+		ep.Regions["eu-west"] + "/internal/webhook", ep.Faults + "/faults", ep.Faults + "/faults/x/renew", ep.Edge + "/_edge/lock",
+		// session tokens go to authenticated callers only, directly or through the edge
+		ep.Regions["us-east"] + "/token", ep.Direct["eu-west"] + "/token", ep.Edge + "/token"}
 	for _, u := range urls {
 		for _, tok := range []string{"", "wrong"} {
 			req, _ := http.NewRequest(http.MethodPost, u, bytes.NewBufferString(`{}`))

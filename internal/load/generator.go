@@ -30,6 +30,7 @@ type Config struct {
 	Tenants     []string      // default ["default"]
 	Questions   []string      // default ["what is the refund policy?"]
 	Seed        int64
+	TokenAuth   string           // bearer credential sent with POST /token (a region issues session tokens only to authenticated callers); default none
 	Client      *http.Client     // default: a pooled transport with no overall timeout that follows no redirects
 	Clock       func() time.Time // default time.Now
 }

@@ -355,7 +355,11 @@ func (g *Generator) token(w *worker, s *session, idx uint32) (string, http.Heade
 	rec.Start = g.now()
 	rec.Sched = rec.Start
 	g.obs.Started(rec)
-	resp, status, data, cls := g.do(w, rec.Start, KindToken, http.Header{"Content-Type": valJSON, contract.HeaderSession: s.idVal}, body)
+	hdr := http.Header{"Content-Type": valJSON, contract.HeaderSession: s.idVal}
+	if g.cfg.TokenAuth != "" {
+		hdr["Authorization"] = []string{"Bearer " + g.cfg.TokenAuth}
+	}
+	resp, status, data, cls := g.do(w, rec.Start, KindToken, hdr, body)
 	rec.End, rec.Status, rec.Err = g.now(), status, cls
 	if resp != nil {
 		rec.Region = g.regions.intern(header(resp.Header, contract.HeaderRegion), g.seen)

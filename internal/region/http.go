@@ -22,7 +22,7 @@ const maxBody = 1 << 20
 func (r *Region) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", r.handleHealth)
-	mux.HandleFunc("POST /token", r.handleToken)
+	mux.HandleFunc("POST /token", r.issuer(r.handleToken))
 	mux.HandleFunc("POST /ask", r.client(r.onInstance(http.HandlerFunc(r.handleAsk))))
 	wp := http.NewServeMux()
 	r.writes.Register(wp)
@@ -114,6 +114,25 @@ func (r *Region) admin(h http.HandlerFunc) http.HandlerFunc {
 			r.metrics.authFailures.WithLabelValues("admin", "").Inc()
 			w.Header().Set("WWW-Authenticate", `Bearer realm="regiondrill-admin"`)
 			writeErr(w, http.StatusUnauthorized, "admin token required")
+			return
+		}
+		h(w, req)
+	}
+}
+
+// issuer guards POST /token: only a caller holding the admin token or one of
+// the configured client credentials gets a session token, so nobody who can
+// merely reach the region can mint the tokens /ask and /write take.
+func (r *Region) issuer(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request) {
+		got, ok := bearer(req), tokenEqual(bearer(req), r.cfg.AdminToken)
+		for _, c := range r.cfg.ClientCredentials {
+			ok = tokenEqual(got, c) || ok // every credential compared, in constant time each
+		}
+		if !ok {
+			r.metrics.authFailures.WithLabelValues("token", "").Inc()
+			w.Header().Set("WWW-Authenticate", `Bearer realm="regiondrill-token"`)
+			writeErr(w, http.StatusUnauthorized, "a credential is required to obtain a session token")
 			return
 		}
 		h(w, req)

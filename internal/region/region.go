@@ -54,10 +54,13 @@ type Config struct {
 	SchemaRev  string // default "sc-1"
 	ModelTag   string // default "extractive-v1"
 	AdminToken string // bearer token of /admin/* and /internal/*
-	Master     []byte // lab key master secret
-	KeyCurrent string // signing key id; default "k1"
-	KeyAccept  []string
-	Pool       pool.Config
+	// ClientCredentials are bearer credentials, besides AdminToken, that may
+	// obtain session tokens from POST /token. Default none.
+	ClientCredentials []string
+	Master            []byte // lab key master secret
+	KeyCurrent        string // signing key id; default "k1"
+	KeyAccept         []string
+	Pool              pool.Config
 	// GenMean and GenJitter simulate the answer generation time of an
 	// instance (the model call a real RAG service makes). Defaults 60ms ±25ms.
 	GenMean, GenJitter time.Duration

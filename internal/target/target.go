@@ -230,7 +230,9 @@ func (t *HTTP) Token(ctx context.Context, region, session string) (string, error
 	var out struct {
 		Token string `json:"token"`
 	}
-	err = t.call(ctx, http.MethodPost, u, map[string]string{"session": session}, &out, "")
+	// Regions issue session tokens to authenticated callers only: the drill
+	// authenticates with its admin token.
+	err = t.call(ctx, http.MethodPost, u, map[string]string{"session": session}, &out, t.ep.Token)
 	return out.Token, err
 }
 
@@ -266,7 +268,9 @@ func (t *HTTP) Writes(ctx context.Context, region string) (contract.Writes, erro
 	return out, json.NewDecoder(resp.Body).Decode(&out)
 }
 
-// Delivery is one webhook delivery the sink accepted.
+// Delivery is one webhook delivery the sink accepted: the signed attempt id
+// and the number of times it was received again (replays), when the sink
+// reports them.
 type Delivery struct {
 	ID         string    `json:"id"`
 	Region     string    `json:"region"`
