@@ -96,7 +96,7 @@ func run(reps int, dur time.Duration, clients int) error {
 	if err != nil {
 		return err
 	}
-	nc, err := nats.Connect(ep.Ledger)
+	nc, err := nats.Connect(ep.Ledger, l.LedgerAuth().Options()...)
 	if err != nil {
 		return fmt.Errorf("nats: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/regiondrill/regiondrill/internal/cli"
 	"github.com/regiondrill/regiondrill/internal/lab"
+	"github.com/regiondrill/regiondrill/internal/writepath"
 )
 
 // startProcess runs a Debian service binary on loopback for one test and
@@ -83,15 +84,21 @@ func runPlanFile(t *testing.T, token, plan string) (int, reportSummary, string) 
 }
 
 // The lab's write path over an external nats-server (Debian's, with
-// JetStream) passes drill B's write ledger.
+// JetStream and a user and password) passes drill B's write ledger; without
+// the credentials the lab does not start.
 func TestDrillBOverExternalNATS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end drill")
 	}
 	port := freePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	startProcess(t, addr, "nats-server", "-js", "-a", "127.0.0.1", "-p", fmt.Sprint(port), "-sd", t.TempDir())
-	l, err := lab.Start(context.Background(), lab.Config{Regions: []string{"us-east", "eu-west"}, Hysteresis: time.Second, NATSURL: "nats://" + addr})
+	auth := writepath.Credentials{User: "regions", Password: "ext-secret"}
+	startProcess(t, addr, "nats-server", "-js", "-a", "127.0.0.1", "-p", fmt.Sprint(port), "-sd", t.TempDir(), "--user", auth.User, "--pass", auth.Password)
+	if l, err := lab.Start(context.Background(), lab.Config{Regions: []string{"us-east", "eu-west"}, NATSURL: "nats://" + addr}); err == nil {
+		_ = l.Close()
+		t.Fatal("the lab started on an authenticated nats-server without credentials")
+	}
+	l, err := lab.Start(context.Background(), lab.Config{Regions: []string{"us-east", "eu-west"}, Hysteresis: time.Second, NATSURL: "nats://" + addr, NATSAuth: auth})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/regiondrill/regiondrill/internal/edge"
 	"github.com/regiondrill/regiondrill/internal/lab"
+	"github.com/regiondrill/regiondrill/internal/plan"
 )
 
 func init() { commands = append(commands, newLabCmd) }
@@ -26,6 +27,7 @@ func newLabCmd() *cobra.Command {
 		routing    string
 		hysteresis time.Duration
 		natsURL    string
+		natsAuth   plan.NATSAuth
 		asJSON     bool
 		verbose    bool
 	)
@@ -58,10 +60,14 @@ typical failures into the lab:
 			if verbose {
 				logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 			}
+			creds, err := natsCredentials("--nats", natsAuth)
+			if err != nil {
+				return Usage(err)
+			}
 			start := time.Now()
 			l, err := lab.Start(cmd.Context(), lab.Config{
 				Regions: names, Primary: primary, Misconfigure: mis, DataDir: dataDir,
-				EdgeAddr: edgeAddr, Routing: mode, Hysteresis: hysteresis, NATSURL: natsURL, Logger: logger,
+				EdgeAddr: edgeAddr, Routing: mode, Hysteresis: hysteresis, NATSURL: natsURL, NATSAuth: creds, Logger: logger,
 			})
 			if err != nil {
 				return Exit(ExitAborted, err)
@@ -91,6 +97,9 @@ typical failures into the lab:
 	f.StringVar(&routing, "routing", "latency", "edge routing mode: weights or latency")
 	f.DurationVar(&hysteresis, "hysteresis", 30*time.Second, "time a region must be healthy before it returns to rotation")
 	f.StringVar(&natsURL, "nats-url", "", "external NATS JetStream server for the regions' queues (default: embedded)")
+	f.StringVar(&natsAuth.User, "nats-user", "", "user on --nats-url; the password is read from $"+plan.DefaultNATSPasswordEnv)
+	f.StringVar(&natsAuth.CredsFile, "nats-creds", "", "NATS credentials file (JWT and nkey seed) for --nats-url")
+	f.StringVar(&natsAuth.NKeyFile, "nats-nkey", "", "nkey seed file for --nats-url")
 	f.BoolVar(&asJSON, "json", false, "print the endpoints as JSON")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log what the lab does to stderr")
 	return cmd

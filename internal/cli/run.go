@@ -185,10 +185,14 @@ func runPlan(ctx context.Context, stdout, stderr io.Writer, p *plan.Plan, planJS
 		if err != nil {
 			return Usage(err)
 		}
+		creds, err := natsCredentials("$.lab", p.Lab.NATSAuth)
+		if err != nil {
+			return Usage(err)
+		}
 		fmt.Fprintf(stderr, "starting the lab: %s\n", strings.Join(p.Regions, ", "))
 		l, err := lab.Start(ctx, lab.Config{
 			Regions: p.Regions, Primary: p.Primary, Misconfigure: mis, Routing: edge.Mode(p.Routing.Mode),
-			StickTTL: p.StickTTL(), Hysteresis: p.Hysteresis(), Embedder: emb, NATSURL: p.Lab.NATSURL,
+			StickTTL: p.StickTTL(), Hysteresis: p.Hysteresis(), Embedder: emb, NATSURL: p.Lab.NATSURL, NATSAuth: creds,
 			DataDir: p.Lab.DataDir, Seed: uint64(p.Seed), Logger: logger,
 		})
 		if err != nil {
@@ -204,7 +208,11 @@ func runPlan(ctx context.Context, stdout, stderr io.Writer, p *plan.Plan, planJS
 		tgt, label = target.New(ep), ep.Edge
 		switch q := p.Targets.Queue; q.Kind {
 		case "jetstream":
-			tgt = tgt.WithBacklog(&target.JetStreamBacklog{URL: q.NATSURL, Streams: q.Streams, Consumer: q.Consumer})
+			creds, err := natsCredentials("$.targets.queue", q.NATSAuth)
+			if err != nil {
+				return Usage(err)
+			}
+			tgt = tgt.WithBacklog(&target.JetStreamBacklog{URL: q.NATSURL, Streams: q.Streams, Consumer: q.Consumer, Options: creds.Options()})
 		case "prometheus":
 			tgt = tgt.WithBacklog(&target.PrometheusBacklog{URL: p.Targets.Prometheus.URL, Query: q.Query})
 		}

@@ -45,8 +45,11 @@ type Config struct {
 	RAG          rag.Settings
 	Pool         pool.Config
 	NATSURL      string // external NATS JetStream for the regions' queues; "" = embedded
-	EdgeAddr     string // default 127.0.0.1:0
-	Seed         uint64
+	// NATSAuth authenticates the regions to NATSURL. The embedded servers
+	// (per-region brokers, the ledger) always require credentials of their own.
+	NATSAuth writepath.Credentials
+	EdgeAddr string // default 127.0.0.1:0
+	Seed     uint64
 	// NoInvocationCost turns off the simulated 20 ms each invocation pays,
 	// for measuring the write path itself (bench/writebench).
 	NoInvocationCost bool
@@ -76,6 +79,7 @@ type Lab struct {
 	sink       *webhook.Sink
 	sinkURL    string
 	ledgerURL  string
+	ledgerAuth writepath.Credentials
 	stopLedger func()
 	router     *edge.Router
 	edgeSrv    *http.Server
@@ -153,7 +157,9 @@ func Start(ctx context.Context, cfg Config) (l *Lab, err error) {
 	keyAccept := []string{"k1"}
 
 	// The global dedupe ledger and the third-party webhook sink.
-	if l.ledgerURL, l.stopLedger, err = writepath.StartLedgerServer(filepath.Join(cfg.DataDir, "ledger")); err != nil {
+	// The ledger server takes one user, its password derived for that use.
+	l.ledgerAuth = writepath.Credentials{User: "regiondrill-ledger", Password: hex.EncodeToString(secrets.Derive(master, secrets.PurposeNATS, "ledger"))}
+	if l.ledgerURL, l.stopLedger, err = writepath.StartLedgerServer(filepath.Join(cfg.DataDir, "ledger"), l.ledgerAuth); err != nil {
 		return l, fmt.Errorf("lab: ledger: %w", err)
 	}
 	sinkKIDs := append([]string(nil), keyAccept...)
@@ -210,7 +216,9 @@ func Start(ctx context.Context, cfg Config) (l *Lab, err error) {
 		wp := writepath.Config{
 			DataDir:       filepath.Join(cfg.DataDir, name),
 			NATSURL:       cfg.NATSURL,
+			NATSAuth:      cfg.NATSAuth,
 			LedgerURL:     "nats://" + egress[name]["ledger"],
+			LedgerAuth:    l.ledgerAuth,
 			PeerURL:       func(peer string) string { return "http://" + egress[name][peer] },
 			InternalToken: cfg.Token,
 			Primary:       cfg.Primary,
@@ -323,6 +331,10 @@ func (l *Lab) Router() *edge.Router { return l.router }
 
 // Faults is the fault injector.
 func (l *Lab) Faults() *fault.Injector { return l.faults }
+
+// LedgerAuth is the user and password the ledger server at
+// Endpoints().Ledger accepts.
+func (l *Lab) LedgerAuth() writepath.Credentials { return l.ledgerAuth }
 
 // Sink is the webhook sink.
 func (l *Lab) Sink() *webhook.Sink { return l.sink }

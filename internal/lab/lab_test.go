@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/regiondrill/regiondrill/internal/contract"
 	"github.com/regiondrill/regiondrill/internal/lab"
@@ -268,4 +271,24 @@ func TestRotatedKeysAcceptedEverywhere(t *testing.T) {
 	if _, err := tg.Ask(ctx, "eu-west", old, q); err == nil {
 		t.Fatal("a revoked key is still accepted")
 	}
+}
+
+// The lab's JetStream servers take only their own credentials: a client
+// without them is refused by the ledger server, and the lab works with them
+// (the writes of the other tests go through it). The per-region brokers open
+// no port at all.
+func TestLedgerServerRefusesClientsWithoutCredentials(t *testing.T) {
+	l, _ := start(t)
+	url := l.Endpoints().Ledger
+	if nc, err := nats.Connect(url, nats.MaxReconnects(0)); err == nil {
+		nc.Close()
+		t.Fatal("connected to the lab's ledger server without credentials")
+	} else if !errors.Is(err, nats.ErrAuthorization) {
+		t.Fatalf("err = %v, want an authorization violation", err)
+	}
+	nc, err := nats.Connect(url, l.LedgerAuth().Options()...)
+	if err != nil {
+		t.Fatalf("with the lab's credentials: %v", err)
+	}
+	nc.Close()
 }

@@ -41,6 +41,8 @@ var invalid = []struct {
 	{"invalid-load-rate.json", "$.load.rate_rps", "must be in [1, 20000] requests/s, got 50000"},
 	{"invalid-null.json", "$.evacuate", "null is not allowed; omit the field to use its default"},
 	{"invalid-router-kind.yaml", "$.targets.router.kind", `unknown router "nginx"`},
+	{"invalid-nats-password-in-url.json", "$.lab.nats_url", "holds a password; plans are journaled"},
+	{"invalid-nats-two-credentials.json", "$.lab.nats_auth", "set one of user, creds_file or nkey_file"},
 }
 
 func TestInvalidPlans(t *testing.T) {

@@ -131,11 +131,26 @@ type Hook struct {
 
 // Queue says where a real target's queue backlog is read.
 type Queue struct {
-	Kind     string            `json:"kind" doc:"contract, jetstream or prometheus. Default contract."`                                     // default contract
-	NATSURL  string            `json:"nats_url,omitempty" doc:"NATS server of the streams (jetstream)."`                                    // default ""
+	Kind     string            `json:"kind" doc:"contract, jetstream or prometheus. Default contract."`  // default contract
+	NATSURL  string            `json:"nats_url,omitempty" doc:"NATS server of the streams (jetstream)."` // default ""
+	NATSAuth NATSAuth          `json:"nats_auth" doc:"Credentials for nats_url (jetstream)."`
 	Streams  map[string]string `json:"streams,omitempty" doc:"Region → JetStream stream holding its writes (jetstream)."`                   // default none
 	Consumer string            `json:"consumer,omitempty" doc:"Durable consumer whose pending + unacked count is the backlog (jetstream)."` // default "" (stream messages)
 	Query    string            `json:"query,omitempty" doc:"PromQL with {region} replaced by the region (prometheus; uses targets.prometheus.url)."`
+}
+
+// DefaultNATSPasswordEnv is where a NATS user's password is read by default.
+const DefaultNATSPasswordEnv = "REGIONDRILL_NATS_PASSWORD"
+
+// NATSAuth says how the drill authenticates to a NATS server without putting
+// a secret in the plan (plans are journaled): a user whose password is read
+// from an environment variable, or a credentials or nkey seed file. At most
+// one of the three; none connects anonymously.
+type NATSAuth struct {
+	User        string `json:"user,omitempty" doc:"NATS user; the password comes from password_env."`                                             // default ""
+	PasswordEnv string `json:"password_env,omitempty" doc:"Environment variable holding the user's password. Default REGIONDRILL_NATS_PASSWORD."` // default REGIONDRILL_NATS_PASSWORD
+	CredsFile   string `json:"creds_file,omitempty" doc:"NATS credentials file (user JWT and nkey seed)."`                                        // default ""
+	NKeyFile    string `json:"nkey_file,omitempty" doc:"File holding an nkey seed."`                                                              // default ""
 }
 
 // HookSteps maps the names a hook may use to the runbook's step numbers.
@@ -151,7 +166,8 @@ type Lab struct {
 	SkewMetric   string             `json:"skew_metric,omitempty" doc:"Metric used for the skewed follower in drill C; empty keeps the primary's."`              // default ""
 	Embedder     Embedder           `json:"embedder" doc:"Embedder used by the lab's regions."`                                                                  //
 	NATSURL      string             `json:"nats_url,omitempty" doc:"External NATS server; empty runs an embedded one."`                                          // default "" (embedded)
-	DataDir      string             `json:"data_dir,omitempty" doc:"Directory for lab state; empty uses a temporary directory."`                                 // default "" (temp dir)
+	NATSAuth     NATSAuth           `json:"nats_auth" doc:"Credentials for nats_url."`
+	DataDir      string             `json:"data_dir,omitempty" doc:"Directory for lab state; empty uses a temporary directory."` // default "" (temp dir)
 }
 
 // Embedder selects the lab's embedder.
@@ -248,6 +264,12 @@ func (p *Plan) fillDerived() {
 	}
 	if p.Targets != nil && p.Targets.TokenEnv == "" {
 		p.Targets.TokenEnv = "REGIONDRILL_TOKEN"
+	}
+	if p.Lab.NATSAuth.User != "" && p.Lab.NATSAuth.PasswordEnv == "" {
+		p.Lab.NATSAuth.PasswordEnv = DefaultNATSPasswordEnv
+	}
+	if p.Targets != nil && p.Targets.Queue.NATSAuth.User != "" && p.Targets.Queue.NATSAuth.PasswordEnv == "" {
+		p.Targets.Queue.NATSAuth.PasswordEnv = DefaultNATSPasswordEnv
 	}
 }
 

@@ -335,6 +335,32 @@ func (p *Plan) validateLab(es *Errors) {
 	if l.NATSURL != "" {
 		checkURL(es, "$.lab.nats_url", l.NATSURL, "nats", "tls", "ws", "wss")
 	}
+	checkNATS(es, "$.lab", l.NATSURL, l.NATSAuth)
+}
+
+// checkNATS refuses a password written into a NATS URL (the plan is
+// journaled and shared) and credentials that mix methods or have no server.
+func checkNATS(es *Errors, path, rawURL string, a NATSAuth) {
+	if u, err := url.Parse(rawURL); err == nil && u.User != nil {
+		if _, has := u.User.Password(); has {
+			es.add(path+".nats_url", "holds a password; plans are journaled: set nats_auth.user and the password in $%s", DefaultNATSPasswordEnv)
+		}
+	}
+	methods := 0
+	for _, set := range []bool{a.User != "", a.CredsFile != "", a.NKeyFile != ""} {
+		if set {
+			methods++
+		}
+	}
+	if methods > 1 {
+		es.add(path+".nats_auth", "set one of user, creds_file or nkey_file")
+	}
+	if methods > 0 && rawURL == "" {
+		es.add(path+".nats_auth", "credentials without a nats_url")
+	}
+	if a.PasswordEnv != "" && a.User == "" {
+		es.add(path+".nats_auth.password_env", "a password without a user")
+	}
 }
 
 func (p *Plan) validateTargets(es *Errors) {
@@ -393,6 +419,7 @@ func (p *Plan) validateTargets(es *Errors) {
 		if q.NATSURL == "" {
 			es.add("$.targets.queue.nats_url", "queue \"jetstream\" needs the NATS URL")
 		}
+		checkNATS(es, "$.targets.queue", q.NATSURL, q.NATSAuth)
 		for _, r := range p.Regions {
 			if q.Streams[r] == "" {
 				es.add("$.targets.queue.streams", "no stream named for region %q", r)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,7 @@ type JetStreamBacklog struct {
 	URL      string
 	Streams  map[string]string // region → stream name
 	Consumer string
+	Options  []nats.Option // connect options, such as credentials
 }
 
 // Backlog implements Backlog.
@@ -36,7 +38,7 @@ func (j *JetStreamBacklog) Backlog(ctx context.Context, region string) (int, err
 	if !ok {
 		return 0, fmt.Errorf("jetstream backlog: no stream named for region %q", region)
 	}
-	nc, err := nats.Connect(j.URL, nats.Timeout(2*time.Second), nats.MaxReconnects(0))
+	nc, err := nats.Connect(j.URL, append(slices.Clone(j.Options), nats.Timeout(2*time.Second), nats.MaxReconnects(0))...)
 	if err != nil {
 		return 0, fmt.Errorf("jetstream backlog: %w", err)
 	}

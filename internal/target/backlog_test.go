@@ -2,6 +2,7 @@ package target_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -15,8 +16,11 @@ import (
 	"github.com/regiondrill/regiondrill/internal/target"
 )
 
+// The broker asks for credentials (targets.queue.nats_auth): the backlog is
+// read with them and refused without.
 func TestJetStreamBacklog(t *testing.T) {
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
+		Users: []*server.User{{Username: "drill", Password: "pw"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +30,7 @@ func TestJetStreamBacklog(t *testing.T) {
 		t.Fatal("nats not ready")
 	}
 	ctx := context.Background()
-	nc, err := nats.Connect(srv.ClientURL())
+	nc, err := nats.Connect(srv.ClientURL(), nats.UserInfo("drill", "pw"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,6 +46,10 @@ func TestJetStreamBacklog(t *testing.T) {
 		}
 	}
 	b := &target.JetStreamBacklog{URL: srv.ClientURL(), Streams: map[string]string{"us-east": "WRITES_EAST"}}
+	if _, err := b.Backlog(ctx, "us-east"); !errors.Is(err, nats.ErrAuthorization) {
+		t.Fatalf("backlog without credentials: err = %v, want an authorization violation", err)
+	}
+	b.Options = []nats.Option{nats.UserInfo("drill", "pw")}
 	if n, err := b.Backlog(ctx, "us-east"); err != nil || n != 3 {
 		t.Fatalf("stream backlog %d, %v; want 3", n, err)
 	}

@@ -2,6 +2,8 @@ package writepath
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -17,16 +19,94 @@ import (
 // LedgerBucket is the JetStream KV bucket of the global dedupe ledger.
 const LedgerBucket = "ledger"
 
-// startEmbedded runs a private JetStream server storing under dir.
-func startEmbedded(name, dir string) (*server.Server, error) {
+// Credentials authenticate a NATS client: User and Password, or a
+// credentials file (JWT and nkey seed, CredsFile), or an nkey seed file
+// (NKeyFile); at most one of the three. The zero value connects anonymously.
+// The lab's embedded servers accept exactly one user and password.
+type Credentials struct {
+	User      string
+	Password  string
+	CredsFile string
+	NKeyFile  string
+}
+
+// ErrCredentials means credentials are incomplete or mix two methods.
+var ErrCredentials = errors.New("nats credentials")
+
+// IsZero reports whether c authenticates nobody.
+func (c Credentials) IsZero() bool { return c == Credentials{} }
+
+// String describes c without its secrets.
+func (c Credentials) String() string {
+	switch {
+	case c.CredsFile != "":
+		return "creds file " + c.CredsFile
+	case c.NKeyFile != "":
+		return "nkey seed file " + c.NKeyFile
+	case c.User != "":
+		return "user " + c.User
+	}
+	return "anonymous"
+}
+
+// Options returns the nats.go connect options of c. A problem (two methods,
+// a user without a password, an unreadable seed file) surfaces as the
+// connect error.
+func (c Credentials) Options() []nats.Option {
+	methods := 0
+	for _, set := range []bool{c.User != "" || c.Password != "", c.CredsFile != "", c.NKeyFile != ""} {
+		if set {
+			methods++
+		}
+	}
+	fail := func(format string, args ...any) []nats.Option {
+		err := fmt.Errorf("%w: "+format, append([]any{ErrCredentials}, args...)...)
+		return []nats.Option{func(*nats.Options) error { return err }}
+	}
+	switch {
+	case methods > 1:
+		return fail("set one of user and password, a creds file or an nkey seed file")
+	case c.User != "" && c.Password == "", c.User == "" && c.Password != "":
+		return fail("a user needs a password and a password a user")
+	case c.User != "":
+		return []nats.Option{nats.UserInfo(c.User, c.Password)}
+	case c.CredsFile != "":
+		return []nats.Option{nats.UserCredentials(c.CredsFile)}
+	case c.NKeyFile != "":
+		return []nats.Option{func(o *nats.Options) error { // read the seed when connecting
+			opt, err := nats.NkeyOptionFromSeed(c.NKeyFile)
+			if err != nil {
+				return fmt.Errorf("%w: %v", ErrCredentials, err)
+			}
+			return opt(o)
+		}}
+	}
+	return nil
+}
+
+// startEmbedded runs a private JetStream server storing under dir that
+// accepts only auth's user and password; when auth is zero it is given a
+// random password, which the caller then connects with. Without listen the
+// server opens no port at all: only in-process connections reach it.
+func startEmbedded(name, dir string, auth *Credentials, listen bool) (*server.Server, error) {
+	if auth.IsZero() {
+		b := make([]byte, 16)
+		_, _ = rand.Read(b)
+		*auth = Credentials{User: "regiondrill", Password: hex.EncodeToString(b)}
+	}
+	if auth.User == "" || auth.Password == "" || auth.CredsFile != "" || auth.NKeyFile != "" {
+		return nil, fmt.Errorf("nats server %s: %w: an embedded server takes a user and a password", name, ErrCredentials)
+	}
 	opts := &server.Options{
 		ServerName: name,
 		Host:       "127.0.0.1",
 		Port:       server.RANDOM_PORT,
+		DontListen: !listen,
 		JetStream:  true,
 		StoreDir:   dir,
 		NoLog:      true,
 		NoSigs:     true,
+		Users:      []*server.User{{Username: auth.User, Password: auth.Password}},
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
@@ -41,14 +121,18 @@ func startEmbedded(name, dir string) (*server.Server, error) {
 }
 
 // StartLedgerServer runs the global dedupe ledger: a JetStream server storing
-// under dir with the KV bucket "ledger" (no TTL). It returns the client URL.
-func StartLedgerServer(dir string) (url string, shutdown func(), err error) {
-	ns, err := startEmbedded("ledger", filepath.Join(dir, "ledger"))
+// under dir with the KV bucket "ledger" (no TTL), accepting only auth's user
+// and password (required). It returns the client URL.
+func StartLedgerServer(dir string, auth Credentials) (url string, shutdown func(), err error) {
+	if auth.User == "" || auth.Password == "" {
+		return "", nil, fmt.Errorf("ledger: %w: a user and a password are required", ErrCredentials)
+	}
+	ns, err := startEmbedded("ledger", filepath.Join(dir, "ledger"), &auth, true)
 	if err != nil {
 		return "", nil, err
 	}
 	shutdown = func() { ns.Shutdown(); ns.WaitForShutdown() }
-	nc, err := nats.Connect(ns.ClientURL())
+	nc, err := nats.Connect(ns.ClientURL(), auth.Options()...)
 	if err != nil {
 		shutdown()
 		return "", nil, fmt.Errorf("ledger connect: %w", err)

@@ -85,6 +85,9 @@ func (p *toggle) setDown(down bool) {
 	}
 }
 
+// ledgerAuth is the one user the test ledger accepts.
+var ledgerAuth = writepath.Credentials{User: "ledger", Password: "ledger-secret"}
+
 // lab is a set of regions on loopback with a ledger, a sink and a clock.
 type lab struct {
 	t       *testing.T
@@ -110,7 +113,7 @@ type region struct {
 
 func newLab(t *testing.T, faults writepath.Faults, names ...string) *lab {
 	t.Helper()
-	ledgerURL, shutdown, err := writepath.StartLedgerServer(t.TempDir())
+	ledgerURL, shutdown, err := writepath.StartLedgerServer(t.TempDir(), ledgerAuth)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,6 +163,7 @@ func (l *lab) start(name string, edit func(*writepath.Config)) *region {
 		Region:        name,
 		DataDir:       l.dirs[name],
 		LedgerURL:     "nats://" + l.ledger.addr(),
+		LedgerAuth:    ledgerAuth,
 		PeerURL:       l.peerURL,
 		InternalToken: "internal-secret",
 		Webhook:       &webhook.Client{URL: l.sinkURL + "/hook", Region: name, Keys: l.keys, Clock: l.clock.now},

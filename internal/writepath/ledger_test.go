@@ -13,7 +13,7 @@ import (
 // before it committed) is taken over; a committed one is a dedupe hit.
 func TestLedgerClaimTakeOver(t *testing.T) {
 	l := newLab(t, writepath.Faults{}, "eu", "us")
-	nc, err := nats.Connect("nats://" + l.ledger.addr())
+	nc, err := nats.Connect("nats://"+l.ledger.addr(), ledgerAuth.Options()...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,9 +41,14 @@ type Config struct {
 	// NATSURL "" starts an embedded JetStream server under DataDir; otherwise
 	// the region connects to it and uses per-region stream names.
 	NATSURL string
+	// NATSAuth authenticates to NATSURL. With an embedded server it is the
+	// one user that server accepts (zero: a random password); that server
+	// opens no port, only this process reaches it.
+	NATSAuth Credentials
 	// LedgerURL is the NATS URL of the global ledger (see StartLedgerServer),
 	// reached through the region's egress proxy.
 	LedgerURL     string
+	LedgerAuth    Credentials                // authenticates to LedgerURL
 	PeerURL       func(region string) string // base URL of a peer's internal endpoints
 	InternalToken string                     // bearer token of /internal/* calls, both ways
 	Webhook       WebhookSender
@@ -162,13 +167,13 @@ func (p *Path) open(ctx context.Context) error {
 	p.emitFrom = slices.Clone(p.cfg.EmitFrom)
 
 	if p.cfg.NATSURL == "" {
-		if p.ns, err = startEmbedded(p.cfg.Region, filepath.Join(p.cfg.DataDir, "jetstream")); err != nil {
+		if p.ns, err = startEmbedded(p.cfg.Region, filepath.Join(p.cfg.DataDir, "jetstream"), &p.cfg.NATSAuth, false); err != nil {
 			return err
 		}
-		p.nc, err = nats.Connect("", nats.InProcessServer(p.ns), nats.Name("writepath-"+p.cfg.Region))
+		p.nc, err = nats.Connect("", append(p.cfg.NATSAuth.Options(), nats.InProcessServer(p.ns), nats.Name("writepath-"+p.cfg.Region))...)
 	} else {
-		p.nc, err = nats.Connect(p.cfg.NATSURL, nats.Name("writepath-"+p.cfg.Region),
-			nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+		p.nc, err = nats.Connect(p.cfg.NATSURL, append(p.cfg.NATSAuth.Options(), nats.Name("writepath-"+p.cfg.Region),
+			nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))...)
 	}
 	if err != nil {
 		return fmt.Errorf("connect broker: %w", err)
@@ -188,9 +193,9 @@ func (p *Path) open(ctx context.Context) error {
 	if p.cfg.LedgerURL != "" {
 		// The ledger may be unreachable now (blackholed region): keep trying in
 		// the background; applies wait for it.
-		p.ledgerNC, err = nats.Connect(p.cfg.LedgerURL, nats.Name("ledger-"+p.cfg.Region),
+		p.ledgerNC, err = nats.Connect(p.cfg.LedgerURL, append(p.cfg.LedgerAuth.Options(), nats.Name("ledger-"+p.cfg.Region),
 			nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1),
-			nats.ReconnectWait(100*time.Millisecond), nats.ReconnectJitter(50*time.Millisecond, 50*time.Millisecond))
+			nats.ReconnectWait(100*time.Millisecond), nats.ReconnectJitter(50*time.Millisecond, 50*time.Millisecond))...)
 		if err != nil {
 			return fmt.Errorf("connect ledger: %w", err)
 		}
