@@ -1,6 +1,10 @@
 package measure
 
-import "github.com/regiondrill/regiondrill/internal/load"
+import (
+	"math"
+
+	"github.com/regiondrill/regiondrill/internal/load"
+)
 
 // Percentiles of latency in milliseconds, measured from the scheduled time
 // (End-Sched), nearest-rank.
@@ -16,6 +20,11 @@ type Percentiles struct {
 // (ns since run start) for one region index or AllRegions. Errors are
 // included: a timeout is a slow answer from the client's side.
 func Latency(records []load.Record, from, to int64, region int) Percentiles {
+	return percentiles(latencies(records, from, to, region))
+}
+
+// latencies are the End-Sched of the counted records Latency selects.
+func latencies(records []load.Record, from, to int64, region int) []int64 {
 	lat := make([]int64, 0, len(records))
 	for i := range records {
 		r := &records[i]
@@ -23,7 +32,36 @@ func Latency(records []load.Record, from, to int64, region int) Percentiles {
 			lat = append(lat, max(r.End-r.Sched, 0))
 		}
 	}
-	return percentiles(lat)
+	return lat
+}
+
+// Bounded is a latency percentile with one-sided confidence bounds that
+// hold whatever the distribution (order statistics), in ms.
+type Bounded struct {
+	Count int
+	Value float64 // the nearest-rank percentile
+	Lower float64 // the true percentile is at least this with the confidence asked; 0 if Count is too small
+	Upper float64 // and at most this; +Inf if Count is too small
+}
+
+// LatencyBounds is the p-th percentile of the latencies Latency selects,
+// with a lower and an upper bound each holding with confidence 1−alpha.
+func LatencyBounds(records []load.Record, from, to int64, region, p int, alpha float64) Bounded {
+	lat := latencies(records, from, to, region)
+	b := Bounded{Count: len(lat), Upper: math.Inf(1)}
+	if len(lat) == 0 {
+		return b
+	}
+	sortInt64(lat)
+	b.Value = ms(rank(lat, p))
+	lo, hi := quantileRanks(len(lat), float64(p)/100, alpha)
+	if lo >= 1 {
+		b.Lower = ms(lat[lo-1])
+	}
+	if hi <= len(lat) {
+		b.Upper = ms(lat[hi-1])
+	}
+	return b
 }
 
 // percentiles sorts lat in place and reads the nearest-rank percentiles.
