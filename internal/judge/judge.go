@@ -256,17 +256,6 @@ func deref[T any](ps []*T) []T {
 	return out
 }
 
-// failedBetween counts the failed requests sent in [from, to].
-func failedBetween(recs []load.Record, from, to int64) int {
-	n := 0
-	for i := range recs {
-		if r := &recs[i]; r.Kind != load.KindToken && r.Err != load.ErrNone && r.Start >= from && r.Start <= to {
-			n++
-		}
-	}
-	return n
-}
-
 // addStores merges store batches by region, keeping the regions' order. It
 // keeps applied records only: replicas are copies the judge never counts
 // (ledger.Classify and the webhook reconciliation skip them), and on a large
@@ -531,19 +520,25 @@ func (r *run) checkResult(letter, phase, name string) (verdict.Check, bool) {
 
 func add(rep *verdict.Report, t verdict.Target) { rep.Acceptance = append(rep.Acceptance, t) }
 
+// baselineWindow is the drill's baseline in load-record ns: the window the
+// drill journaled, else its pre-check step.
+func (r *run) baselineWindow(w window) (from, to int64) {
+	pre := w.stepsByKey[drill.StepPre]
+	from, to = r.ns(pre.StartMS), r.ns(pre.EndMS)
+	for _, b := range r.baselines {
+		if b.Drill == w.letter {
+			from, to = r.ns(b.FromMS), r.ns(b.ToMS)
+		}
+	}
+	return from, to
+}
+
 // judgeDrill adds the acceptance targets of one drill.
 func (r *run) judgeDrill(rep *verdict.Report, w window, led *ledger.Ledger) {
 	th := r.plan.Thresholds
 	recs := r.records
 	evac := r.regionIndex(w.evacuated)
-	pre := w.stepsByKey[drill.StepPre]
-	baseFrom, baseTo := r.ns(pre.StartMS), r.ns(pre.EndMS)
-	for _, b := range r.baselines {
-		if b.Drill == w.letter {
-			baseFrom, baseTo = r.ns(b.FromMS), r.ns(b.ToMS)
-		}
-	}
-	baseP95 := measure.Latency(recs, baseFrom, baseTo, measure.AllRegions).P95
+	baseFrom, baseTo := r.baselineWindow(w)
 	baseErr := measure.ErrorRate(recs, baseFrom, baseTo, measure.AllRegions)
 
 	if w.letter != "C" && w.decision >= 0 {
@@ -554,24 +549,26 @@ func (r *run) judgeDrill(rep *verdict.Report, w window, led *ledger.Ledger) {
 		if back := r.returnAt(w); back > w.decision {
 			until = r.ns(back)
 		}
-		secs, ok := measure.Cutover(recs, r.ns(w.decision), until, evac, baseErr)
-		v := round3(secs)
+		c := measure.Cutover(recs, r.ns(w.decision), until, evac, baseErr)
+		v := round3(c.Seconds)
 		if w.letter == rep.Drills[0] || rep.CutoverS == nil {
 			rep.CutoverS = &v
 		}
+		rep.Cutovers = append(rep.Cutovers, verdict.Cutover{Drill: w.letter, Seconds: v, Complete: c.Complete(),
+			FailedDuring: c.FailedDuring, FailedAfter: c.FailedAfter, AttributedAfter: c.AttributedAfter,
+			RequestsAfter: c.RequestsAfter, BackgroundErrorRate: c.Background})
 		add(rep, verdict.Target{ID: "cutover_s", Drill: w.letter, Target: fmt.Sprintf("≤ %g s", th.CutoverS), Value: v,
-			Pass: ok && secs <= th.CutoverS, Limit: th.CutoverS,
-			Detail: fmt.Sprintf("from the evacuation decision until %s served nothing and errors were back to baseline (%.2f%%); %d requests sent in that time failed",
-				w.evacuated, baseErr*100, failedBetween(recs, r.ns(w.decision), r.ns(w.decision)+int64(secs*float64(time.Second))))})
+			Pass: c.Complete() && c.Seconds <= th.CutoverS, Limit: th.CutoverS, Detail: cutoverDetail(c, w.evacuated)})
 		// p95 in the served markets against the baseline: from the decision
 		// for a planned change (nobody should notice it), from the end of the
 		// cutover for a hard outage (the detection time is the cutover's).
 		obs := w.stepsByKey[drill.StepObserve]
 		from := r.ns(w.decision)
 		if w.letter == "B" || w.letter == "D" {
-			from += int64(secs * float64(time.Second))
+			from += int64(c.Seconds * float64(time.Second))
 		}
 		to := r.ns(obs.EndMS)
+		baseP95 := measure.Latency(recs, baseFrom, baseTo, measure.AllRegions).P95
 		after := measure.Latency(recs, from, to, measure.AllRegions)
 		ratio := 0.0
 		if baseP95 > 0 {
@@ -720,4 +717,25 @@ func drainDetail(measured bool, d drained) string {
 		return fmt.Sprintf("%d messages still queued when the drain timeout passed", d.Backlog)
 	}
 	return "time from the closeout until every write and webhook queue was empty"
+}
+
+// cutoverDetail says how the cutover was measured and what failed during
+// and after it.
+func cutoverDetail(c measure.CutoverResult, evacuated string) string {
+	d := fmt.Sprintf("from the evacuation decision until %s served nothing and the failures attributable to it ended "+
+		"(1 s windows tested against a background error rate of %.2f%% at significance %g); %d requests sent in that time failed; "+
+		"after it %d of %d requests failed, %d of them attributable to %s",
+		evacuated, c.Background*100, measure.CutoverAlpha, c.FailedDuring, c.FailedAfter, c.RequestsAfter, c.AttributedAfter, evacuated)
+	switch c.Why {
+	case measure.NoTraffic:
+		d += "; not complete: no request was scheduled after the decision"
+	case measure.StillServing:
+		d += "; not complete: " + evacuated + " still answered in the last second of the run"
+	case measure.StillFailing:
+		d += "; not complete: failures attributable to " + evacuated + " were still elevated in the last second"
+	case measure.NotBackToBaseline:
+		d += fmt.Sprintf("; not complete: the failures after it (%.2f%%) stand out against the background rate",
+			100*float64(c.FailedAfter)/float64(max(c.RequestsAfter, 1)))
+	}
+	return d
 }

@@ -146,67 +146,6 @@ func TestLongest5xxRunSpansSilentSeconds(t *testing.T) {
 	}
 }
 
-func TestCutover(t *testing.T) {
-	const evac = 2
-	decision := 10 * sec
-	tests := []struct {
-		name     string
-		secs     int
-		f        shape
-		baseline float64
-		min, max float64
-		ok       bool
-	}{
-		{"clean: traffic moves at once", 40, func(t int64) (uint8, load.ErrClass, uint16, time.Duration) {
-			if t < 10*sec {
-				return evac, load.ErrNone, 200, 10 * time.Millisecond
-			}
-			return 1, load.ErrNone, 200, 10 * time.Millisecond
-		}, 0, 0, 0.1, true},
-		{"evacuated region still serving 7 s later", 40, func(t int64) (uint8, load.ErrClass, uint16, time.Duration) {
-			if t <= 17*sec {
-				return evac, load.ErrNone, 200, 10 * time.Millisecond
-			}
-			return 1, load.ErrNone, 200, 10 * time.Millisecond
-		}, 0, 7, 7.1, true},
-		{"12 s of errors after the decision", 40, func(t int64) (uint8, load.ErrClass, uint16, time.Duration) {
-			if t >= 10*sec && t < 22*sec {
-				return 0, load.ErrStatus5xx, 503, time.Millisecond
-			}
-			return 1, load.ErrNone, 200, 10 * time.Millisecond
-		}, 0, 11.8, 11.95, true},
-		{"errors at baseline do not delay", 40, func(t int64) (uint8, load.ErrClass, uint16, time.Duration) {
-			if (t/(sec/10))%10 == 0 { // 10% errors throughout
-				return 1, load.ErrStatus5xx, 500, time.Millisecond
-			}
-			return 1, load.ErrNone, 200, time.Millisecond
-		}, 0.1, 0, 0, true},
-		{"the same errors above baseline never recover", 40, func(t int64) (uint8, load.ErrClass, uint16, time.Duration) {
-			if (t/(sec/10))%10 == 0 {
-				return 1, load.ErrStatus5xx, 500, time.Millisecond
-			}
-			return 1, load.ErrNone, 200, time.Millisecond
-		}, 0.01, 0, 100, false},
-		{"never recovers", 30, func(t int64) (uint8, load.ErrClass, uint16, time.Duration) {
-			if t >= 10*sec {
-				return 1, load.ErrTimeout, 0, time.Second
-			}
-			return 1, load.ErrNone, 200, time.Millisecond
-		}, 0, 0, 100, false},
-		{"evacuated region serves to the end", 30, func(t int64) (uint8, load.ErrClass, uint16, time.Duration) {
-			return evac, load.ErrNone, 200, time.Millisecond
-		}, 0, 19, 20, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, ok := measure.Cutover(traffic(tt.secs, tt.f), decision, math.MaxInt64, evac, tt.baseline)
-			if ok != tt.ok || got < tt.min || got > tt.max {
-				t.Fatalf("cutover %.3fs ok=%v, want [%v,%v] ok=%v", got, ok, tt.min, tt.max, tt.ok)
-			}
-		})
-	}
-}
-
 func TestErrorRateAndBreakdown(t *testing.T) {
 	recs := traffic(10, func(t int64) (uint8, load.ErrClass, uint16, time.Duration) {
 		switch (t / (sec / 10)) % 10 {
@@ -285,38 +224,5 @@ func BenchmarkLatency1e6(b *testing.B) {
 	}
 	for b.Loop() {
 		measure.Latency(recs, 0, math.MaxInt64, measure.AllRegions)
-	}
-}
-
-// A cutover shorter than a window is measured to the last failed request,
-// not rounded up to the window's edge.
-func TestCutoverIsPreciseBelowOneSecond(t *testing.T) {
-	decision := 10 * sec
-	recs := traffic(30, func(t int64) (uint8, load.ErrClass, uint16, time.Duration) {
-		switch {
-		case t < decision:
-			return 2, load.ErrNone, 200, time.Millisecond
-		case t < decision+300*time.Millisecond.Nanoseconds():
-			return 0, load.ErrConnect, 0, 50 * time.Millisecond // 10.0, 10.1, 10.2 fail
-		}
-		return 1, load.ErrNone, 200, time.Millisecond
-	})
-	got, ok := measure.Cutover(recs, decision, math.MaxInt64, 2, 0)
-	if !ok || got < 0.199 || got > 0.201 {
-		t.Fatalf("cutover %.3fs ok=%v, want 0.200 (the last failure was sent at +0.2 s; it failed 50 ms later)", got, ok)
-	}
-	// Records from `until` on do not count: a return of the region later on
-	// is not the evacuation still going on.
-	back := traffic(30, func(t int64) (uint8, load.ErrClass, uint16, time.Duration) {
-		if t >= decision && t < 20*sec {
-			return 1, load.ErrNone, 200, time.Millisecond
-		}
-		return 2, load.ErrNone, 200, time.Millisecond
-	})
-	if got, ok := measure.Cutover(back, decision, 20*sec, 2, 0); !ok || got > 0.01 {
-		t.Fatalf("with until: cutover %.3fs ok=%v, want ~0 ok", got, ok)
-	}
-	if _, ok := measure.Cutover(back, decision, math.MaxInt64, 2, 0); ok {
-		t.Fatal("without until the returning region counts as still serving")
 	}
 }

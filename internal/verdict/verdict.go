@@ -97,6 +97,26 @@ type Diagnosis struct {
 	Fix      string   `json:"fix"`
 }
 
+// Cutover is one drill's cutover: from the evacuation decision until the
+// evacuated region served nothing and the outage's failures had ended.
+type Cutover struct {
+	Drill    string  `json:"drill"`
+	Seconds  float64 `json:"seconds"`
+	Complete bool    `json:"complete"`
+	// FailedDuring are the failed requests sent during the cutover;
+	// FailedAfter those sent after it while the region was still evacuated,
+	// of which AttributedAfter were attributable to the evacuated region
+	// (it answered, or nobody answered a session last pinned to it), out of
+	// RequestsAfter requests sent in that time.
+	FailedDuring    int `json:"failed_during"`
+	FailedAfter     int `json:"failed_after"`
+	AttributedAfter int `json:"attributed_after"`
+	RequestsAfter   int `json:"requests_after"`
+	// BackgroundErrorRate is the error rate the cutover's tests assumed:
+	// the baseline's, at least 1%.
+	BackgroundErrorRate float64 `json:"background_error_rate"`
+}
+
 // Contract is a region's index metadata and contract fields at a moment.
 type Contract struct {
 	Region     string    `json:"region"`
@@ -176,6 +196,7 @@ type Report struct {
 	Writes      Ledger                     `json:"writes"`
 	Webhooks    Webhooks                   `json:"webhooks"`
 	CutoverS    *float64                   `json:"cutover_s"`
+	Cutovers    []Cutover                  `json:"cutovers,omitempty"` // one per drill with an evacuation decision
 	Regions     map[string]RegionContracts `json:"regions"`
 	Probes      []Probe                    `json:"probes"`
 	Steps       []Step                     `json:"steps"`
