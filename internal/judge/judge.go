@@ -567,16 +567,8 @@ func (r *run) judgeDrill(rep *verdict.Report, w window, led *ledger.Ledger) {
 		if w.letter == "B" || w.letter == "D" {
 			from += int64(c.Seconds * float64(time.Second))
 		}
-		to := r.ns(obs.EndMS)
-		baseP95 := measure.Latency(recs, baseFrom, baseTo, measure.AllRegions).P95
-		after := measure.Latency(recs, from, to, measure.AllRegions)
-		ratio := 0.0
-		if baseP95 > 0 {
-			ratio = after.P95/baseP95 - 1
-		}
-		add(rep, verdict.Target{ID: "p95_vs_baseline", Drill: w.letter, Target: fmt.Sprintf("≤ +%g%%", th.P95VsBaseline*100),
-			Value: round3(ratio), Pass: after.Count > 0 && ratio <= th.P95VsBaseline, Limit: th.P95VsBaseline,
-			Detail: fmt.Sprintf("p95 %.0f ms after the change vs %.0f ms baseline (%d requests)", after.P95, baseP95, after.Count)})
+		add(rep, p95Target(w.letter, measure.LatencyBounds(recs, baseFrom, baseTo, measure.AllRegions, 95, p95Alpha),
+			measure.LatencyBounds(recs, from, r.ns(obs.EndMS), measure.AllRegions, 95, p95Alpha), th.P95VsBaseline))
 	}
 	// 5xx bursts inside the drill's window.
 	s, e := measure.Longest5xxRun(recs, r.ns(w.from), r.ns(w.to))
@@ -738,4 +730,32 @@ func cutoverDetail(c measure.CutoverResult, evacuated string) string {
 			100*float64(c.FailedAfter)/float64(max(c.RequestsAfter, 1)))
 	}
 	return d
+}
+
+// p95Alpha is the chance each confidence bound of the p95 target may miss:
+// the change window fails only when the lower bound of its p95 exceeds the
+// upper bound of the baseline's p95 by more than the threshold, so a
+// healthy drill fails it with a chance of at most 2%.
+const p95Alpha = 0.01
+
+// p95Target judges p95 after the change against the baseline with
+// distribution-free confidence bounds, so that a few slow requests in a
+// short window cannot fail it; a window too small to bound is inconclusive,
+// and an inconclusive target does not pass.
+func p95Target(letter string, base, after measure.Bounded, threshold float64) verdict.Target {
+	t := verdict.Target{ID: "p95_vs_baseline", Drill: letter, Target: fmt.Sprintf("≤ +%g%%", threshold*100), Limit: threshold}
+	need := measure.MinSamplesForUpper(0.95, p95Alpha)
+	counts := fmt.Sprintf("p95 %.0f ms after the change (n=%d) vs %.0f ms baseline (n=%d)", after.Value, after.Count, base.Value, base.Count)
+	if base.Count < need || after.Count < need {
+		t.Value = "inconclusive"
+		t.Detail = fmt.Sprintf("inconclusive: %s; a %g%% bound on a 95th percentile needs at least %d requests in each window",
+			counts, 100*(1-p95Alpha), need)
+		return t
+	}
+	limit := base.Upper * (1 + threshold)
+	t.Value = round3(after.Lower/base.Upper - 1)
+	t.Pass = after.Lower <= limit
+	t.Detail = fmt.Sprintf("%s; %g%% bounds: after ≥ %.0f ms, baseline ≤ %.0f ms; fails only when %.0f ms > %.0f ms × %g = %.0f ms",
+		counts, 100*(1-p95Alpha), after.Lower, base.Upper, after.Lower, base.Upper, 1+threshold, limit)
+	return t
 }
