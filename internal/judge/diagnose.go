@@ -80,7 +80,10 @@ func (r *run) diagnose(rep *verdict.Report, led *ledger.Ledger, wh ledger.Webhoo
 	}
 	// Answers and index parity.
 	for _, t := range rep.Acceptance {
-		if (t.ID == "answers_equal" || t.ID == "index_hash_parity") && !t.Pass && t.Value != "not measured" {
+		// Only answers that were compared and differ, or hashes that
+		// differ, are evidence: a probe that could not be asked is not.
+		differ := t.ID == "answers_equal" && answersDiffered(t.Value) || t.ID == "index_hash_parity" && t.Value != "not measured"
+		if differ && !t.Pass {
 			diag(rep, "answers_differ_after_return", t.Drill, fmt.Sprintf("%s (drill %s): %v — %s", t.ID, t.Drill, t.Value, t.Detail))
 		}
 		if t.ID == "cache_purged" && !t.Pass {
@@ -94,25 +97,18 @@ func (r *run) diagnose(rep *verdict.Report, led *ledger.Ledger, wh ledger.Webhoo
 			}
 		}
 	}
-	// Auth failures after the flip: 401s after a decision, few before.
+	// Auth failures after the flip: their share after the decision stands
+	// out against their share before it.
 	for _, w := range r.windows() {
 		if w.decision < 0 {
 			continue
 		}
-		before, after := 0, 0
-		for i := range r.records {
-			rec := &r.records[i]
-			if rec.Err != load.ErrAuth {
-				continue
-			}
-			if rec.Sched < r.ns(w.decision) && rec.Sched >= r.ns(w.from) {
-				before++
-			} else if rec.Sched >= r.ns(w.decision) && rec.Sched < r.ns(w.to) {
-				after++
-			}
-		}
-		if after > 0 && after > before {
-			diag(rep, "auth_failures_after_flip", w.letter, fmt.Sprintf("drill %s: %d requests refused with 401/403 after the flip, %d before it", w.letter, after, before))
+		isAuth := func(rec *load.Record) bool { return rec.Err == load.ErrAuth }
+		before := r.share(r.ns(w.from), r.ns(w.decision), isAuth)
+		after := r.share(r.ns(w.decision), r.ns(w.to), isAuth)
+		if p, ok := after.standsOut(before); ok {
+			diag(rep, "auth_failures_after_flip", w.letter, fmt.Sprintf("drill %s: %s of requests refused with 401/403 after the flip against %s before it (one-sided Fisher exact p = %.2g)",
+				w.letter, after, before, p))
 		}
 	}
 	for _, c := range r.checks {
@@ -120,40 +116,98 @@ func (r *run) diagnose(rep *verdict.Report, led *ledger.Ledger, wh ledger.Webhoo
 			diag(rep, "auth_failures_after_flip", c.Drill, "pre-check env_parity: secrets_rev differs between regions ("+c.Detail+"): a session moved by the flip would carry a key the survivor does not accept")
 		}
 	}
-	// Cold-start storm: p95 over baseline, with cold starts after the decision.
+	// Cold-start storm: p95 over baseline, and a share of cold requests
+	// after the flip that stands out against the baseline's.
 	for _, t := range rep.Acceptance {
-		if t.ID != "p95_vs_baseline" || t.Pass {
+		if t.ID != "p95_vs_baseline" || t.Pass || t.Value == "inconclusive" {
 			continue
 		}
 		var w *window
 		for _, x := range r.windows() {
 			if x.letter == t.Drill {
-				x := x
 				w = &x
 			}
 		}
 		if w == nil || w.decision < 0 {
 			continue
 		}
-		cold, coldLat, hotLat := 0, []int64{}, []int64{}
+		isCold := func(rec *load.Record) bool { return rec.Cold }
+		baseFrom, baseTo := r.baselineWindow(*w)
+		before := r.share(baseFrom, baseTo, isCold)
+		after := r.share(r.ns(w.decision), r.ns(w.to), isCold)
+		p, ok := after.standsOut(before)
+		if !ok {
+			continue
+		}
+		var coldLat, hotLat []int64
 		for i := range r.records {
 			rec := &r.records[i]
 			if rec.Sched < r.ns(w.decision) || rec.Sched >= r.ns(w.to) || rec.End == 0 {
 				continue
 			}
 			if rec.Cold {
-				cold++
 				coldLat = append(coldLat, rec.Latency())
 			} else {
 				hotLat = append(hotLat, rec.Latency())
 			}
 		}
-		if cold > 0 {
-			diag(rep, "cold_start_storm", t.Drill, fmt.Sprintf("drill %s: %d requests waited on a cold start after the flip; cold p95 %.0f ms vs hot p95 %.0f ms; p95 %v over baseline",
-				t.Drill, cold, p95(coldLat), p95(hotLat), t.Value))
+		diag(rep, "cold_start_storm", t.Drill, fmt.Sprintf("drill %s: %s of requests waited on a cold start after the flip against %s in the baseline (one-sided Fisher exact p = %.2g); cold p95 %.0f ms vs hot p95 %.0f ms; p95 %v over baseline",
+			t.Drill, after, before, p, p95(coldLat), p95(hotLat), t.Value))
+	}
+}
+
+// Evidence must stand out: at least minEvidence observations, and a share
+// that a one-sided Fisher exact test finds larger than the reference's at
+// significance diagnoseAlpha. One cold request or one 401 is never enough.
+const (
+	minEvidence   = 5
+	diagnoseAlpha = 0.01
+)
+
+// share is how many of the counted requests in a window matched.
+type share struct{ hit, n int }
+
+func (s share) String() string {
+	if s.n == 0 {
+		return "0 of 0"
+	}
+	return fmt.Sprintf("%d of %d (%.1f%%)", s.hit, s.n, 100*float64(s.hit)/float64(s.n))
+}
+
+// standsOut reports whether s stands out against ref, with the test's p-value.
+func (s share) standsOut(ref share) (float64, bool) {
+	if s.hit < minEvidence {
+		return 1, false
+	}
+	p := measure.FisherGreater(s.hit, s.n, ref.hit, ref.n)
+	return p, p < diagnoseAlpha
+}
+
+// share counts the finished asks and writes scheduled in [from, to) (load
+// ns) and those among them that match.
+func (r *run) share(from, to int64, match func(*load.Record) bool) share {
+	var s share
+	for i := range r.records {
+		rec := &r.records[i]
+		if rec.Kind == load.KindToken || rec.End == 0 || rec.Err == load.ErrCanceled || rec.Sched < from || rec.Sched >= to {
+			continue
+		}
+		s.n++
+		if match(rec) {
+			s.hit++
 		}
 	}
-	_ = measure.AllRegions
+	return s
+}
+
+// answersDiffered reads the answers_equal check's value ("N differ", with
+// unanswered probes noted after it) and reports whether answers that were
+// compared differed.
+func answersDiffered(v any) bool {
+	var n int
+	s, _ := v.(string)
+	_, err := fmt.Sscanf(s, "%d differ", &n)
+	return err == nil && n > 0
 }
 
 func p95(ns []int64) float64 {
