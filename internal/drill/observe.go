@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/regiondrill/regiondrill/internal/contract"
@@ -183,17 +184,23 @@ type ProbeData struct {
 }
 
 // probeRegion asks the gold probes in one region for the plan's rounds and
-// returns the last round's results, λ observed across rounds.
-func (e *Engine) probeRegion(ctx context.Context, region string, n, rounds int) ([]probe.Result, error) {
+// returns the last round's results, λ observed across rounds. A probe that
+// fails (after its retries) is left out of later rounds; the error is for a
+// stop, an interrupt, or a set of which no probe was answered.
+func (e *Engine) probeRegion(ctx context.Context, region string, n, rounds int) (probeSet, error) {
 	probes := e.o.Corpus.Probes[:min(n, len(e.o.Corpus.Probes))]
 	prev := make([][]probe.Round, len(probes))
-	last := make([]probe.Result, len(probes))
+	set := newProbeSet(probes)
 	for range max(1, rounds) {
 		var wg sync.WaitGroup
 		var mu sync.Mutex
-		var firstErr error
+		var budget atomic.Int32
+		budget.Store(probeRetryBudget)
 		sem := make(chan struct{}, 4)
 		for i, p := range probes {
+			if !set.ok(i) {
+				continue
+			}
 			wg.Add(1)
 			sem <- struct{}{}
 			go func() {
@@ -202,45 +209,45 @@ func (e *Engine) probeRegion(ctx context.Context, region string, n, rounds int) 
 				if e.tripped.Load() || ctx.Err() != nil {
 					return // a stop condition or an interrupt: no more probing
 				}
-				resp, err := e.t.Ask(ctx, region, e.token, contract.AskRequest{Tenant: "probe", Question: p.Question, K: e.p.RAGProbe.K, NoCache: true})
-				var res probe.Result
-				if err == nil {
-					res, err = probe.Evaluate(ctx, e.o.Embedder, p, resp, prev[i], e.p.RAGProbe.DeltaSRisk)
-				}
+				res, err := e.askProbe(ctx, region, p, prev[i], &budget)
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
-					if firstErr == nil {
-						firstErr = err
-					}
+					set.errs[i] = err
 					return
 				}
-				last[i] = res
+				set.results[i] = res
 				prev[i] = append(prev[i], res.Round())
 			}()
 		}
 		wg.Wait()
-		if firstErr != nil {
-			return nil, firstErr
-		}
 		if e.tripped.Load() {
-			return nil, fmt.Errorf("%w: probing abandoned", ErrStopped)
+			return set, fmt.Errorf("%w: probing abandoned", ErrStopped)
 		}
 		if ctx.Err() != nil {
-			return nil, ErrInterrupted
+			return set, ErrInterrupted
+		}
+		if len(probes) > 0 && set.unanswered() == len(probes) {
+			return set, fmt.Errorf("%w in %s: %w", errNoProbeAnswered, region, set.errs[0])
 		}
 	}
-	return last, nil
+	return set, nil
+}
+
+// probeData is the journal's view of a probe set: the answered results,
+// and what failed.
+func probeData(d *drillRun, phase, region string, set probeSet, err error) ProbeData {
+	pd := ProbeData{Drill: d.letter, Phase: phase, Region: region, Results: set.answered(), Error: set.failures()}
+	if err != nil {
+		pd.Error = err.Error()
+	}
+	return pd
 }
 
 func (e *Engine) probeAll(ctx context.Context, d *drillRun, phase string) error {
 	for _, r := range e.p.Regions {
-		res, err := e.probeRegion(ctx, r, probeCount, e.p.Phases.ProbeRounds)
-		pd := ProbeData{Drill: d.letter, Phase: phase, Region: r, Results: res}
-		if err != nil {
-			pd.Error = err.Error()
-		}
-		_, _ = e.j.Append(journal.Probe, "", "", pd)
+		set, err := e.probeRegion(ctx, r, probeCount, e.p.Phases.ProbeRounds)
+		_, _ = e.j.Append(journal.Probe, "", "", probeData(d, phase, r, set, err))
 		if ctx.Err() != nil {
 			return ErrInterrupted
 		}
@@ -254,15 +261,15 @@ func (e *Engine) probeAll(ctx context.Context, d *drillRun, phase string) error 
 // verifyRegion runs the probe set in one region and says what is wrong with
 // it ("" when ΔS and citations are within targets).
 func (e *Engine) verifyRegion(ctx context.Context, d *drillRun, region string) (string, error) {
-	res, err := e.probeRegion(ctx, region, probeCount, 1)
-	pd := ProbeData{Drill: d.letter, Phase: "verify", Region: region, Results: res}
-	if err != nil {
-		pd.Error = err.Error()
-	}
-	_, _ = e.j.Append(journal.Probe, StepVerify, "", pd)
+	set, err := e.probeRegion(ctx, region, probeCount, 1)
+	_, _ = e.j.Append(journal.Probe, StepVerify, "", probeData(d, "verify", region, set, err))
 	if err != nil {
 		return "probe failed: " + err.Error(), nil
 	}
+	if set.tooFew() {
+		return set.failures(), nil
+	}
+	res := set.answered()
 	risky, noGold := 0, 0
 	for _, r := range res {
 		if r.DeltaS >= e.p.RAGProbe.DeltaSRisk {
@@ -288,10 +295,10 @@ func (e *Engine) verifyRegion(ctx context.Context, d *drillRun, region string) (
 	h, _ := e.t.Health(ctx, region)
 	var rh contract.Health
 	if ref != "" {
-		refRes, rerr := e.probeRegion(ctx, ref, probeCount, 1)
+		refSet, rerr := e.probeRegion(ctx, ref, probeCount, 1)
 		if rerr == nil {
-			for i := range res {
-				if i < len(refRes) && res[i].Answer != refRes[i].Answer {
+			for i := range set.results {
+				if set.ok(i) && refSet.ok(i) && set.results[i].Answer != refSet.results[i].Answer {
 					diverged++
 				}
 			}
@@ -636,13 +643,15 @@ func (c *checkEnv) serving() string {
 }
 
 func checkDeltaSProbe(c *checkEnv) (bool, string, string) {
-	res, err := c.e.probeRegion(c.ctx, c.serving(), 6, 1)
+	set, err := c.e.probeRegion(c.ctx, c.serving(), 6, 1)
 	if err != nil {
 		return false, "error", err.Error()
 	}
+	res := set.answered()
 	mean := meanDeltaS(res)
 	lim := c.e.p.Thresholds.DeltaS
-	return mean <= lim, fmt.Sprintf("%.3f", mean), fmt.Sprintf("mean ΔS of 6 probes in %s, limit %.2f", c.serving(), lim)
+	return mean <= lim && !set.tooFew(), fmt.Sprintf("%.3f", mean),
+		strings.TrimSuffix(fmt.Sprintf("mean ΔS of %d probes in %s, limit %.2f; %s", len(res), c.serving(), lim, set.failures()), "; ")
 }
 
 func meanDeltaS(res []probe.Result) float64 {
@@ -657,17 +666,19 @@ func meanDeltaS(res []probe.Result) float64 {
 }
 
 func checkLambda(c *checkEnv) (bool, string, string) {
-	res, err := c.e.probeRegion(c.ctx, c.serving(), 6, 2)
+	set, err := c.e.probeRegion(c.ctx, c.serving(), 6, 2)
 	if err != nil {
 		return false, "error", err.Error()
 	}
+	res := set.answered()
 	conv := 0
 	for _, r := range res {
 		if r.Lambda == probe.Convergent {
 			conv++
 		}
 	}
-	return conv == len(res), fmt.Sprintf("%d/%d convergent", conv, len(res)), "λ over two rounds of 6 probes in " + c.serving()
+	return conv == len(res) && !set.tooFew(), fmt.Sprintf("%d/%d convergent", conv, len(res)),
+		strings.TrimSuffix("λ over two rounds of 6 probes in "+c.serving()+"; "+set.failures(), "; ")
 }
 
 func checkIndexHashLive(c *checkEnv) (bool, string, string) {
@@ -687,21 +698,31 @@ func checkIndexHashLive(c *checkEnv) (bool, string, string) {
 	return h.IndexHash == ref, h.IndexHash, "serving region vs primary " + ref
 }
 
+// checkAnswersEqual compares the probes every region answered; a probe some
+// region could not answer is counted apart, and more than a quarter of them
+// fails the check without saying the answers differ.
 func checkAnswersEqual(c *checkEnv) (bool, string, string) {
-	answers := map[string][]probe.Result{}
+	answers := map[string]probeSet{}
 	for _, r := range c.e.p.Regions {
-		res, err := c.e.probeRegion(c.ctx, r, probeCount, 1)
+		set, err := c.e.probeRegion(c.ctx, r, probeCount, 1)
 		if err != nil {
 			return false, "error", r + ": " + err.Error()
 		}
-		answers[r] = res
+		answers[r] = set
 	}
 	ref := c.e.p.Regions[0]
-	diff := 0
+	diff, unanswered := 0, 0
 	var ex []string
-	for _, r := range c.e.p.Regions[1:] {
-		for i := range answers[ref] {
-			a, b := answers[ref][i], answers[r][i]
+	for i := range answers[ref].results {
+		for _, r := range c.e.p.Regions[1:] {
+			if !answers[ref].ok(i) || !answers[r].ok(i) {
+				unanswered++
+				if len(ex) < 3 {
+					ex = append(ex, fmt.Sprintf("%s: unanswered", answers[ref].ids[i]))
+				}
+				break
+			}
+			a, b := answers[ref].results[i], answers[r].results[i]
 			if a.Answer != b.Answer || strings.Join(a.TopDocs, ",") != strings.Join(b.TopDocs, ",") {
 				diff++
 				if len(ex) < 3 {
@@ -710,7 +731,11 @@ func checkAnswersEqual(c *checkEnv) (bool, string, string) {
 			}
 		}
 	}
-	return diff == 0, fmt.Sprintf("%d differ", diff), strings.Join(ex, "; ")
+	value := fmt.Sprintf("%d differ", diff)
+	if unanswered > 0 {
+		value += fmt.Sprintf(", %d unanswered", unanswered)
+	}
+	return diff == 0 && unanswered <= probeCount/4, value, strings.Join(ex, "; ")
 }
 
 func checkContractsEqual(c *checkEnv) (bool, string, string) {
