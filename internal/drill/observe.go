@@ -85,6 +85,11 @@ type Sample struct {
 	Errors  map[string]string          `json:"errors,omitempty"`
 }
 
+// sampleTimeout bounds one health sample and one lock renewal. Health
+// answers of a busy 2-core machine take up to 0.7 s; a sample that takes
+// longer than the 1 s tick only delays the next one.
+const sampleTimeout = 2 * time.Second
+
 func (e *Engine) startSampler(ctx context.Context) <-chan struct{} {
 	done := make(chan struct{})
 	go func() {
@@ -98,11 +103,11 @@ func (e *Engine) startSampler(ctx context.Context) <-chan struct{} {
 				return
 			case <-t.C:
 			}
-			hctx, cancel := context.WithTimeout(ctx, 800*time.Millisecond)
+			hctx, cancel := context.WithTimeout(ctx, sampleTimeout)
 			hs, errs := e.healthQuick(hctx)
 			cancel()
 			_, _ = e.j.Append(journal.Health, "", "", Sample{Regions: hs, Errors: errs})
-			lctx, lcancel := context.WithTimeout(ctx, 800*time.Millisecond)
+			lctx, lcancel := context.WithTimeout(ctx, sampleTimeout)
 			_ = e.t.Lock(lctx, e.o.Owner, lockLease) // renew
 			lcancel()
 			e.checkStops(hs, over)

@@ -32,10 +32,16 @@ const (
 	DefaultStickTTL       = 15 * time.Minute
 	DefaultHysteresis     = 30 * time.Second
 	DefaultHealthInterval = 200 * time.Millisecond
-	DefaultHealthTimeout  = 300 * time.Millisecond
-	DefaultFailAfter      = 2
-	DefaultTryTimeout     = 2 * time.Second
-	MaxBodyBytes          = 1 << 20 // request bodies above this get 413
+	// DefaultHealthTimeout and DefaultFailAfter leave room for the stalls
+	// of a busy shared machine: on 2 cores at a load average of 4 to 15,
+	// health answers of a healthy lab region took up to 0.72 s (p99 0.4 s),
+	// and the former 300 ms × 2 misses ejected one for the 30 s of
+	// hysteresis. A blackholed region now leaves after about 3.2 s instead
+	// of 0.7 s (docs/EDGE.md).
+	DefaultHealthTimeout = time.Second
+	DefaultFailAfter     = 3
+	DefaultTryTimeout    = 2 * time.Second
+	MaxBodyBytes         = 1 << 20 // request bodies above this get 413
 )
 
 // Config of a Router. Zero values take the defaults above.
@@ -50,8 +56,8 @@ type Config struct {
 	// continuously healthy before it returns; default 30s, negative means none.
 	Hysteresis     time.Duration
 	HealthInterval time.Duration // default 200ms
-	HealthTimeout  time.Duration // default 300ms
-	FailAfter      int           // consecutive failures that take a backend out; default 2
+	HealthTimeout  time.Duration // default 1s
+	FailAfter      int           // consecutive failures that take a backend out; default 3
 	TryTimeout     time.Duration // per-attempt upstream timeout; default 2s
 	// GateIndexHash makes the contract gate compare index_hash; default true.
 	// Nil means true.

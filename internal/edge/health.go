@@ -18,8 +18,19 @@ type probe struct {
 	health   *contract.Health // decoded, all required fields present
 	err      error            // why the check failed
 	answered bool             // the region answered (so a failure is definitive)
+	stalled  bool             // no answer, but the check's own timer fired late: see stalled
 	took     time.Duration
 }
+
+// lateSlack is how much later than its timeout a check that got no answer
+// may end and still count as a miss.
+const lateSlack = 250 * time.Millisecond
+
+// stalled reports whether a check that got no answer after took was held up
+// by this process rather than by the region: its timer should have ended it
+// at timeout, so it could not run either, and neither could a region in the
+// same process (the lab). Such a check says nothing about the region.
+func stalled(took, timeout time.Duration) bool { return took > timeout+lateSlack }
 
 // CheckNow runs one active health round over every backend concurrently and
 // applies the results. The background loop calls it; tests call it directly.
@@ -50,7 +61,8 @@ func (r *Router) probe(ctx context.Context, b *backend) probe {
 	}
 	resp, err := r.probes.RoundTrip(req)
 	if err != nil {
-		return probe{err: err, took: time.Since(start)}
+		took := time.Since(start)
+		return probe{err: err, took: took, stalled: stalled(took, r.cfg.HealthTimeout)}
 	}
 	defer resp.Body.Close()
 	p := probe{answered: true}
@@ -123,6 +135,8 @@ func (r *Router) apply(probes []probe) {
 		case p.answered || p.health != nil:
 			b.goodSince = time.Time{}
 			b.healthy = false // the region itself says no: out at once
+		case p.stalled:
+			// Neither a miss nor a good check.
 		default:
 			b.goodSince = time.Time{}
 			b.checkFails++

@@ -55,7 +55,7 @@ func TestWeightsRespected(t *testing.T) {
 func TestSetWeightsRefusesNoServingRegion(t *testing.T) {
 	a := newRegion(t, "r1", contract.RolePrimary, "h1")
 	b := newRegion(t, "r2", contract.RoleFollower, "h1")
-	r, _ := lab(t, nil, a, b)
+	r, _ := lab(t, func(c *edge.Config) { c.HealthTimeout = 100 * time.Millisecond }, a, b)
 	r.CheckNow(context.Background())
 	cases := []struct {
 		name string
@@ -79,8 +79,9 @@ func TestSetWeightsRefusesNoServingRegion(t *testing.T) {
 	}
 	// Only the unhealthy region would keep weight: refused too.
 	b.hang.Store(true)
-	r.CheckNow(context.Background())
-	r.CheckNow(context.Background())
+	for range edge.DefaultFailAfter {
+		r.CheckNow(context.Background())
+	}
 	if err := r.SetWeights(map[string]int{"r1": 0}); !errors.Is(err, edge.ErrNoServingRegion) {
 		t.Fatalf("weight only on a dead region: %v", err)
 	}
@@ -104,9 +105,9 @@ func TestHangLeavesRotationAndReturnsAfterHysteresis(t *testing.T) {
 	}
 	b.hang.Store(true)
 	hungAt := time.Now()
-	for status(r, "r2").InRotation {
-		if time.Since(hungAt) > 2*time.Second {
-			t.Fatal("hung backend still in rotation after 2s")
+	for status(r, "r2").InRotation { // after FailAfter × HealthTimeout, 3 s
+		if time.Since(hungAt) > 4500*time.Millisecond {
+			t.Fatal("hung backend still in rotation after 4.5s")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
