@@ -116,8 +116,10 @@ func (r *run) diagnose(rep *verdict.Report, led *ledger.Ledger, wh ledger.Webhoo
 			diag(rep, "auth_failures_after_flip", c.Drill, "pre-check env_parity: secrets_rev differs between regions ("+c.Detail+"): a session moved by the flip would carry a key the survivor does not accept")
 		}
 	}
-	// Cold-start storm: p95 over baseline, and a share of cold requests
-	// after the flip that stands out against the baseline's.
+	// Cold-start storm: p95 over baseline, and a share of cold requests in
+	// the window p95 was judged in that stands out against the baseline's
+	// (steady traffic: a pool that thrashes while the load starts up is
+	// not the storm after promotion).
 	for _, t := range rep.Acceptance {
 		if t.ID != "p95_vs_baseline" || t.Pass || t.Value == "inconclusive" {
 			continue
@@ -131,10 +133,18 @@ func (r *run) diagnose(rep *verdict.Report, led *ledger.Ledger, wh ledger.Webhoo
 		if w == nil || w.decision < 0 {
 			continue
 		}
+		// The window the p95 target judged: the cold starts must explain it.
+		cutoverS := 0.0
+		for _, c := range rep.Cutovers {
+			if c.Drill == w.letter {
+				cutoverS = c.Seconds
+			}
+		}
+		from, to := r.changeWindow(*w, cutoverS)
 		isCold := func(rec *load.Record) bool { return rec.Cold }
 		baseFrom, baseTo := r.baselineWindow(*w)
 		before := r.share(baseFrom, baseTo, isCold)
-		after := r.share(r.ns(w.decision), r.ns(w.to), isCold)
+		after := r.share(from, to, isCold)
 		p, ok := after.standsOut(before)
 		if !ok {
 			continue
@@ -142,7 +152,7 @@ func (r *run) diagnose(rep *verdict.Report, led *ledger.Ledger, wh ledger.Webhoo
 		var coldLat, hotLat []int64
 		for i := range r.records {
 			rec := &r.records[i]
-			if rec.Sched < r.ns(w.decision) || rec.Sched >= r.ns(w.to) || rec.End == 0 {
+			if rec.Sched < from || rec.Sched >= to || rec.End == 0 {
 				continue
 			}
 			if rec.Cold {
@@ -159,9 +169,11 @@ func (r *run) diagnose(rep *verdict.Report, led *ledger.Ledger, wh ledger.Webhoo
 // Evidence must stand out: at least minEvidence observations, and a share
 // that a one-sided Fisher exact test finds larger than the reference's at
 // significance diagnoseAlpha. One cold request or one 401 is never enough.
+// A diagnosis only names the cause of a verdict already reached, so it
+// takes the usual 5% rather than the verdict's stricter tests.
 const (
 	minEvidence   = 5
-	diagnoseAlpha = 0.01
+	diagnoseAlpha = 0.05
 )
 
 // share is how many of the counted requests in a window matched.

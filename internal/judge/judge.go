@@ -533,6 +533,18 @@ func (r *run) baselineWindow(w window) (from, to int64) {
 	return from, to
 }
 
+// changeWindow is the window p95 is judged in, in load-record ns: the
+// served markets from the decision for a planned change (nobody should
+// notice it), from the end of the cutover for a hard outage (the detection
+// time is the cutover's), until the end of the observe step.
+func (r *run) changeWindow(w window, cutoverS float64) (from, to int64) {
+	from = r.ns(w.decision)
+	if w.letter == "B" || w.letter == "D" {
+		from += int64(cutoverS * float64(time.Second))
+	}
+	return from, r.ns(w.stepsByKey[drill.StepObserve].EndMS)
+}
+
 // judgeDrill adds the acceptance targets of one drill.
 func (r *run) judgeDrill(rep *verdict.Report, w window, led *ledger.Ledger) {
 	th := r.plan.Thresholds
@@ -559,16 +571,9 @@ func (r *run) judgeDrill(rep *verdict.Report, w window, led *ledger.Ledger) {
 			RequestsAfter: c.RequestsAfter, BackgroundErrorRate: c.Background})
 		add(rep, verdict.Target{ID: "cutover_s", Drill: w.letter, Target: fmt.Sprintf("≤ %g s", th.CutoverS), Value: v,
 			Pass: c.Complete() && c.Seconds <= th.CutoverS, Limit: th.CutoverS, Detail: cutoverDetail(c, w.evacuated)})
-		// p95 in the served markets against the baseline: from the decision
-		// for a planned change (nobody should notice it), from the end of the
-		// cutover for a hard outage (the detection time is the cutover's).
-		obs := w.stepsByKey[drill.StepObserve]
-		from := r.ns(w.decision)
-		if w.letter == "B" || w.letter == "D" {
-			from += int64(c.Seconds * float64(time.Second))
-		}
+		from, to := r.changeWindow(w, c.Seconds)
 		add(rep, p95Target(w.letter, measure.LatencyBounds(recs, baseFrom, baseTo, measure.AllRegions, 95, p95Alpha),
-			measure.LatencyBounds(recs, from, r.ns(obs.EndMS), measure.AllRegions, 95, p95Alpha), th.P95VsBaseline))
+			measure.LatencyBounds(recs, from, to, measure.AllRegions, 95, p95Alpha), th.P95VsBaseline))
 	}
 	// 5xx bursts inside the drill's window.
 	s, e := measure.Longest5xxRun(recs, r.ns(w.from), r.ns(w.to))
