@@ -1,0 +1,216 @@
+package judge_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/regiondrill/regiondrill/internal/contract"
+	"github.com/regiondrill/regiondrill/internal/drill"
+	"github.com/regiondrill/regiondrill/internal/journal"
+	"github.com/regiondrill/regiondrill/internal/judge"
+	"github.com/regiondrill/regiondrill/internal/load"
+	"github.com/regiondrill/regiondrill/internal/probe"
+	"github.com/regiondrill/regiondrill/internal/verdict"
+)
+
+// Region indexes of the recorded load: us-east is evacuated, eu-west survives.
+const (
+	usEast uint8 = 1
+	euWest uint8 = 2
+)
+
+// answer is how the lab answered one request of the synthetic drill.
+type answer struct {
+	region uint8 // X-Region, 0 when nothing answered
+	err    load.ErrClass
+	status uint16
+	lat    time.Duration
+	cold   bool
+}
+
+// synthDrill is a drill A of two regions as its journal records it, written
+// with the journal's own writer on a fake clock: 10 s of baseline traffic,
+// the evacuation at 10 s, the region back at 40 s, the load at rate req/s
+// from 40 sessions. Each test changes what it needs and judges the journal.
+type synthDrill struct {
+	rate int
+	// answer decides request i, scheduled at t (since the load started), of
+	// session s. The default: sessions split between the regions before the
+	// evacuation, all on eu-west after it, 200 ms each.
+	answer func(i int, t time.Duration, s uint32) answer
+	// The post-checks' values and each probe event's error, as the drill
+	// journaled them.
+	answersEqual     string
+	answersEqualPass bool
+	probeError       map[string]string // region → error of its "after" probe event
+	probeResults     map[string]int    // region → results in its "after" probe event; default 24
+}
+
+const (
+	decisionAt = 10 * time.Second
+	restoreAt  = 40 * time.Second
+	runFor     = 45 * time.Second
+)
+
+func healthyDrill() *synthDrill {
+	return &synthDrill{rate: 80, answer: healthyAnswer, answersEqual: "0 differ", answersEqualPass: true}
+}
+
+func healthyAnswer(_ int, t time.Duration, s uint32) answer {
+	if (t < decisionAt || t >= restoreAt) && s%2 == 0 {
+		return answer{region: usEast, status: 200, lat: 200 * time.Millisecond}
+	}
+	return answer{region: euWest, status: 200, lat: 200 * time.Millisecond}
+}
+
+// records is the load the drill recorded: asks, every fifth request a write.
+func (d *synthDrill) records() ([]load.Record, []load.WriteAttempt) {
+	var recs []load.Record
+	var writes []load.WriteAttempt
+	n := int(runFor.Seconds()) * d.rate
+	for i := range n {
+		t := time.Duration(i) * time.Second / time.Duration(d.rate)
+		s := uint32(i % 40)
+		a := d.answer(i, t, s)
+		r := load.Record{Seq: uint64(i), Kind: load.KindAsk, Session: s, Sched: int64(t), Start: int64(t), End: int64(t + a.lat),
+			Status: a.status, Region: a.region, Sticky: a.region, Err: a.err, Cold: a.cold}
+		if i%5 == 0 {
+			r.Kind, r.WriteID = load.KindWrite, uint64(i+1)
+			w := load.WriteAttempt{ID: r.WriteID, Key: fmt.Sprintf("w-1-%d", r.WriteID), Tenant: "t1", EventID: fmt.Sprint(i), Rev: 1,
+				BodyHash: "h", Outcome: load.OutcomeIndeterminate, Attempts: 1, FirstSent: r.Start, LastEnd: r.End}
+			if a.err == load.ErrNone {
+				w.Outcome, w.AckedBy = load.OutcomeAcked, "eu-west"
+			}
+			writes = append(writes, w)
+		}
+		recs = append(recs, r)
+	}
+	return recs, writes
+}
+
+// journal writes the drill's journal and returns its path.
+func (d *synthDrill) journal(t *testing.T) string {
+	t.Helper()
+	origin := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := origin
+	path := filepath.Join(t.TempDir(), "journal.jsonl")
+	j, err := journal.Create(path, origin, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(d time.Duration) { now = origin.Add(d) }
+	put := func(typ journal.Type, step string, data any) {
+		t.Helper()
+		if _, err := j.Append(typ, step, "", data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	note := func(key string, v any) { put(journal.Note, "", map[string]any{key: v}) }
+	step := func(name string, from, to time.Duration, notes ...string) {
+		at(from)
+		put(journal.StepStart, name, drill.StepData{Drill: "A"})
+		at(to)
+		put(journal.StepEnd, name, drill.StepData{Drill: "A", Outcome: "ok", Notes: notes})
+	}
+	mark := func(when time.Duration, kind, label string) {
+		at(when)
+		note("mark", drill.Mark{Drill: "A", Kind: kind, Label: label})
+	}
+	regions := []string{"us-east", "eu-west"}
+	health := map[string]contract.Health{}
+	for _, r := range regions {
+		health[r] = contract.Health{Region: r, Ready: true, Role: contract.RoleFollower, IndexHash: "ih-1", SchemaRev: "s1", ModelTag: "m1"}
+	}
+	probes := func(phase string, when time.Duration) {
+		at(when)
+		for _, r := range regions {
+			n, msg := 24, ""
+			if phase == "after" {
+				if v, ok := d.probeResults[r]; ok {
+					n = v
+				}
+				msg = d.probeError[r]
+			}
+			var res []probe.Result
+			for i := range n {
+				res = append(res, probe.Result{ProbeID: fmt.Sprintf("probe-%03d", i+1), DeltaS: 0.3, Coverage: 0.9, Lambda: probe.Convergent, CitesGold: true})
+			}
+			put(journal.Probe, "", drill.ProbeData{Drill: "A", Phase: phase, Region: r, Results: res, Error: msg})
+		}
+	}
+
+	put(journal.RunStart, "", drill.RunStart{
+		Plan:   []byte(`{"regions":["us-east","eu-west"],"evacuate":"us-east","promote_survivor":"eu-west","drills":["A"]}`),
+		Target: "lab", Origin: origin, Regions: regions, Drills: []string{"A"},
+		Snapshot: drill.Snapshot{Primary: "us-east", Epoch: 1, EmitFrom: map[string][]string{"us-east": {"us-east"}}},
+	})
+	note("load_start", drill.LoadStart{AtMS: 0})
+	probes("before", 100*time.Millisecond)
+	step(drill.StepPre, 0, decisionAt)
+	note("baseline", drill.Baseline{Drill: "A", FromMS: 5000, ToMS: decisionAt.Milliseconds()})
+	mark(decisionAt, "decision", "evacuate us-east (weight 0)")
+	step(drill.StepEvacuate, decisionAt, decisionAt+100*time.Millisecond)
+	step(drill.StepPromote, decisionAt+100*time.Millisecond, decisionAt+time.Second)
+	step(drill.StepObserve, decisionAt+time.Second, 30*time.Second)
+	step(drill.StepVerify, 30*time.Second, 32*time.Second)
+	mark(restoreAt, "restore", "restore us-east")
+	step(drill.StepReturn, 32*time.Second, restoreAt+time.Second)
+	probes("after", restoreAt+time.Second)
+	at(restoreAt + 2*time.Second)
+	put(journal.Check, "", verdict.Check{Phase: "post", Name: "contracts_equal", Drill: "A", Pass: true, Value: "equal"})
+	put(journal.Check, "", verdict.Check{Phase: "post", Name: "answers_equal", Drill: "A", Pass: d.answersEqualPass, Value: d.answersEqual})
+	put(journal.Health, "", drill.Sample{Regions: health})
+	note("drained", map[string]any{"drill": "A", "ok": true, "seconds": 0.5})
+	step(drill.StepClose, restoreAt+time.Second, runFor)
+
+	recs, writes := d.records()
+	note("regions_index", []string{"", "us-east", "eu-west"})
+	put(journal.Records, "", load.Batch(recs))
+	put(journal.Writes, "", writes)
+	var stored []contract.StoredWrite
+	for _, w := range writes {
+		if w.Outcome == load.OutcomeAcked {
+			stored = append(stored, contract.StoredWrite{Key: w.Key, Tenant: w.Tenant, BodyHash: w.BodyHash, AppliedBy: "us-east", Epoch: 1, AppliedAt: origin})
+		}
+	}
+	put(journal.Stores, "", []contract.Writes{{Region: "us-east", Writes: stored}, {Region: "eu-west"}})
+	put(journal.RunEnd, "", drill.RunEnd{Outcome: "completed"})
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// judged writes and judges the drill's journal.
+func (d *synthDrill) judged(t *testing.T) *verdict.Report {
+	t.Helper()
+	evs, err := journal.ReadFile(d.journal(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := judge.Build(evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func targetOf(rep *verdict.Report, id string) verdict.Target {
+	for _, a := range rep.Acceptance {
+		if a.ID == id {
+			return a
+		}
+	}
+	return verdict.Target{ID: id, Value: "missing"}
+}
+
+// The synthetic healthy drill passes every target: the cases below differ
+// from it in one thing only.
+func TestSyntheticHealthyDrillPasses(t *testing.T) {
+	rep := healthyDrill().judged(t)
+	if rep.Verdict != verdict.Pass {
+		t.Fatalf("verdict %s (%s): %+v", rep.Verdict, rep.Reason, rep.Failed())
+	}
+}
