@@ -208,11 +208,29 @@ func (r *Router) failed(b *backend, err error) {
 	if b.ejected {
 		return
 	}
+	if !r.othersServeLocked(b) {
+		// Failed traffic is a hint, not a verdict: ejecting the last region
+		// in rotation turns slow answers into none (on a stalled machine
+		// every region times out at once). The active health check, which
+		// tells a stalled process from a dead region, still takes it out.
+		r.metrics.ejectionsHeld.WithLabelValues(b.name).Inc()
+		return
+	}
 	b.ejected = true
 	b.goodSince = time.Time{}
 	r.metrics.ejections.WithLabelValues(b.name).Inc()
 	r.cfg.Logger.Warn("edge backend ejected", "backend", b.name, "err", err)
 	r.rebuildLocked()
+}
+
+// othersServeLocked reports whether a region other than b is in rotation.
+func (r *Router) othersServeLocked(b *backend) bool {
+	for _, o := range r.backends {
+		if o != b && o.healthy && !o.ejected && o.contractOK && o.weight > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // succeeded resets the passive failure count.

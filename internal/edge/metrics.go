@@ -7,8 +7,11 @@ type metrics struct {
 	requests  *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
 	ejections *prometheus.CounterVec
-	healthy   *prometheus.GaugeVec
-	inRot     *prometheus.GaugeVec
+	// ejectionsHeld counts ejections not made because the backend was the
+	// last one in rotation.
+	ejectionsHeld *prometheus.CounterVec
+	healthy       *prometheus.GaugeVec
+	inRot         *prometheus.GaugeVec
 }
 
 var classes = [6]string{"error", "1xx", "2xx", "3xx", "4xx", "5xx"}
@@ -27,6 +30,10 @@ func newMetrics() *metrics {
 		ejections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "regiondrill_edge_ejections_total",
 			Help: "Passive ejections after consecutive failed attempts, by backend.",
+		}, []string{"backend"}),
+		ejectionsHeld: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "regiondrill_edge_ejections_held_total",
+			Help: "Passive ejections not made because the backend was the last one in rotation, by backend.",
 		}, []string{"backend"}),
 		healthy: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "regiondrill_edge_backend_available",
@@ -47,6 +54,7 @@ func (m *metrics) bind(b *backend) {
 	}
 	b.latency = m.latency.WithLabelValues(b.name)
 	m.ejections.WithLabelValues(b.name)
+	m.ejectionsHeld.WithLabelValues(b.name)
 }
 
 func (m *metrics) state(b *backend, avail, in bool) {
@@ -72,5 +80,5 @@ func b2f(v bool) float64 {
 // Collectors returns the router's Prometheus collectors for registration.
 func (r *Router) Collectors() []prometheus.Collector {
 	m := r.metrics
-	return []prometheus.Collector{m.requests, m.latency, m.ejections, m.healthy, m.inRot}
+	return []prometheus.Collector{m.requests, m.latency, m.ejections, m.ejectionsHeld, m.healthy, m.inRot}
 }

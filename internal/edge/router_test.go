@@ -348,6 +348,30 @@ func TestPassiveEjection(t *testing.T) {
 	}
 }
 
+// Failed traffic never ejects the last region in rotation: when every region
+// times out at once (a stalled machine), the first is ejected and the other
+// keeps serving; only the active health check can take the last one out.
+func TestPassiveEjectionSparesTheLastRegion(t *testing.T) {
+	a := newRegion(t, "r1", contract.RolePrimary, "h1")
+	b := newRegion(t, "r2", contract.RoleFollower, "h1")
+	r, _ := lab(t, nil, a, b)
+	r.CheckNow(context.Background())
+	for _, reg := range []*region{a, b} {
+		reg.srv.Listener.Close()
+		reg.srv.CloseClientConnections()
+	}
+	for range 40 {
+		send(r, http.MethodPost, "/ask", nil)
+	}
+	s1, s2 := status(r, "r1"), status(r, "r2")
+	if s1.Ejected == s2.Ejected {
+		t.Fatalf("want exactly one region ejected: r1 %+v, r2 %+v", s1, s2)
+	}
+	if !s1.InRotation && !s2.InRotation {
+		t.Fatal("passive ejection left no region in rotation")
+	}
+}
+
 func TestNoBackend503AndBodyLimit(t *testing.T) {
 	a := newRegion(t, "r1", contract.RolePrimary, "h1")
 	r, _ := lab(t, nil, a)
