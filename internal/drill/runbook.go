@@ -125,36 +125,62 @@ func (e *Engine) baseline() time.Duration { return plan.Seconds(e.p.Phases.Basel
 
 // stepPre: baseline traffic, then the gate.
 func (e *Engine) stepPre(ctx context.Context, d *drillRun) ([]string, error) {
-	if err := e.waitRotation(ctx, d); err != nil {
-		return nil, err
+	var notes []string
+	// Steady state first: a baseline during which a region left rotation
+	// (a stalled machine timed it out) measures nothing the drill can be
+	// compared with, and the evacuation would have nowhere to go. Such a
+	// baseline is taken again, a bounded number of times.
+	for attempt := 1; ; attempt++ {
+		if err := e.waitRotation(ctx, d); err != nil {
+			return notes, err
+		}
+		if err := e.baselineOnce(ctx, d); err != nil {
+			return notes, err
+		}
+		if e.allInRotation(ctx) {
+			break
+		}
+		if attempt == maxBaselines {
+			return notes, fmt.Errorf("%w: steady state not reached: a region left the router's rotation during each of %d baselines", ErrGate, attempt)
+		}
+		notes = append(notes, fmt.Sprintf("baseline %d: a region left the router's rotation; taken again", attempt))
 	}
+	failed := e.runChecks(ctx, d, "pre")
+	if len(failed) > 0 {
+		return notes, fmt.Errorf("%w: %v", ErrGate, failed)
+	}
+	return notes, nil
+}
+
+// maxBaselines bounds how often the pre-checks take the baseline again.
+const maxBaselines = 3
+
+// baselineOnce warms the hot path, runs the canary probes and takes the
+// baseline: steady traffic before any change, journaled with its window.
+func (e *Engine) baselineOnce(ctx context.Context, d *drillRun) error {
 	// Warm the hot path in every region: the cache_warm gate checks it holds.
 	for _, r := range e.p.Regions {
 		if err := e.t.Do(ctx, target.Action{Kind: target.Warm, Region: r, Tenant: hotTenant, Questions: e.hotQuestions()}); err != nil {
-			return nil, fmt.Errorf("warm %s: %w", r, err)
+			return fmt.Errorf("warm %s: %w", r, err)
 		}
 	}
 	// Canary: the probe set in every region, logging ΔS, λ and coverage. It
 	// runs before the baseline so its extra load is not part of it.
 	if err := e.probeAll(ctx, d, "before"); err != nil {
-		return nil, err
+		return err
 	}
-	// The baseline: steady traffic before any change. Its first part lets
-	// caches and instances settle after the warm-up and is not measured.
+	// Its first part lets caches and instances settle after the warm-up and
+	// is not measured.
 	settle := e.baseline() / 2
 	if err := e.sleep(ctx, settle); err != nil {
-		return nil, err
+		return err
 	}
 	from := e.j.Since()
 	if err := e.sleep(ctx, e.baseline()-settle); err != nil {
-		return nil, err
+		return err
 	}
 	_, _ = e.j.Append(journal.Note, StepPre, "", map[string]any{"baseline": Baseline{Drill: d.letter, FromMS: from, ToMS: e.j.Since()}})
-	failed := e.runChecks(ctx, d, "pre")
-	if len(failed) > 0 {
-		return nil, fmt.Errorf("%w: %v", ErrGate, failed)
-	}
-	return nil, nil
+	return nil
 }
 
 // waitRotation waits (up to hysteresis + 10 s) until every region is back in
