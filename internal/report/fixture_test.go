@@ -197,7 +197,8 @@ func fixture(fail bool) *verdict.Report {
 			}
 		}
 		r.Diagnoses = []verdict.Diagnosis{
-			{ID: "split_brain_writes", Title: "Split-brain writes during cutover", Drill: "A",
+			{ID: "split_brain_writes", Title: "Split-brain writes during cutover", Drill: "A", FromMS: 9400, ToMS: 10800,
+				Refs:     []string{"acceptance/write_loss/A"},
 				Evidence: []string{"3 acknowledged writes lost, 2 stored twice", "us-east accepted writes for 1.4 s after freeze"},
 				Fix:      "Missing freeze or idempotency. Enforce queue-first and dedupe keys."},
 			{ID: "answers_differ", Title: "Answers differ after return-to-home", Drill: "E",
@@ -206,6 +207,13 @@ func fixture(fail bool) *verdict.Report {
 			{ID: "webhook_duplicates", Title: "Webhook loops or duplicates", Drill: "A",
 				Evidence: []string{"5 webhooks delivered from us-east after evacuation", "2 duplicates"},
 				Fix:      "Third-party still targets evacuated region. Emit only from survivor and apply dedupe_key."},
+		}
+		r.Acceptance = append(r.Acceptance, verdict.Target{ID: "cache_purged", Drill: "E", Target: "hot questions miss after the purge"}.
+			Inconclusive("none of the 16 hot questions was a cache hit before the purge: nothing shows it removed anything"))
+	}
+	for i := range r.Acceptance {
+		if r.Acceptance[i].Status == "" {
+			r.Acceptance[i].Status = verdict.StatusOf(r.Acceptance[i].Pass)
 		}
 	}
 	r.Regions = map[string]verdict.RegionContracts{"us-east": east, "eu-west": west}

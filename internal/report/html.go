@@ -34,11 +34,13 @@ type kv struct{ K, V, Class string }
 type targetRow struct {
 	ID, Drill, Threshold, Value, Detail string
 	Pass                                bool
+	Status, Missing, Anchor             string
 }
 
 type diagView struct {
 	verdict.Diagnosis
-	DrillTitle string
+	DrillTitle, Window string
+	Links              []kv // K: anchor, V: the item's name
 }
 
 type chartView struct {
@@ -77,7 +79,7 @@ type page struct {
 	Target, Started, Duration                 string
 	Key                                       []kv
 	Acceptance                                []targetRow
-	Failed, Total                             int
+	Failed, Inconclusive, Total               int
 	Diagnoses                                 []diagView
 	Charts                                    []chartView
 	DeltaS                                    chartView
@@ -115,6 +117,8 @@ func newPage(r *verdict.Report) *page {
 		p.VerdictClass = "fail"
 	case verdict.Aborted:
 		p.VerdictClass = "aborted"
+	case verdict.Inconclusive:
+		p.VerdictClass = "inconclusive"
 	default:
 		p.VerdictClass = "unknown"
 		if p.Verdict == "" {
@@ -132,24 +136,43 @@ func newPage(r *verdict.Report) *page {
 	p.Key = keyNumbers(r)
 
 	for _, t := range r.Acceptance {
+		status := t.Status
+		if status == "" {
+			status = verdict.StatusOf(t.Pass)
+		}
 		p.Acceptance = append(p.Acceptance, targetRow{
 			ID: t.ID, Drill: drillLetter(t.Drill), Threshold: t.Target, Value: fmtValue(t.Value), Detail: t.Detail, Pass: t.Pass,
+			Status: string(status), Missing: t.Missing, Anchor: "acceptance/" + t.ID + "/" + t.Drill,
 		})
-	}
-	slices.SortStableFunc(p.Acceptance, func(a, b targetRow) int {
-		switch {
-		case a.Pass == b.Pass:
-			return 0
-		case !a.Pass:
-			return -1
-		default:
-			return 1
+		switch status {
+		case verdict.StatusFail:
+			p.Failed++
+		case verdict.StatusInconclusive:
+			p.Inconclusive++
 		}
+	}
+	rank := map[string]int{string(verdict.StatusFail): 0, string(verdict.StatusInconclusive): 1}
+	slices.SortStableFunc(p.Acceptance, func(a, b targetRow) int {
+		ra, ok := rank[a.Status]
+		if !ok {
+			ra = 2
+		}
+		rb, ok := rank[b.Status]
+		if !ok {
+			rb = 2
+		}
+		return ra - rb
 	})
 	p.Total = len(r.Acceptance)
-	p.Failed = len(r.Failed())
 	for _, d := range r.Diagnoses {
-		p.Diagnoses = append(p.Diagnoses, diagView{Diagnosis: d, DrillTitle: drillTitle(d.Drill)})
+		v := diagView{Diagnosis: d, DrillTitle: drillTitle(d.Drill)}
+		if d.FromMS != 0 || d.ToMS != 0 {
+			v.Window = "evidence from " + fmtFixed(float64(d.FromMS)/1000, 1) + " s to " + fmtFixed(float64(d.ToMS)/1000, 1) + " s"
+		}
+		for _, ref := range d.Refs {
+			v.Links = append(v.Links, kv{K: ref, V: ref})
+		}
+		p.Diagnoses = append(p.Diagnoses, v)
 	}
 
 	regions := regionNames(r)

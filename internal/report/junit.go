@@ -111,7 +111,14 @@ func WriteJUnit(w io.Writer, r *verdict.Report) error {
 	for _, t := range r.Acceptance {
 		l := suiteOf(t.Drill)
 		c := junitCase{Name: "acceptance/" + t.ID, Classname: classname(l), Time: "0"}
-		if !t.Pass {
+		switch {
+		case t.Status == verdict.StatusInconclusive:
+			c.Failure = &junitProblem{
+				Message: "inconclusive: " + t.Missing + "; target " + t.Target,
+				Type:    "inconclusive",
+				Body:    t.Detail,
+			}
+		case !t.Pass:
 			c.Failure = &junitProblem{
 				Message: "measured " + fmtValue(t.Value) + ", target " + t.Target,
 				Type:    "acceptance",

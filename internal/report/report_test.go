@@ -291,7 +291,7 @@ func TestHTMLFailingFirstScreen(t *testing.T) {
 	if strings.Index(html, `>cutover_s<`) > firstPass {
 		t.Error("failing cutover_s listed after a passing target")
 	}
-	for _, want := range []string{"FAIL — 5 of 8 targets failed", "The drill consumed 10333.3% of its availability error budget"} {
+	for _, want := range []string{"FAIL — 5 of 9 targets failed, 1 without evidence", "INCONCLUSIVE", "The drill consumed 10333.3% of its availability error budget"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("missing %q", want)
 		}

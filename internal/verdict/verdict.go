@@ -11,25 +11,59 @@ import (
 // SchemaVersion identifies the report.json format (docs/report.md).
 const SchemaVersion = "regiondrill.report/v1"
 
-// Outcome is pass, fail or aborted.
+// Outcome is the run's verdict: pass, fail, inconclusive or aborted.
 type Outcome string
 
-// Outcomes.
+// Outcomes. Inconclusive means no target failed but at least one lacked the
+// observations it needs: the run proves nothing about it, so it does not pass.
 const (
-	Pass    Outcome = "pass"
-	Fail    Outcome = "fail"
-	Aborted Outcome = "aborted"
+	Pass         Outcome = "pass"
+	Fail         Outcome = "fail"
+	Inconclusive Outcome = "inconclusive"
+	Aborted      Outcome = "aborted"
 )
 
-// Target is one acceptance target judged.
+// Status is one target's result. A target without the observations it rests
+// on is inconclusive, never pass.
+type Status string
+
+// Statuses of a target.
+const (
+	StatusPass         Status = "pass"
+	StatusFail         Status = "fail"
+	StatusInconclusive Status = "inconclusive"
+)
+
+// StatusOf is pass or fail.
+func StatusOf(pass bool) Status {
+	if pass {
+		return StatusPass
+	}
+	return StatusFail
+}
+
+// Target is one acceptance target judged. Pass is Status == pass, kept for
+// readers of report.json written before Status existed.
 type Target struct {
-	ID     string  `json:"id"`     // e.g. cutover_s
-	Drill  string  `json:"drill"`  // drill letter it belongs to
-	Target string  `json:"target"` // human form of the threshold, e.g. "≤ 30 s"
-	Value  any     `json:"value"`  // measured value (number, bool or string)
-	Pass   bool    `json:"pass"`
-	Detail string  `json:"detail,omitempty"`
-	Limit  float64 `json:"limit,omitempty"`
+	ID     string `json:"id"`     // e.g. cutover_s
+	Drill  string `json:"drill"`  // drill letter it belongs to; "" for the whole run
+	Target string `json:"target"` // human form of the threshold, e.g. "≤ 30 s"
+	Value  any    `json:"value"`  // measured value (number, bool or string)
+	Pass   bool   `json:"pass"`
+	Status Status `json:"status"`
+	// Missing says which observation an inconclusive target lacked.
+	Missing string  `json:"missing,omitempty"`
+	Detail  string  `json:"detail,omitempty"`
+	Limit   float64 `json:"limit,omitempty"`
+}
+
+// Inconclusive marks t as lacking the observation missing.
+func (t Target) Inconclusive(missing string) Target {
+	t.Pass, t.Status, t.Missing = false, StatusInconclusive, missing
+	if t.Value == nil {
+		t.Value = "not observed"
+	}
+	return t
 }
 
 // Check is one pre/live/post check result.
@@ -41,6 +75,8 @@ type Check struct {
 	Value  string `json:"value"`
 	Detail string `json:"detail,omitempty"`
 	AtMS   int64  `json:"at_ms"`
+	// Advisory checks are reported; their failure fails no drill.
+	Advisory bool `json:"advisory,omitempty"`
 }
 
 // Step is one runbook step on the timeline.
@@ -88,13 +124,20 @@ type Webhooks struct {
 }
 
 // Diagnosis names one of the page's typical failures with its evidence and
-// the page's exact fix.
+// the page's exact fix. A diagnosis fails the run.
 type Diagnosis struct {
 	ID       string   `json:"id"`
 	Title    string   `json:"title"`
-	Drill    string   `json:"drill"`
+	Drill    string   `json:"drill"` // the drill its evidence comes from
 	Evidence []string `json:"evidence"`
 	Fix      string   `json:"fix"`
+	// FromMS and ToMS bound the time the evidence comes from (ms since
+	// started); both 0 when the evidence has no time (a pre-check).
+	FromMS int64 `json:"from_ms"`
+	ToMS   int64 `json:"to_ms"`
+	// Refs name the report items the evidence rests on: "acceptance/<id>/<drill>",
+	// "check/<phase>/<name>/<drill>" or "write/<key>".
+	Refs []string `json:"refs,omitempty"`
 }
 
 // Cutover is one drill's cutover: from the evacuation decision until the
@@ -209,11 +252,23 @@ type Report struct {
 	Plan        json.RawMessage            `json:"plan"`
 }
 
-// Failed lists acceptance targets that failed, in report order.
+// Failed lists acceptance targets that did not pass (failed or
+// inconclusive), in report order.
 func (r *Report) Failed() []Target {
 	var out []Target
 	for _, t := range r.Acceptance {
 		if !t.Pass {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Inconclusive lists the targets that lacked their observations.
+func (r *Report) Inconclusive() []Target {
+	var out []Target
+	for _, t := range r.Acceptance {
+		if t.Status == StatusInconclusive {
 			out = append(out, t)
 		}
 	}
