@@ -43,6 +43,9 @@ var invalid = []struct {
 	{"invalid-router-kind.yaml", "$.targets.router.kind", `unknown router "nginx"`},
 	{"invalid-nats-password-in-url.json", "$.lab.nats_url", "holds a password; plans are journaled"},
 	{"invalid-nats-two-credentials.json", "$.lab.nats_auth", "set one of user, creds_file or nkey_file"},
+	{"invalid-targets-no-sink.json", "$.targets.sink", `drill D reconciles webhook deliveries: set it to the webhook sink's base URL, or add "sink" to $.targets.waive`},
+	{"invalid-advisory-pre.json", "$.checks.advisory[0]", `"env_parity" is a pre check: pre checks gate the drill and cannot be advisory`},
+	{"invalid-waive-with-sink.json", "$.targets.waive[0]", "waives the sink but $.targets.sink is set"},
 }
 
 func TestInvalidPlans(t *testing.T) {

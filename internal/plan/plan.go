@@ -48,6 +48,9 @@ type CheckSet struct {
 	Pre  []CheckName `json:"pre" phase:"pre" doc:"Gate checks before the drill. Default: all pre checks."`   // default: all pre checks
 	Live []CheckName `json:"live" phase:"live" doc:"Checks while a change holds. Default: all live checks."` // default: all live checks
 	Post []CheckName `json:"post" phase:"post" doc:"Closeout checks. Default: all post checks."`             // default: all post checks
+	// Advisory live and post checks are run and reported, and their failure
+	// does not fail the drill.
+	Advisory []CheckName `json:"advisory,omitempty" doc:"Live or post checks whose failure is reported but does not fail the drill. Default none."` // default none
 }
 
 // RAGProbe configures the probe set.
@@ -56,6 +59,9 @@ type RAGProbe struct {
 	DualhomeK   int     `json:"dualhome_k" doc:"Top-k compared between two regions (dual-home), 1..k. Default 5."`                        // chunks; default 5
 	DeltaSRisk  float64 `json:"delta_s_risk" doc:"ΔS at or above which a probe is high risk and forces rebuild, (0,1]. Default 0.60."`    // ratio; default 0.60
 	CoverageMin float64 `json:"coverage_min" doc:"Minimum share of expected answer tokens found in retrieved text, [0,1]. Default 0.70."` // ratio; default 0.70
+	// DualhomeMin is the dual-home tolerance: regions that replicate an
+	// index may rank a little differently, so one chunk in five may differ.
+	DualhomeMin float64 `json:"dualhome_min" doc:"Minimum mean share of a region's top dualhome_k chunks found in another region's top dualhome_k, [0,1]. Default 0.8."` // ratio; default 0.8
 }
 
 // WebhookPolicy says where webhooks come from and how they are deduplicated.
@@ -187,7 +193,22 @@ type Targets struct {
 	Faults     string                  `json:"faults,omitempty" doc:"Base URL of a fault control API (the lab's); needed by drills B and D."`                             // default ""
 	Sink       string                  `json:"sink,omitempty" doc:"Base URL of the webhook sink whose GET /deliveries lists deliveries; needed to reconcile webhooks."`   // default ""
 	TokenEnv   string                  `json:"token_env,omitempty" doc:"Environment variable holding the admin token when a region has none. Default REGIONDRILL_TOKEN."` // default REGIONDRILL_TOKEN
+	// Waive names observations the drills need and the targets lack, on
+	// purpose: the plan is accepted, and the targets that rest on them are
+	// inconclusive (the run exits 1).
+	Waive []Waiver `json:"waive,omitempty" doc:"Observations the plan goes without on purpose (sink); targets resting on them are inconclusive. Default none."` // default none
 }
+
+// Waiver names an observation a plan with targets may go without.
+type Waiver string
+
+// WaiveSink: no webhook sink; drill D's webhook targets are inconclusive.
+const WaiveSink Waiver = "sink"
+
+func (Waiver) spellings(string) []string { return []string{string(WaiveSink)} }
+
+// Waives reports whether the plan waives w.
+func (p *Plan) Waives(w Waiver) bool { return p.Targets != nil && slices.Contains(p.Targets.Waive, w) }
 
 // RegionTarget is one real region's contract endpoint.
 type RegionTarget struct {
@@ -220,7 +241,7 @@ func Default() *Plan {
 		Routing:                 Routing{Mode: RoutingLatency, StickMinutes: 15, HysteresisS: 30},
 		FreezeWritesOnFollowers: true,
 		Checks:                  CheckSet{Pre: ChecksFor(PhasePre), Live: ChecksFor(PhaseLive), Post: ChecksFor(PhasePost)},
-		RAGProbe:                RAGProbe{K: 10, DualhomeK: 5, DeltaSRisk: 0.60, CoverageMin: 0.70},
+		RAGProbe:                RAGProbe{K: 10, DualhomeK: 5, DeltaSRisk: 0.60, CoverageMin: 0.70, DualhomeMin: 0.8},
 		WebhookPolicy:           WebhookPolicy{DedupeKey: DefaultDedupeKey},
 		ReturnToHome:            ReturnToHome{RebuildFollower: true, PurgeCache: true, GradualWeights: []int{10, 30, 60, 100}},
 		Drills:                  []DrillKind{DrillPlannedEvacuation, DrillReturnToHome},

@@ -44,7 +44,7 @@ func TestPagePlanVerbatim(t *testing.T) {
 	if got := p.Checks.Live[3:5]; !slices.Equal(got, []plan.CheckName{plan.CheckDeltaSProbe, plan.CheckLambdaState}) {
 		t.Errorf("live checks = %q", got)
 	}
-	if p.RAGProbe != (plan.RAGProbe{K: 10, DualhomeK: 5, DeltaSRisk: 0.60, CoverageMin: 0.70}) {
+	if p.RAGProbe != (plan.RAGProbe{K: 10, DualhomeK: 5, DeltaSRisk: 0.60, CoverageMin: 0.70, DualhomeMin: 0.8}) {
 		t.Errorf("rag_probe = %+v", p.RAGProbe)
 	}
 	if !slices.Equal(p.ReturnToHome.GradualWeights, []int{10, 30, 60, 100}) {

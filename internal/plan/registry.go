@@ -184,6 +184,7 @@ const (
 	MisStaleKeys            Misconfiguration = "stale_keys"
 	MisColdStart            Misconfiguration = "cold_start"
 	MisPurgeNoop            Misconfiguration = "purge_noop"
+	MisEdgeIgnoresIndex     Misconfiguration = "edge_ignores_index_hash"
 )
 
 // MisconfigInfo is one row of the misconfiguration registry.
@@ -201,6 +202,7 @@ var Misconfigurations = []MisconfigInfo{
 	{MisStaleKeys, "a region keeps region-pinned keys and rejects the rotated key after a route flip"},
 	{MisColdStart, "the survivor is not pre-warmed and pays cold starts after promotion"},
 	{MisPurgeNoop, "cache purge reports success but purges nothing"},
+	{MisEdgeIgnoresIndex, "the edge keeps a region whose INDEX_HASH differs from the primary's in rotation"},
 }
 
 func (Misconfiguration) spellings(string) []string {

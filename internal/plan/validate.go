@@ -141,6 +141,24 @@ func (p *Plan) validateChecks(es *Errors) {
 			seen[info.Name] = true
 		}
 	}
+	p.validateAdvisory(es)
+}
+
+// validateAdvisory: an advisory check must be a live or post check the plan
+// runs; pre-checks gate the drill and cannot be advisory.
+func (p *Plan) validateAdvisory(es *Errors) {
+	for i, n := range p.Checks.Advisory {
+		path := index("$.checks.advisory", i)
+		info, ok := LookupCheck(string(n))
+		switch {
+		case !ok:
+			es.add(path, "unknown check %q%s", n, didYouMean(string(n), names(append(ChecksFor(PhaseLive), ChecksFor(PhasePost)...))))
+		case info.Phase == PhasePre:
+			es.add(path, "%q is a pre check: pre checks gate the drill and cannot be advisory", info.Name)
+		case !slices.Contains(p.Checks.Live, info.Name) && !slices.Contains(p.Checks.Post, info.Name):
+			es.add(path, "%q is not run: add it to $.checks.%s or drop it here", info.Name, info.Phase)
+		}
+	}
 }
 
 func (p *Plan) validateProbe(es *Errors) {
@@ -156,6 +174,9 @@ func (p *Plan) validateProbe(es *Errors) {
 	}
 	if !inRange(r.CoverageMin, 0, 1) {
 		es.add("$.rag_probe.coverage_min", "must be in [0, 1], got %v", r.CoverageMin)
+	}
+	if !inRange(r.DualhomeMin, 0, 1) {
+		es.add("$.rag_probe.dualhome_min", "must be in [0, 1], got %v", r.DualhomeMin)
 	}
 }
 
@@ -447,6 +468,25 @@ func (p *Plan) validateTargets(es *Errors) {
 		if (d == DrillHardOutage || d == DrillWebhookReroute) && t.Faults == "" {
 			es.add(index("$.drills", i), "drill %s blackholes a region: set $.targets.faults to a fault control API", d.Letter())
 		}
+	}
+	p.validateWaive(es)
+}
+
+// validateWaive: a drill that needs an observation the targets lack is
+// refused at that target's path, unless the plan waives it on purpose.
+func (p *Plan) validateWaive(es *Errors) {
+	t := p.Targets
+	for i, w := range t.Waive {
+		path := index("$.targets.waive", i)
+		switch {
+		case !known(w):
+			es.add(path, "unknown waiver %q; use %s", w, quoteList(w.spellings("")))
+		case w == WaiveSink && t.Sink != "":
+			es.add(path, "waives the sink but $.targets.sink is set; drop one of them")
+		}
+	}
+	if t.Sink == "" && !p.Waives(WaiveSink) && slices.Contains(p.DrillList(), DrillWebhookReroute) {
+		es.add("$.targets.sink", "drill D reconciles webhook deliveries: set it to the webhook sink's base URL, or add \"sink\" to $.targets.waive (D's webhook targets are then inconclusive and the run exits 1)")
 	}
 }
 
