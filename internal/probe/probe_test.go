@@ -170,7 +170,14 @@ func TestDualhome(t *testing.T) {
 
 func TestEvaluate(t *testing.T) {
 	ctx := context.Background()
-	e := embed.NewHash(embed.HashOptions{})
+	kb, err := corpus.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := probe.Ruler(kb)
+	if err != nil {
+		t.Fatal(err)
+	}
 	p := corpus.Probe{ID: "p1", Question: "How many availability zones does each region have?", DocIDs: []string{"doc-2"},
 		Answer: "Each region consists of three availability zones"}
 	good := contract.AskResponse{
@@ -192,6 +199,20 @@ func TestEvaluate(t *testing.T) {
 	}
 	if got := r.TopDocs; len(got) != 2 || got[0] != "doc-2" || got[1] != "doc-5" {
 		t.Errorf("TopDocs = %v", got)
+	}
+	if r.Grounded != 1 {
+		t.Errorf("good answer grounded %v, want 1", r.Grounded)
+	}
+	// An answer that echoes the question: the retrieved context is the good
+	// one, so ΔS does not move, and the answer carries too little of the gold.
+	echo := good
+	echo.Answer = p.Question
+	re, err := probe.Evaluate(ctx, e, p, echo, nil, probe.RiskFrom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if re.Grounded >= probe.CoverageMin {
+		t.Errorf("an echo of the question is grounded %.2f, want < %.2f", re.Grounded, probe.CoverageMin)
 	}
 
 	// A broken region: wrong doc, nothing of the gold answer.
