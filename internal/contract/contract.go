@@ -191,5 +191,7 @@ const (
 	HeaderKeyID          = "X-Key-Id"
 	HeaderColdStart      = "X-Cold-Start"
 	HeaderToolError      = "X-Tool-Error" // a region's tool (embedder) failed
+	HeaderCache          = "X-Cache"      // response: "hit" when the answer came from the answer cache, else "miss"
+	HeaderIndexHash      = "X-Index-Hash" // response: INDEX_HASH of the index that answered
 	StickyCookie         = "rd_sticky"
 )

@@ -121,6 +121,9 @@ func (r *Router) apply(probes []probe) {
 		}
 	}
 	r.ref = r.referenceLocked()
+	if r.ref != nil {
+		r.refIndex.Store(&r.ref.IndexHash)
+	}
 	for i, b := range r.backends {
 		p := probes[i]
 		b.contractOK, b.contractWhy = r.gate(b.health)

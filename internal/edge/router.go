@@ -44,6 +44,7 @@ type Router struct {
 
 	mu        sync.Mutex // guards backend fields so marked, and ref
 	ref       *contract.Health
+	refIndex  atomic.Pointer[string] // ref's INDEX_HASH, read on every answer (indexgate.go)
 	rot       atomic.Pointer[rotation]
 	rngMu     sync.Mutex
 	rng       *rand.Rand

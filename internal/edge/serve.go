@@ -126,6 +126,9 @@ func (r *Router) attempt(w http.ResponseWriter, req *http.Request, body []byte, 
 		}
 		return x, err
 	}
+	if err := r.gateAnswer(w.Header(), b, &x); err != nil {
+		return exchange{}, err
+	}
 	took := time.Since(start)
 	b.count(x.head.status)
 	b.latency.Observe(took.Seconds())

@@ -264,7 +264,7 @@ func Start(ctx context.Context, cfg Config) (l *Lab, err error) {
 		Backends: backends, Mode: cfg.Routing, StickTTL: cfg.StickTTL, Hysteresis: cfg.Hysteresis,
 		Token: cfg.Token, Logger: cfg.Logger.With("component", "edge"),
 	}
-	if mis.has(RebuildWrongAnalyzer) {
+	if mis.has(RebuildWrongAnalyzer) || mis.has(EdgeIgnoresIndex) {
 		ec.GateIndexHash = edge.Bool(false)
 	}
 	if l.router, err = edge.New(ec); err != nil {

@@ -20,6 +20,7 @@ const (
 	StaleKeys            Misconfig = "stale_keys"
 	ColdStart            Misconfig = "cold_start"
 	PurgeNoop            Misconfig = "purge_noop"
+	EdgeIgnoresIndex     Misconfig = "edge_ignores_index_hash"
 )
 
 // misconfigs is the one registry of misconfigurations: name → what it breaks.
@@ -31,6 +32,7 @@ var misconfigs = map[Misconfig]string{
 	StaleKeys:            "each region accepts only its own key id",
 	ColdStart:            "the pre-warm (minimum instances) setting is ignored",
 	PurgeNoop:            "cache purges report success and purge nothing",
+	EdgeIgnoresIndex:     "the edge's contract gate ignores index_hash, so a region serving another index stays in rotation",
 }
 
 // Misconfigs lists every misconfiguration name, sorted.

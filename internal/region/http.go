@@ -198,10 +198,13 @@ func (r *Region) handleAsk(w http.ResponseWriter, req *http.Request) {
 	if !ask.NoCache {
 		if v, ok := r.cache.Get(ask.Tenant, ask.Question); ok {
 			v.Cached, v.Cold, v.Region = true, cold, r.cfg.Name
+			w.Header().Set(contract.HeaderCache, "hit")
+			w.Header().Set(contract.HeaderIndexHash, v.IndexHash)
 			writeJSON(w, http.StatusOK, v)
 			return
 		}
 	}
+	w.Header().Set(contract.HeaderCache, "miss")
 	resp, err := r.answer(req, ask)
 	if err != nil {
 		w.Header().Set(contract.HeaderToolError, "retriever")
@@ -215,6 +218,7 @@ func (r *Region) handleAsk(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	resp.Cold = cold
+	w.Header().Set(contract.HeaderIndexHash, resp.IndexHash)
 	if !ask.NoCache {
 		r.cache.Put(ask.Tenant, ask.Question, resp)
 	}
