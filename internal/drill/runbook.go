@@ -54,6 +54,9 @@ type drillRun struct {
 	survivor   string
 	blackholed bool // the evacuated region is cut off: actions cannot reach it
 	partial    bool // the running step's actions missed a region, as expected
+	// stopTraffic ends drill C's client sessions and journals what they
+	// saw; a no-op for other drills and once called.
+	stopTraffic func()
 }
 
 func (e *Engine) mark(d *drillRun, kind, label string) {
@@ -62,7 +65,11 @@ func (e *Engine) mark(d *drillRun, kind, label string) {
 
 // runDrill runs the seven steps for one drill kind.
 func (e *Engine) runDrill(ctx context.Context, kind plan.DrillKind) error {
-	d := &drillRun{kind: kind, letter: kind.Letter(), evac: e.p.Evacuate, survivor: e.p.PromoteSurvivor}
+	d := &drillRun{kind: kind, letter: kind.Letter(), evac: e.p.Evacuate, survivor: e.p.PromoteSurvivor, stopTraffic: func() {}}
+	if kind == plan.DrillIndexSkew {
+		d.evac, d.survivor = e.skewTarget()
+	}
+	defer func() { d.stopTraffic() }()
 	steps := []struct {
 		name string
 		fn   stepFn
@@ -206,7 +213,7 @@ func (e *Engine) stepEvacuate(ctx context.Context, d *drillRun) ([]string, error
 	switch d.kind {
 	case plan.DrillIndexSkew:
 		// Publish a follower built with the wrong analyzer or metric.
-		d.evac = e.p.Evacuate
+		d.stopTraffic = e.startIndexTraffic(ctx, d)
 		e.mark(d, "rebuild", "publish skewed "+d.evac)
 		err := e.apply(ctx, StepEvacuate, target.Action{Kind: target.Rebuild, Region: d.evac, Analyzer: e.p.Lab.SkewAnalyzer, Metric: e.p.Lab.SkewMetric},
 			&target.Action{Kind: target.Rebuild, Region: d.evac}, "publish a follower with the wrong analyzer/metric")
@@ -398,10 +405,10 @@ func (e *Engine) stepVerify(ctx context.Context, d *drillRun) ([]string, error) 
 	if err := e.apply(ctx, StepVerify, target.Action{Kind: target.Rebuild, Region: region}, nil, "rebuild from the same artifact"); err != nil {
 		return notes, err
 	}
-	e.mark(d, "purge", "purge "+region)
-	if err := e.apply(ctx, StepVerify, target.Action{Kind: target.Purge, Region: region}, nil, "purge the cache after rebuild"); err != nil {
+	if err := e.purgeWithEvidence(ctx, d, StepVerify, region); err != nil {
 		return notes, err
 	}
+	d.stopTraffic() // drill C: the skewed index is gone
 	bad, err = e.verifyRegion(ctx, d, region)
 	if err != nil {
 		return notes, err
@@ -452,11 +459,9 @@ func (e *Engine) returnHome(ctx context.Context, d *drillRun) ([]string, error) 
 		return notes, fmt.Errorf("%w: index hash mismatch after rebuild: %s keeps weight 0", ErrDrillFailed, d.evac)
 	}
 	if e.p.ReturnToHome.PurgeCache {
-		e.mark(d, "purge", "purge "+d.evac)
-		if err := e.apply(ctx, StepReturn, target.Action{Kind: target.Purge, Region: d.evac}, nil, "purge edge cache prefixes"); err != nil {
+		if err := e.purgeWithEvidence(ctx, d, StepReturn, d.evac); err != nil {
 			return notes, err
 		}
-		e.recordCacheAfterPurge(ctx, d)
 		if err := e.t.Do(ctx, target.Action{Kind: target.Warm, Region: d.evac, Tenant: hotTenant, Questions: e.hotQuestions()}); err != nil {
 			notes = append(notes, "re-warm: "+err.Error())
 		}

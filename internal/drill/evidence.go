@@ -1,0 +1,185 @@
+package drill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/regiondrill/regiondrill/internal/contract"
+	"github.com/regiondrill/regiondrill/internal/journal"
+	"github.com/regiondrill/regiondrill/internal/target"
+)
+
+// PurgeEvidence is journaled around every cache purge (note cache_purge):
+// the region's hot questions asked from its cache right before the purge
+// (they must be hits, or the purge has nothing to prove) and right after
+// it (they must be misses), with the entry count at both moments. The
+// answers' X-Cache header says hit or miss.
+type PurgeEvidence struct {
+	Drill         string `json:"drill"`
+	Region        string `json:"region"`
+	AtMS          int64  `json:"at_ms"` // when the purge returned
+	EntriesBefore int    `json:"entries_before"`
+	EntriesAfter  int    `json:"entries_after"`
+	Asked         int    `json:"asked"`       // hot questions asked each time
+	HitsBefore    int    `json:"hits_before"` // answered from cache before the purge
+	HitsAfter     int    `json:"hits_after"`  // answered from cache after it
+	// Unlabelled counts answers without an X-Cache header: the contract
+	// field the judgement rests on was missing.
+	Unlabelled int    `json:"unlabelled"`
+	Error      string `json:"error,omitempty"` // what could not be observed
+}
+
+// purgeWithEvidence purges region's cache with the evidence around it. The
+// hot path is warmed first, so the purge has known entries to remove
+// whatever the cache's freshness window did meanwhile.
+func (e *Engine) purgeWithEvidence(ctx context.Context, d *drillRun, step, region string) error {
+	ev := PurgeEvidence{Drill: d.letter, Region: region, Asked: len(e.hotQuestions())}
+	defer func() { _, _ = e.j.Append(journal.Note, step, "", map[string]any{"cache_purge": ev}) }()
+	var errs []error
+	if err := e.t.Do(ctx, target.Action{Kind: target.Warm, Region: region, Tenant: hotTenant, Questions: e.hotQuestions()}); err != nil {
+		errs = append(errs, fmt.Errorf("warm before the purge: %w", err))
+	}
+	ev.EntriesBefore = e.cacheEntries(ctx, region, &errs)
+	ev.HitsBefore = e.askCached(ctx, region, &ev, &errs)
+	e.mark(d, "purge", "purge "+region)
+	err := e.apply(ctx, step, target.Action{Kind: target.Purge, Region: region}, nil, "purge the region's cache")
+	ev.AtMS = e.j.Since()
+	if err != nil {
+		ev.Error = errors.Join(append(errs, err)...).Error()
+		return err
+	}
+	ev.EntriesAfter = e.cacheEntries(ctx, region, &errs)
+	ev.HitsAfter = e.askCached(ctx, region, &ev, &errs)
+	if len(errs) > 0 {
+		ev.Error = errors.Join(errs...).Error()
+	}
+	return nil
+}
+
+func (e *Engine) cacheEntries(ctx context.Context, region string, errs *[]error) int {
+	h, err := e.t.Health(ctx, region)
+	if err != nil {
+		*errs = append(*errs, fmt.Errorf("cache entries: %w", err))
+		return -1
+	}
+	return h.Cache.Entries
+}
+
+// askCached asks region the hot questions through its cache and counts the
+// answers its X-Cache header calls hits.
+func (e *Engine) askCached(ctx context.Context, region string, ev *PurgeEvidence, errs *[]error) int {
+	hits := 0
+	for _, q := range e.hotQuestions() {
+		_, seen, err := e.t.AskSeen(ctx, region, e.token, contract.AskRequest{Tenant: hotTenant, Question: q})
+		switch {
+		case err != nil:
+			*errs = append(*errs, fmt.Errorf("ask %s: %w", region, err))
+			return hits
+		case seen.Cache == "":
+			ev.Unlabelled++
+		case seen.Cache == "hit":
+			hits++
+		}
+	}
+	return hits
+}
+
+// SeenAsk is one answer of drill C's client traffic.
+type SeenAsk struct {
+	AtMS      int64  `json:"at_ms"`
+	Session   int    `json:"session"`
+	Status    int    `json:"status,omitempty"`
+	Region    string `json:"region,omitempty"`
+	IndexHash string `json:"index_hash,omitempty"` // X-Index-Hash of the answer
+	Err       string `json:"err,omitempty"`
+}
+
+// IndexTraffic is drill C's client traffic (note index_traffic): sessions
+// asking through the entry from before the skewed follower is published
+// until after its rebuild. Each answer's X-Index-Hash says which index
+// answered it.
+type IndexTraffic struct {
+	Drill  string    `json:"drill"`
+	Skewed string    `json:"skewed"`
+	FromMS int64     `json:"from_ms"`
+	ToMS   int64     `json:"to_ms"`
+	Asks   []SeenAsk `json:"asks"`
+}
+
+// indexTrafficRate is how often drill C's sessions ask (per second, all together).
+const indexTrafficRate = 10
+
+// startIndexTraffic starts drill C's client sessions; the returned func
+// stops them and journals what they saw (idempotent).
+func (e *Engine) startIndexTraffic(ctx context.Context, d *drillRun) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	it := IndexTraffic{Drill: d.letter, Skewed: d.evac, FromMS: e.j.Since()}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	const sessions = 4
+	probes := e.o.Corpus.Probes
+	wg.Go(func() {
+		tokens := make([]string, sessions)
+		tick := time.NewTicker(time.Second / indexTrafficRate)
+		defer tick.Stop()
+		for n := 0; ; n++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			s := n % sessions
+			sid := fmt.Sprintf("regiondrill-%s-%d", d.letter, s)
+			if tokens[s] == "" {
+				tok, err := e.t.EdgeToken(ctx, sid)
+				if err != nil {
+					continue
+				}
+				tokens[s] = tok
+			}
+			q := probes[n%len(probes)].Question
+			wg.Go(func() {
+				actx, acancel := context.WithTimeout(ctx, e.p.RequestTimeout())
+				defer acancel()
+				_, seen, err := e.t.AskEdge(actx, sid, tokens[s], contract.AskRequest{Tenant: "probe", Question: q, NoCache: true})
+				a := SeenAsk{AtMS: e.j.Since(), Session: s, Status: seen.Status, Region: seen.Region, IndexHash: seen.IndexHash}
+				if err != nil {
+					if ctx.Err() != nil {
+						return // stopped: not an answer
+					}
+					a.Err = err.Error()
+				}
+				mu.Lock()
+				it.Asks = append(it.Asks, a)
+				mu.Unlock()
+			})
+		}
+	})
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			cancel()
+			wg.Wait()
+			it.ToMS = e.j.Since()
+			_, _ = e.j.Append(journal.Note, "", "", map[string]any{"index_traffic": it})
+		})
+	}
+}
+
+// skewTarget is the follower drill C publishes a skewed index on, and the
+// primary that keeps serving: the page skews a follower, never the region
+// whose contract is the reference. It is the evacuated region unless that
+// is the primary, then the promoted survivor.
+func (e *Engine) skewTarget() (skewed, serving string) {
+	primary := e.snap.Primary
+	if primary == "" {
+		primary = e.p.Primary
+	}
+	if e.p.Evacuate != primary {
+		return e.p.Evacuate, primary
+	}
+	return e.p.PromoteSurvivor, primary
+}
