@@ -23,6 +23,7 @@ import (
 	"github.com/regiondrill/regiondrill/internal/judge"
 	"github.com/regiondrill/regiondrill/internal/lab"
 	"github.com/regiondrill/regiondrill/internal/plan"
+	"github.com/regiondrill/regiondrill/internal/probe"
 	"github.com/regiondrill/regiondrill/internal/report"
 	"github.com/regiondrill/regiondrill/internal/target"
 	"github.com/regiondrill/regiondrill/internal/verdict"
@@ -228,7 +229,14 @@ func runPlan(ctx context.Context, stdout, stderr io.Writer, p *plan.Plan, planJS
 	jw.Subscribe(view.observe)
 	host, _ := os.Hostname()
 	owner := fmt.Sprintf("regiondrill pid %d on %s, evidence in %s", os.Getpid(), host, out)
-	eng := drill.New(drill.Options{Plan: p, PlanJSON: planJSON, Target: tgt, Journal: jw, Corpus: kb, Embedder: emb, Logger: logger, Label: label, Owner: owner})
+	// ΔS is measured with a ruler independent of the embedder the regions
+	// rank with: LSA learned from the corpus.
+	ruler, err := probe.Ruler(kb)
+	if err != nil {
+		_ = jw.Close()
+		return Exit(ExitAborted, err)
+	}
+	eng := drill.New(drill.Options{Plan: p, PlanJSON: planJSON, Target: tgt, Journal: jw, Corpus: kb, Embedder: ruler, Logger: logger, Label: label, Owner: owner})
 	runErr := eng.Run(ctx)
 	view.close()
 	if errors.Is(runErr, target.ErrLocked) {
@@ -284,10 +292,16 @@ func printSummary(w io.Writer, rep *verdict.Report, out string) {
 	fmt.Fprintln(w)
 	for _, t := range rep.Acceptance {
 		mark := "ok  "
-		if !t.Pass {
+		switch {
+		case t.Status == verdict.StatusInconclusive:
+			mark = "INC "
+		case !t.Pass:
 			mark = "FAIL"
 		}
 		fmt.Fprintf(w, "  %s %s %-18s %-22v target %s\n", mark, t.Drill, t.ID, t.Value, t.Target)
+		if t.Missing != "" {
+			fmt.Fprintf(w, "         missing: %s\n", t.Missing)
+		}
 	}
 	for _, d := range rep.Diagnoses {
 		fmt.Fprintf(w, "\ndiagnosis: %s (%s)\n", d.Title, d.ID)

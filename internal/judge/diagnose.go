@@ -32,68 +32,26 @@ var failures = map[string]failure{
 		"Acknowledge only after the write is durable in a queue; replay the queue after the region returns."},
 }
 
-func diag(rep *verdict.Report, id, drill string, evidence ...string) {
-	f := failures[id]
-	for i, d := range rep.Diagnoses {
-		if d.ID == id {
-			rep.Diagnoses[i].Evidence = append(rep.Diagnoses[i].Evidence, evidence...)
-			return
-		}
-	}
-	rep.Diagnoses = append(rep.Diagnoses, verdict.Diagnosis{ID: f.id, Title: f.title, Drill: drill, Evidence: evidence, Fix: f.fix})
-}
-
 func (r *run) diagnose(rep *verdict.Report, led *ledger.Ledger, wh ledger.WebhookLedger) {
-	drills := strings.Join(rep.Drills, ",")
-	// Split brain: duplicates, direct writes, two appliers in one epoch.
-	if led.Duplicates > 0 || len(led.SplitBrain) > 0 {
-		var ev []string
-		if led.Duplicates > 0 {
-			ev = append(ev, fmt.Sprintf("%d writes are stored more than once across regions", led.Duplicates))
-		}
-		for _, sb := range led.SplitBrain {
-			ev = append(ev, fmt.Sprintf("%s: %d records (e.g. key %s) by %s at epoch %d", sb.Kind, sb.Count, sb.Key, strings.Join(sb.Regions, ","), sb.Epoch))
-		}
-		for _, it := range led.Items {
-			if it.Class == ledger.Duplicate {
-				ev = append(ev, "example: "+it.Evidence)
-				break
-			}
-		}
-		diag(rep, "split_brain_writes", drills, ev...)
-	}
-	if led.Lost > 0 {
-		diag(rep, "write_loss", drills, fmt.Sprintf("%d acknowledged writes are in no region's store", led.Lost))
-	}
-	// Webhooks.
-	if wh.Duplicates > 0 || wh.FromDisallowedRegion > 0 {
-		ev := []string{fmt.Sprintf("%d duplicate deliveries of %d expected webhooks", wh.Duplicates, wh.Expected)}
-		if wh.FromDisallowedRegion > 0 {
-			ev = append(ev, fmt.Sprintf("%d deliveries came from a region outside the emit policy", wh.FromDisallowedRegion))
-		}
-		by := []string{}
-		for reg, n := range rep.Webhooks.ByRegion {
-			by = append(by, fmt.Sprintf("%s sent %d", reg, n))
-		}
-		sort.Strings(by)
-		diag(rep, "webhook_duplicates", drills, append(ev, strings.Join(by, ", "))...)
-	}
+	r.diagnoseWrites(rep, led)
+	r.diagnoseWebhooks(rep, wh)
 	// Answers and index parity.
 	for _, t := range rep.Acceptance {
-		// Only answers that were compared and differ, or hashes that
-		// differ, are evidence: a probe that could not be asked is not.
-		differ := t.ID == "answers_equal" && answersDiffered(t.Value) || t.ID == "index_hash_parity" && t.Value != "not measured"
-		if differ && !t.Pass {
-			diag(rep, "answers_differ_after_return", t.Drill, fmt.Sprintf("%s (drill %s): %v — %s", t.ID, t.Drill, t.Value, t.Detail))
+		// Only answers that were compared and differ, hashes that differ, or
+		// answers clients got from another index are evidence: a probe that
+		// could not be asked is not.
+		differ := t.ID == "answers_equal" && answersDiffered(t.Value) || t.ID == "index_hash_parity" || t.ID == "skewed_index_served"
+		if differ && t.Status == verdict.StatusFail {
+			r.diagTarget(rep, "answers_differ_after_return", t, fmt.Sprintf("%s (drill %s): %v — %s", t.ID, t.Drill, t.Value, t.Detail))
 		}
-		if t.ID == "cache_purged" && !t.Pass {
-			diag(rep, "cache_not_purged", t.Drill, fmt.Sprintf("the purge returned but %v entries remained: %s", t.Value, t.Detail))
+		if t.ID == "cache_purged" && t.Status == verdict.StatusFail {
+			r.diagTarget(rep, "cache_not_purged", t, fmt.Sprintf("the purge returned but %v: %s", t.Value, t.Detail))
 		}
 	}
 	for _, s := range r.steps {
 		for _, n := range s.Notes {
 			if strings.Contains(n, "index hash mismatch") || strings.Contains(n, "INDEX_HASH") && strings.Contains(n, "refusing") {
-				diag(rep, "answers_differ_after_return", s.Drill, "step "+s.Name+": "+n)
+				diagAt(rep, "answers_differ_after_return", s.Drill, span{s.StartMS, s.EndMS}, "step "+s.Name+": "+n)
 			}
 		}
 	}
@@ -107,13 +65,13 @@ func (r *run) diagnose(rep *verdict.Report, led *ledger.Ledger, wh ledger.Webhoo
 		before := r.share(r.ns(w.from), r.ns(w.decision), isAuth)
 		after := r.share(r.ns(w.decision), r.ns(w.to), isAuth)
 		if p, ok := after.standsOut(before); ok {
-			diag(rep, "auth_failures_after_flip", w.letter, fmt.Sprintf("drill %s: %s of requests refused with 401/403 after the flip against %s before it (one-sided Fisher exact p = %.2g)",
+			diagAt(rep, "auth_failures_after_flip", w.letter, span{w.decision, w.to}, fmt.Sprintf("drill %s: %s of requests refused with 401/403 after the flip against %s before it (one-sided Fisher exact p = %.2g)",
 				w.letter, after, before, p))
 		}
 	}
 	for _, c := range r.checks {
 		if c.Phase == "pre" && c.Name == "env_parity" && !c.Pass && strings.HasPrefix(c.Value, "secrets_rev") {
-			diag(rep, "auth_failures_after_flip", c.Drill, "pre-check env_parity: secrets_rev differs between regions ("+c.Detail+"): a session moved by the flip would carry a key the survivor does not accept")
+			diagAt(rep, "auth_failures_after_flip", c.Drill, span{c.AtMS, c.AtMS}, "pre-check env_parity: secrets_rev differs between regions ("+c.Detail+"): a session moved by the flip would carry a key the survivor does not accept")
 		}
 	}
 	// Cold-start storm: p95 over baseline, and a share of cold requests in
@@ -121,7 +79,7 @@ func (r *run) diagnose(rep *verdict.Report, led *ledger.Ledger, wh ledger.Webhoo
 	// (steady traffic: a pool that thrashes while the load starts up is
 	// not the storm after promotion).
 	for _, t := range rep.Acceptance {
-		if t.ID != "p95_vs_baseline" || t.Pass || t.Value == "inconclusive" {
+		if t.ID != "p95_vs_baseline" || t.Status != verdict.StatusFail {
 			continue
 		}
 		var w *window
@@ -161,7 +119,7 @@ func (r *run) diagnose(rep *verdict.Report, led *ledger.Ledger, wh ledger.Webhoo
 				hotLat = append(hotLat, rec.Latency())
 			}
 		}
-		diag(rep, "cold_start_storm", t.Drill, fmt.Sprintf("drill %s: %s of requests waited on a cold start after the flip against %s in the baseline (one-sided Fisher exact p = %.2g); cold p95 %.0f ms vs hot p95 %.0f ms; p95 %v over baseline",
+		diagAt(rep, "cold_start_storm", t.Drill, span{w.decision, w.to}, fmt.Sprintf("drill %s: %s of requests waited on a cold start after the flip against %s in the baseline (one-sided Fisher exact p = %.2g); cold p95 %.0f ms vs hot p95 %.0f ms; p95 %v over baseline",
 			t.Drill, after, before, p, p95(coldLat), p95(hotLat), t.Value))
 	}
 }

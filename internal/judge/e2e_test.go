@@ -23,6 +23,7 @@ import (
 	"github.com/regiondrill/regiondrill/internal/judge"
 	"github.com/regiondrill/regiondrill/internal/lab"
 	"github.com/regiondrill/regiondrill/internal/plan"
+	"github.com/regiondrill/regiondrill/internal/probe"
 	"github.com/regiondrill/regiondrill/internal/target"
 	"github.com/regiondrill/regiondrill/internal/verdict"
 	"github.com/regiondrill/regiondrill/internal/webhook"
@@ -87,7 +88,11 @@ func drillPlanOn(t *testing.T, src string, onLab func(*lab.Lab), mis ...lab.Misc
 		t.Fatal(err)
 	}
 	raw, _ := json.Marshal(p)
-	err = drill.New(drill.Options{Plan: p, PlanJSON: raw, Target: tg, Journal: jw, Corpus: kb, Embedder: emb, Label: "lab"}).Run(ctx)
+	ruler, err := probe.Ruler(kb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = drill.New(drill.Options{Plan: p, PlanJSON: raw, Target: tg, Journal: jw, Corpus: kb, Embedder: ruler, Label: "lab"}).Run(ctx)
 	if cerr := jw.Close(); cerr != nil {
 		t.Fatal(cerr)
 	}

@@ -15,7 +15,6 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -26,7 +25,6 @@ import (
 	"github.com/regiondrill/regiondrill/internal/load"
 	"github.com/regiondrill/regiondrill/internal/measure"
 	"github.com/regiondrill/regiondrill/internal/plan"
-	"github.com/regiondrill/regiondrill/internal/probe"
 	"github.com/regiondrill/regiondrill/internal/target"
 	"github.com/regiondrill/regiondrill/internal/verdict"
 )
@@ -48,7 +46,6 @@ type run struct {
 	steps     []verdict.Step
 	marks     []markAt
 	drained   map[string]drained
-	purged    []drill.CacheAfterPurge
 	stops     []drill.StopData
 	refused   []string
 	loadSum   json.RawMessage
@@ -56,6 +53,7 @@ type run struct {
 	baselines []drill.Baseline
 	lastAtMS  int64
 	openSteps map[string]int
+	obs       observations // what the drill saw or failed to see (evidence.go)
 
 	// Bulk data batch by batch, each filled by a decode worker (see later);
 	// finish waits for them and joins each kind once, at its exact size.
@@ -102,7 +100,9 @@ type drained struct {
 	Backlog int     `json:"backlog"`
 }
 
-func newRun() *run { return &run{drained: map[string]drained{}, openSteps: map[string]int{}} }
+func newRun() *run {
+	return &run{drained: map[string]drained{}, openSteps: map[string]int{}, obs: newObservations()}
+}
 
 func parse(evs []journal.Event) (*run, error) {
 	r := newRun()
@@ -172,15 +172,15 @@ func (r *run) add(ev journal.Event) error {
 		r.stops = append(r.stops, s)
 	case journal.Note:
 		var n struct {
-			Mark        *drill.Mark            `json:"mark"`
-			LoadStart   *drill.LoadStart       `json:"load_start"`
-			Regions     []string               `json:"regions_index"`
-			Drained     *drained               `json:"drained"`
-			CachePurge  *drill.CacheAfterPurge `json:"cache_after_purge"`
-			LoadSummary json.RawMessage        `json:"load_summary"`
-			Refused     string                 `json:"refused"`
-			Baseline    *drill.Baseline        `json:"baseline"`
-			Why         string                 `json:"why"`
+			Mark        *drill.Mark      `json:"mark"`
+			LoadStart   *drill.LoadStart `json:"load_start"`
+			Regions     []string         `json:"regions_index"`
+			Drained     *drained         `json:"drained"`
+			LoadSummary json.RawMessage  `json:"load_summary"`
+			Refused     string           `json:"refused"`
+			Baseline    *drill.Baseline  `json:"baseline"`
+			Why         string           `json:"why"`
+			Observed
 		}
 		err = ev.Decode(&n)
 		switch {
@@ -192,14 +192,14 @@ func (r *run) add(ev journal.Event) error {
 			r.regions = n.Regions
 		case n.Drained != nil:
 			r.drained[n.Drained.Drill] = *n.Drained
-		case n.CachePurge != nil:
-			r.purged = append(r.purged, *n.CachePurge)
 		case n.LoadSummary != nil:
 			r.loadSum = n.LoadSummary
 		case n.Baseline != nil:
 			r.baselines = append(r.baselines, *n.Baseline)
 		case n.Refused != "":
 			r.refused = append(r.refused, n.Refused+": "+n.Why)
+		default:
+			r.observed(ev.At, n.Observed)
 		}
 	}
 	if err != nil {
@@ -257,12 +257,17 @@ func deref[T any](ps []*T) []T {
 }
 
 // addStores merges store batches by region, keeping the regions' order. It
-// keeps applied records only: replicas are copies the judge never counts
-// (ledger.Classify and the webhook reconciliation skip them), and on a large
-// run they are half of what the stores hold.
+// keeps applied records; replicas are set aside and judged against what
+// they claim to copy once every store is in (checkReplicas).
 func (r *run) addStores(ss []contract.Writes) {
 	for _, s := range ss {
-		s.Writes = slices.DeleteFunc(s.Writes, func(w contract.StoredWrite) bool { return w.Replica })
+		r.obs.storesRead[s.Region] = true
+		s.Writes = slices.DeleteFunc(s.Writes, func(w contract.StoredWrite) bool {
+			if w.Replica {
+				r.obs.replicas = append(r.obs.replicas, replicaAt{store: s.Region, w: w})
+			}
+			return w.Replica
+		})
 		i := slices.IndexFunc(r.stores, func(x contract.Writes) bool { return x.Region == s.Region })
 		if i < 0 {
 			r.stores = append(r.stores, s)
@@ -282,7 +287,9 @@ func (r *run) finish() error {
 	for _, ss := range r.storeBatches {
 		r.addStores(*ss)
 	}
+	r.checkReplicas()
 	r.webhooks = slices.Concat(deref(r.hookBatches)...)
+	r.obs.hooksRead = len(r.hookBatches) > 0
 	r.recBatches, r.writeBatches, r.storeBatches, r.hookBatches = nil, nil, nil, nil
 	if r.start.Plan == nil {
 		return fmt.Errorf("journal has no run_start event")
@@ -399,6 +406,7 @@ func (r *run) build() (*verdict.Report, error) {
 	for _, w := range r.windows() {
 		r.judgeDrill(rep, w, led)
 	}
+	r.judgeRun(rep, led)
 	r.diagnose(rep, led, wh)
 	rep.Series = r.series()
 	rep.SLO = r.slo()
@@ -406,31 +414,10 @@ func (r *run) build() (*verdict.Report, error) {
 		s := r.stops[0]
 		rep.StopReason = fmt.Sprintf("%s %.3f above %.3f", s.Condition, s.Value, s.Above)
 	}
-	// The verdict: pass only when every target held, every check gave a
-	// definite answer, and the run completed.
-	rep.Verdict = verdict.Pass
-	switch r.end.Outcome {
-	case "completed":
-	case "gate_failed", "stopped", "drill_failed":
-		rep.Verdict, rep.Reason = verdict.Fail, r.end.Reason
-	case "":
-		rep.Verdict, rep.Reason = verdict.Aborted, "the journal has no run_end: the drill process died"
-	default:
-		rep.Verdict, rep.Reason = verdict.Aborted, r.end.Reason
-	}
-	if rep.Verdict == verdict.Pass {
-		for _, t := range rep.Acceptance {
-			if !t.Pass {
-				rep.Verdict = verdict.Fail
-				rep.Reason = "acceptance targets failed"
-				break
-			}
-		}
-	}
-	if rep.Verdict == verdict.Pass && rep.Writes.Indeterminate > 0 && rep.Writes.Acknowledged == 0 {
-		rep.Verdict, rep.Reason = verdict.Fail, "no write was acknowledged: the ledger is inconclusive"
-	}
-	sort.SliceStable(rep.Acceptance, func(i, j int) bool { return !rep.Acceptance[i].Pass && rep.Acceptance[j].Pass })
+	r.settle(rep)
+	sort.SliceStable(rep.Acceptance, func(i, j int) bool {
+		return statusRank(rep.Acceptance[i].Status) < statusRank(rep.Acceptance[j].Status)
+	})
 	return rep, nil
 }
 
@@ -518,7 +505,14 @@ func (r *run) checkResult(letter, phase, name string) (verdict.Check, bool) {
 	return found, ok
 }
 
-func add(rep *verdict.Report, t verdict.Target) { rep.Acceptance = append(rep.Acceptance, t) }
+// add appends a judged target; its status follows Pass unless it was set
+// (inconclusive).
+func add(rep *verdict.Report, t verdict.Target) {
+	if t.Status == "" {
+		t.Status = verdict.StatusOf(t.Pass)
+	}
+	rep.Acceptance = append(rep.Acceptance, t)
+}
 
 // baselineWindow is the drill's baseline in load-record ns: the window the
 // drill journaled, else its pre-check step.
@@ -581,65 +575,12 @@ func (r *run) judgeDrill(rep *verdict.Report, w window, led *ledger.Ledger) {
 	add(rep, verdict.Target{ID: "max_5xx_burst_s", Drill: w.letter, Target: fmt.Sprintf("≤ %g s", th.Max5xxBurstS), Value: round3(burst),
 		Pass: burst <= th.Max5xxBurstS, Limit: th.Max5xxBurstS, Detail: "longest run of seconds with a majority of 5xx/connect/timeout"})
 
-	// Writes first sent during this drill.
-	lost, dup := 0, 0
-	keys := map[string]bool{}
-	for _, a := range r.writes {
-		if a.FirstSent >= r.ns(w.from) && a.FirstSent < r.ns(w.to) {
-			keys[a.Key] = true
-		}
-	}
-	for _, it := range led.Items {
-		if !keys[it.Key] {
-			continue
-		}
-		switch it.Class {
-		case ledger.Lost:
-			lost++
-		case ledger.Duplicate:
-			dup++
-		}
-	}
-	add(rep, verdict.Target{ID: "write_loss", Drill: w.letter, Target: "= 0", Value: lost, Pass: lost == 0 && len(keys) > 0,
-		Detail: fmt.Sprintf("%d writes first sent during drill %s; acknowledged and absent from every store: %d", len(keys), w.letter, lost)})
-	add(rep, verdict.Target{ID: "duplicates", Drill: w.letter, Target: "= 0", Value: dup, Pass: dup == 0,
-		Detail: "writes present more than once across all regions' stores"})
-
-	dr, ok := r.drained[w.letter]
-	add(rep, verdict.Target{ID: "backlog_drain_s", Drill: w.letter, Target: fmt.Sprintf("≤ %g s", th.BacklogDrainS), Value: round3(dr.Seconds),
-		Pass: ok && dr.OK && dr.Seconds <= th.BacklogDrainS, Limit: th.BacklogDrainS, Detail: drainDetail(ok, dr)})
-
-	for _, id := range []struct{ id, check string }{{"index_hash_parity", "contracts_equal"}, {"contracts_equal", "contracts_equal"}, {"answers_equal", "answers_equal"}} {
-		c, ok := r.checkResult(w.letter, "post", id.check)
-		pass, val, detail := ok && c.Pass, c.Value, c.Detail
-		if id.id == "index_hash_parity" {
-			pass, val, detail = r.hashParity(w)
-		}
-		if !ok && id.id != "index_hash_parity" {
-			val, detail = "not measured", "the post-check did not run"
-		}
-		add(rep, verdict.Target{ID: id.id, Drill: w.letter, Target: "equal", Value: val, Pass: pass, Detail: detail})
-	}
-	ds, lam, n := r.probeStats(w.letter)
-	add(rep, verdict.Target{ID: "delta_s", Drill: w.letter, Target: fmt.Sprintf("median ≤ %g", th.DeltaS), Value: round3(ds), Pass: n > 0 && ds <= th.DeltaS, Limit: th.DeltaS,
-		Detail: fmt.Sprintf("worst of the before/after medians of ΔS(question, retrieved) over %d probe results", n)})
-	add(rep, verdict.Target{ID: "lambda", Drill: w.letter, Target: "convergent", Value: fmt.Sprintf("%.0f%% convergent", lam*100), Pass: n > 0 && lam >= 0.9,
-		Detail: "share of probes whose λ over rounds is convergent, before and after (≥ 90%)"})
-	if w.letter == "D" {
-		wh := r.webhookLedger()
-		add(rep, verdict.Target{ID: "webhook_duplicates", Drill: w.letter, Target: "= 0", Value: wh.Duplicates + wh.FromDisallowedRegion,
-			Pass: wh.Duplicates == 0 && wh.FromDisallowedRegion == 0,
-			Detail: fmt.Sprintf("%d duplicate deliveries, %d from a region outside the emit policy, %d replays of a delivery (re-sent bytes, not counted)",
-				wh.Duplicates, wh.FromDisallowedRegion, wh.Replays)})
-	}
-	if w.letter == "E" {
-		for _, p := range r.purged {
-			if p.Drill == w.letter {
-				add(rep, verdict.Target{ID: "cache_purged", Drill: w.letter, Target: "0 entries after purge", Value: p.Entries, Pass: p.Entries == 0,
-					Detail: fmt.Sprintf("%s's cache entries right after its purge returned", p.Region)})
-			}
-		}
-	}
+	r.judgeWrites(rep, w, led)
+	r.judgeDrain(rep, w)
+	r.judgeParity(rep, w)
+	r.judgeProbes(rep, w)
+	r.judgeChecks(rep, w)
+	r.judgeKind(rep, w)
 }
 
 // returnAt is when the drill began bringing the evacuated region back (its
@@ -651,69 +592,6 @@ func (r *run) returnAt(w window) int64 {
 		}
 	}
 	return -1
-}
-
-// hashParity: every region's INDEX_HASH equal in the last sample of the drill.
-func (r *run) hashParity(w window) (bool, string, string) {
-	var last *sample
-	for i := range r.health {
-		if r.health[i].at <= w.to && len(r.health[i].Regions) == len(r.plan.Regions) {
-			last = &r.health[i]
-		}
-	}
-	if last == nil {
-		return false, "not measured", "no health sample with every region"
-	}
-	hashes := map[string][]string{}
-	for name, h := range last.Regions {
-		hashes[h.IndexHash] = append(hashes[h.IndexHash], name)
-	}
-	var parts []string
-	for h, rs := range hashes {
-		sort.Strings(rs)
-		parts = append(parts, strings.Join(rs, ",")+"="+h)
-	}
-	sort.Strings(parts)
-	return len(hashes) == 1, fmt.Sprintf("%d distinct", len(hashes)), strings.Join(parts, "; ")
-}
-
-// probeStats returns the worse of the before/after ΔS medians and the
-// share of convergent λ for a drill.
-func (r *run) probeStats(letter string) (float64, float64, int) {
-	worst, conv, n := 0.0, 0, 0
-	for _, phase := range []string{"before", "after"} {
-		var ds []float64
-		for _, p := range r.probes {
-			if p.Drill != letter || p.Phase != phase {
-				continue
-			}
-			for _, res := range p.Results {
-				ds = append(ds, res.DeltaS)
-				n++
-				if res.Lambda == probe.Convergent {
-					conv++
-				}
-			}
-		}
-		if len(ds) > 0 {
-			sort.Float64s(ds)
-			worst = max(worst, ds[len(ds)/2])
-		}
-	}
-	if n == 0 {
-		return math.NaN(), 0, 0
-	}
-	return worst, float64(conv) / float64(n), n
-}
-
-func drainDetail(measured bool, d drained) string {
-	switch {
-	case !measured:
-		return "not measured: the drill stopped before its closeout"
-	case !d.OK:
-		return fmt.Sprintf("%d messages still queued when the drain timeout passed", d.Backlog)
-	}
-	return "time from the closeout until every write and webhook queue was empty"
 }
 
 // cutoverDetail says how the cutover was measured and what failed during
@@ -752,10 +630,8 @@ func p95Target(letter string, base, after measure.Bounded, threshold float64) ve
 	need := measure.MinSamplesForUpper(0.95, p95Alpha)
 	counts := fmt.Sprintf("p95 %.0f ms after the change (n=%d) vs %.0f ms baseline (n=%d)", after.Value, after.Count, base.Value, base.Count)
 	if base.Count < need || after.Count < need {
-		t.Value = "inconclusive"
-		t.Detail = fmt.Sprintf("inconclusive: %s; a %g%% bound on a 95th percentile needs at least %d requests in each window",
-			counts, 100*(1-p95Alpha), need)
-		return t
+		t.Detail = counts
+		return t.Inconclusive(fmt.Sprintf("a %g%% bound on a 95th percentile needs at least %d requests in each window", 100*(1-p95Alpha), need))
 	}
 	limit := base.Upper * (1 + threshold)
 	t.Value = round3(after.Lower/base.Upper - 1)
