@@ -119,7 +119,8 @@ func newRunCmd() *cobra.Command {
 		Long: `Run the plan's drills as the seven-step runbook. Without targets in the plan,
 the built-in lab is started in-process from the plan's regions.
 
-Exit codes: 0 every acceptance target held; 1 a target or the gate failed;
+Exit codes: 0 every acceptance target held; 1 a target or the gate failed, a
+failure was diagnosed, or a target lacked its evidence (inconclusive);
 2 invalid plan or usage; 3 aborted (interrupt, internal error).`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

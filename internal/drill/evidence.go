@@ -32,14 +32,19 @@ type PurgeEvidence struct {
 	Error      string `json:"error,omitempty"` // what could not be observed
 }
 
+// purgeTenant is the tenant the purge evidence is cached under: no client
+// asks as it, so its entries change only by the purge.
+const purgeTenant = "regiondrill-purge"
+
 // purgeWithEvidence purges region's cache with the evidence around it. The
-// hot path is warmed first, so the purge has known entries to remove
-// whatever the cache's freshness window did meanwhile.
+// hot questions are cached under purgeTenant first, so the purge has known
+// entries to remove whatever the cache's freshness window and the clients'
+// traffic did meanwhile.
 func (e *Engine) purgeWithEvidence(ctx context.Context, d *drillRun, step, region string) error {
 	ev := PurgeEvidence{Drill: d.letter, Region: region, Asked: len(e.hotQuestions())}
 	defer func() { _, _ = e.j.Append(journal.Note, step, "", map[string]any{"cache_purge": ev}) }()
 	var errs []error
-	if err := e.t.Do(ctx, target.Action{Kind: target.Warm, Region: region, Tenant: hotTenant, Questions: e.hotQuestions()}); err != nil {
+	if err := e.t.Do(ctx, target.Action{Kind: target.Warm, Region: region, Tenant: purgeTenant, Questions: e.hotQuestions()}); err != nil {
 		errs = append(errs, fmt.Errorf("warm before the purge: %w", err))
 	}
 	ev.EntriesBefore = e.cacheEntries(ctx, region, &errs)
@@ -68,12 +73,12 @@ func (e *Engine) cacheEntries(ctx context.Context, region string, errs *[]error)
 	return h.Cache.Entries
 }
 
-// askCached asks region the hot questions through its cache and counts the
+// askCached asks region the hot questions as purgeTenant through its cache and counts the
 // answers its X-Cache header calls hits.
 func (e *Engine) askCached(ctx context.Context, region string, ev *PurgeEvidence, errs *[]error) int {
 	hits := 0
 	for _, q := range e.hotQuestions() {
-		_, seen, err := e.t.AskSeen(ctx, region, e.token, contract.AskRequest{Tenant: hotTenant, Question: q})
+		_, seen, err := e.t.AskSeen(ctx, region, e.token, contract.AskRequest{Tenant: purgeTenant, Question: q})
 		switch {
 		case err != nil:
 			*errs = append(*errs, fmt.Errorf("ask %s: %w", region, err))

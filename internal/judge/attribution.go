@@ -196,3 +196,6 @@ func (r *run) diagnoseWebhooks(rep *verdict.Report, wh ledger.WebhookLedger) {
 				f.n, l, wh.Duplicates, wh.FromDisallowedRegion, wh.Expected), strings.Join(by, ", "))
 	}
 }
+
+// DiagnosisIDs lists the typical failures the judge can diagnose, sorted.
+func DiagnosisIDs() []string { return slices.Sorted(maps.Keys(failures)) }

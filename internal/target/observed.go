@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/regiondrill/regiondrill/internal/contract"
 )
@@ -80,4 +81,18 @@ func (t *HTTP) askURL(ctx context.Context, u, token, session string, ask contrac
 		return out, seen, fmt.Errorf("%s: decode: %w", u, err)
 	}
 	return out, seen, nil
+}
+
+// slowAdmin is an admin call that may take up to a minute (an index
+// rebuild), not the 3 s of the others.
+func (t *HTTP) slowAdmin(ctx context.Context, region, path string, body any) error {
+	u, err := t.regionURL(region, path)
+	if err != nil {
+		return err
+	}
+	slow := *t
+	c := *t.client
+	c.Timeout = time.Minute
+	slow.client = &c
+	return slow.call(ctx, http.MethodPost, u, body, nil, t.ep.Token)
 }

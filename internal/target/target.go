@@ -427,8 +427,8 @@ func (t *HTTP) Do(ctx context.Context, a Action) error {
 			req.MinInstances = &n
 		}
 		return admin(a.Region, "/admin/scale", req)
-	case Rebuild:
-		return admin(a.Region, "/admin/rebuild", contract.RebuildRequest{Analyzer: a.Analyzer, Metric: a.Metric})
+	case Rebuild: // an index build takes longer than an admin call's 3 s
+		return t.slowAdmin(ctx, a.Region, "/admin/rebuild", contract.RebuildRequest{Analyzer: a.Analyzer, Metric: a.Metric})
 	case Purge:
 		return admin(a.Region, "/admin/purge", contract.PurgeRequest{Tenant: a.Tenant, Prefix: a.Prefix})
 	case Warm:
