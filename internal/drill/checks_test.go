@@ -52,7 +52,7 @@ func TestChecksFireWhenBroken(t *testing.T) {
 		{"queue_empty", func(h map[string]contract.Health) { x := h["eu-west"]; x.Queue.Backlog = 500; h["eu-west"] = x }, "backlog 500"},
 		{"cache_warm", func(h map[string]contract.Health) { x := h["eu-west"]; x.Cache.Entries = 3; h["eu-west"] = x }, "eu-west has 3"},
 		{"contracts_equal", func(h map[string]contract.Health) { x := h["eu-west"]; x.Analyzer = "simple"; h["eu-west"] = x }, "simple"},
-		{"backlog_zero", func(h map[string]contract.Health) { x := h["us-east"]; x.Queue.WebhookBacklog = 2; h["us-east"] = x }, "backlog"},
+		{"backlog_zero", func(h map[string]contract.Health) { x := h["us-east"]; x.Queue.WebhookBacklog = 200; h["us-east"] = x }, "backlog"},
 		{"cache_rewarmed", func(h map[string]contract.Health) { x := h["us-east"]; x.Cache.Entries = 0; h["us-east"] = x }, "us-east has 0"},
 		{"index_hash", func(h map[string]contract.Health) {
 			x := h["us-east"]
