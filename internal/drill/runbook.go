@@ -409,6 +409,9 @@ func (e *Engine) stepVerify(ctx context.Context, d *drillRun) ([]string, error) 
 		return notes, err
 	}
 	d.stopTraffic() // drill C: the skewed index is gone
+	if err := e.t.Do(ctx, target.Action{Kind: target.Warm, Region: region, Tenant: hotTenant, Questions: e.hotQuestions()}); err != nil {
+		notes = append(notes, "re-warm: "+err.Error())
+	}
 	bad, err = e.verifyRegion(ctx, d, region)
 	if err != nil {
 		return notes, err
