@@ -40,7 +40,8 @@ type targetRow struct {
 type diagView struct {
 	verdict.Diagnosis
 	DrillTitle, Window string
-	Links              []kv // K: anchor, V: the item's name
+	Links              []kv     // K: anchor, V: the item's name
+	Records            []string // records without a row of their own (write/<key>)
 }
 
 type chartView struct {
@@ -170,7 +171,11 @@ func newPage(r *verdict.Report) *page {
 			v.Window = "evidence from " + fmtFixed(float64(d.FromMS)/1000, 1) + " s to " + fmtFixed(float64(d.ToMS)/1000, 1) + " s"
 		}
 		for _, ref := range d.Refs {
-			v.Links = append(v.Links, kv{K: ref, V: ref})
+			if strings.HasPrefix(ref, "acceptance/") { // a row of the acceptance table
+				v.Links = append(v.Links, kv{K: ref, V: ref})
+			} else {
+				v.Records = append(v.Records, ref)
+			}
 		}
 		p.Diagnoses = append(p.Diagnoses, v)
 	}
