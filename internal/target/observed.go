@@ -37,12 +37,13 @@ func (t *HTTP) AskEdge(ctx context.Context, session, token string, ask contract.
 	return t.askURL(ctx, t.ep.Edge+"/ask", token, session, ask)
 }
 
-// EdgeToken mints a session token through the target's entry.
+// EdgeToken mints a session token through the target's entry, with the
+// admin token as the credential /token asks for.
 func (t *HTTP) EdgeToken(ctx context.Context, session string) (string, error) {
 	var out struct {
 		Token string `json:"token"`
 	}
-	err := t.call(ctx, http.MethodPost, t.ep.Edge+"/token", map[string]string{"session": session}, &out, "")
+	err := t.call(ctx, http.MethodPost, t.ep.Edge+"/token", map[string]string{"session": session}, &out, t.ep.Token)
 	return out.Token, err
 }
 
