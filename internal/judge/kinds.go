@@ -188,7 +188,7 @@ func (r *run) referenceHash(skewed string, at int64) string {
 func (r *run) judgeWebhooks(rep *verdict.Report, w window) {
 	wh := r.webhookLedger()
 	dup := verdict.Target{ID: "webhook_duplicates", Drill: w.letter, Target: "= 0", Value: wh.Duplicates + wh.FromDisallowedRegion,
-		Pass:   wh.Duplicates == 0 && wh.FromDisallowedRegion == 0,
+		Pass: wh.Duplicates == 0 && wh.FromDisallowedRegion == 0,
 		Detail: fmt.Sprintf("%d duplicate deliveries, %d from a region outside the emit policy, of %d deliveries; %d replays of a delivery (re-sent bytes, not counted)",
 			wh.Duplicates, wh.FromDisallowedRegion, len(r.webhooks), wh.Replays)}
 	miss := verdict.Target{ID: "webhook_missing", Drill: w.letter, Target: "= 0", Value: wh.Missing, Pass: wh.Missing == 0,
