@@ -2,6 +2,7 @@ package drill
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -187,4 +188,27 @@ func (e *Engine) skewTarget() (skewed, serving string) {
 		return e.p.Evacuate, primary
 	}
 	return e.p.PromoteSurvivor, primary
+}
+
+// rotation reads which regions the router has in rotation; nil when the
+// router has no status to read.
+func (e *Engine) rotation(ctx context.Context) map[string]bool {
+	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	raw, err := e.t.RouterStatus(ctx)
+	if err != nil {
+		return nil
+	}
+	var bs []struct {
+		Name       string `json:"name"`
+		InRotation bool   `json:"in_rotation"`
+	}
+	if json.Unmarshal(raw, &bs) != nil || len(bs) == 0 {
+		return nil
+	}
+	out := make(map[string]bool, len(bs))
+	for _, b := range bs {
+		out[b.Name] = b.InRotation
+	}
+	return out
 }

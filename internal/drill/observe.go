@@ -83,6 +83,10 @@ func (e *Engine) startLoad(ctx context.Context) <-chan struct{} {
 type Sample struct {
 	Regions map[string]contract.Health `json:"regions"`
 	Errors  map[string]string          `json:"errors,omitempty"`
+	// Rotation says which regions the router had in rotation, when its
+	// status can be read (the lab edge's can): a session may leave a region
+	// that left the rotation.
+	Rotation map[string]bool `json:"rotation,omitempty"`
 }
 
 // sampleTimeout bounds one health sample and one lock renewal. Health
@@ -106,7 +110,7 @@ func (e *Engine) startSampler(ctx context.Context) <-chan struct{} {
 			hctx, cancel := context.WithTimeout(ctx, sampleTimeout)
 			hs, errs := e.healthQuick(hctx)
 			cancel()
-			_, _ = e.j.Append(journal.Health, "", "", Sample{Regions: hs, Errors: errs})
+			_, _ = e.j.Append(journal.Health, "", "", Sample{Regions: hs, Errors: errs, Rotation: e.rotation(ctx)})
 			lctx, lcancel := context.WithTimeout(ctx, sampleTimeout)
 			_ = e.t.Lock(lctx, e.o.Owner, lockLease) // renew
 			lcancel()

@@ -283,30 +283,58 @@ func (r *run) judgeFlapping(rep *verdict.Report, w window) {
 
 // judgeStickiness (drill B): a session stays on its region while that
 // region serves. A move off the cut-off region after the decision is the
-// failover; a move after the session saw a request fail, or off a region
-// that answered nobody in the second after it, is the router dropping a
-// region it saw fail; a move off a region that kept answering the session
-// and others breaks stickiness.
+// failover; a move off a region the router had taken out of rotation in the
+// 3 s before it (from the health samples; without them, a session that saw
+// a request fail or a region that answered nobody in the second after) is
+// the router dropping a region it saw fail; any other move breaks
+// stickiness.
 func (r *run) judgeStickiness(rep *verdict.Report, w window) {
 	t := verdict.Target{ID: "stickiness", Drill: w.letter, Target: "= 0 sessions"}
 	evac := r.regionIndex(w.evacuated)
 	serving := r.answeredStarts()
+	rotationKnown := slices.ContainsFunc(r.health, func(s sample) bool { return s.Rotation != nil })
 	moved := map[uint32]bool{}
 	forced, dropped := 0, 0
 	n := r.sessionMoves(r.ns(w.from), r.ns(w.to), func(s uint32, from, _ uint8, at int64, failed bool) {
+		atMS := r.loadAtMS + at/int64(time.Millisecond)
 		switch {
 		case from == evac && w.decision >= 0 && at >= r.ns(w.decision):
 			forced++
-		case failed || !answeredIn(serving[from], at, at+int64(time.Second)):
+		case rotationKnown && r.leftRotation(r.regionName(from), atMS-3000, atMS):
+			dropped++
+		case !rotationKnown && (failed || !answeredIn(serving[from], at, at+int64(time.Second))):
 			dropped++
 		default:
 			moved[s] = true
 		}
 	})
+	how := "it answered nobody in the next second or the session saw a request fail (the router's rotation was not sampled)"
+	if rotationKnown {
+		how = "the router had it out of rotation"
+	}
 	t.Value, t.Pass = len(moved), len(moved) == 0
-	t.Detail = fmt.Sprintf("%d sessions answered during drill B; %d moved off the cut-off %s (allowed); %d after their region failed them or answered nobody in the next second (allowed); %d moved while their region served others",
-		n, forced, w.evacuated, dropped, len(moved))
+	t.Detail = fmt.Sprintf("%d sessions answered during drill B; %d moved off the cut-off %s (allowed); %d moved off a region as %s (allowed); %d moved while their region served",
+		n, forced, w.evacuated, dropped, how, len(moved))
 	add(rep, orMissing(t, n == 0, "no session was answered during drill B"))
+}
+
+// leftRotation reports whether a health sample in [fromMS, toMS] saw the
+// router hold region out of rotation.
+func (r *run) leftRotation(region string, fromMS, toMS int64) bool {
+	for _, s := range r.health {
+		if s.at >= fromMS && s.at <= toMS && s.Rotation != nil && !s.Rotation[region] {
+			return true
+		}
+	}
+	return false
+}
+
+// regionName names a region index of the client records.
+func (r *run) regionName(i uint8) string {
+	if int(i) < len(r.regions) {
+		return r.regions[i]
+	}
+	return ""
 }
 
 // answeredStarts lists, per region index, the send times of the requests
