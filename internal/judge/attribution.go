@@ -42,14 +42,38 @@ func diagAt(rep *verdict.Report, id, letter string, s span, evidence ...string) 
 // diagTarget diagnoses from a failed target, over its drill's window, and
 // links the target.
 func (r *run) diagTarget(rep *verdict.Report, id string, t verdict.Target, evidence string) {
+	diagAt(rep, id, t.Drill, r.targetSpan(t), evidence)
+	ref(rep, id, t.Drill, "acceptance/"+t.ID+"/"+t.Drill)
+}
+
+// targetSpan is when a target's evidence was taken: the purge for
+// cache_purged, drill C's client traffic for skewed_index_served, else the
+// drill's window.
+func (r *run) targetSpan(t verdict.Target) span {
 	s := span{}
+	switch t.ID {
+	case "cache_purged":
+		for _, p := range r.obs.purges {
+			if p.Drill == t.Drill && p.HitsAfter > 0 {
+				s = s.add(p.AtMS)
+			}
+		}
+	case "skewed_index_served":
+		for _, it := range r.obs.traffic {
+			if it.Drill == t.Drill {
+				s = s.add(it.FromMS).add(it.ToMS)
+			}
+		}
+	}
+	if s != (span{}) {
+		return s
+	}
 	for _, w := range r.windows() {
 		if w.letter == t.Drill {
 			s = span{w.from, w.to}
 		}
 	}
-	diagAt(rep, id, t.Drill, s, evidence)
-	ref(rep, id, t.Drill, "acceptance/"+t.ID+"/"+t.Drill)
+	return s
 }
 
 // ref links a report item to the diagnosis id of drill letter.
