@@ -135,14 +135,17 @@ func (d *synthDrill) journal(t *testing.T) string {
 			}
 			var res []probe.Result
 			for i := range n {
-				res = append(res, probe.Result{ProbeID: fmt.Sprintf("probe-%03d", i+1), DeltaS: 0.3, Coverage: 0.9, Lambda: probe.Convergent, CitesGold: true})
+				res = append(res, probe.Result{ProbeID: fmt.Sprintf("probe-%03d", i+1), DeltaS: 0.3, Coverage: 0.9, Lambda: probe.Convergent, CitesGold: true,
+					Grounded: 1, TopChunks: []string{"d/1", "d/2", "d/3", "d/4", "d/5"}})
 			}
 			put(journal.Probe, "", drill.ProbeData{Drill: "A", Phase: phase, Region: r, Results: res, Error: msg})
 		}
 	}
 
 	put(journal.RunStart, "", drill.RunStart{
-		Plan:   []byte(`{"regions":["us-east","eu-west"],"evacuate":"us-east","promote_survivor":"eu-west","drills":["A"]}`),
+		// The checks this journal records: no live check, two post-checks.
+		Plan: []byte(`{"regions":["us-east","eu-west"],"evacuate":"us-east","promote_survivor":"eu-west","drills":["A"],
+			"checks":{"live":[],"post":["answers_equal","contracts_equal"]}}`),
 		Target: "lab", Origin: origin, Regions: regions, Drills: []string{"A"},
 		Snapshot: drill.Snapshot{Primary: "us-east", Epoch: 1, EmitFrom: map[string][]string{"us-east": {"us-east"}}},
 	})

@@ -630,8 +630,9 @@ func p95Target(letter string, base, after measure.Bounded, threshold float64) ve
 	need := measure.MinSamplesForUpper(0.95, p95Alpha)
 	counts := fmt.Sprintf("p95 %.0f ms after the change (n=%d) vs %.0f ms baseline (n=%d)", after.Value, after.Count, base.Value, base.Count)
 	if base.Count < need || after.Count < need {
-		t.Detail = counts
-		return t.Inconclusive(fmt.Sprintf("a %g%% bound on a 95th percentile needs at least %d requests in each window", 100*(1-p95Alpha), need))
+		why := fmt.Sprintf("a %g%% bound on a 95th percentile needs at least %d requests in each window", 100*(1-p95Alpha), need)
+		t.Value, t.Detail = "inconclusive", "inconclusive: "+counts+"; "+why
+		return t.Inconclusive(why)
 	}
 	limit := base.Upper * (1 + threshold)
 	t.Value = round3(after.Lower/base.Upper - 1)
