@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/regiondrill/regiondrill/internal/contract"
@@ -102,7 +103,10 @@ type HTTP struct {
 // API at ep.Edge.
 func New(ep Endpoints) *HTTP {
 	t := &HTTP{ep: ep, client: &http.Client{
-		Timeout:   3 * time.Second,
+		// Room for the stalls of a busy machine: an admin change that times
+		// out is reported as not applied, and one sent to several regions
+		// waits for them in parallel, so a cut-off region costs this once.
+		Timeout:   8 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: 16, IdleConnTimeout: 30 * time.Second},
 	}}
 	t.router = EdgeRouter{t: t}
@@ -484,12 +488,19 @@ func (t *HTTP) each(region string, f func(string) error) error {
 		}
 		return nil
 	}
-	var errs []error
-	for _, r := range t.Regions() {
-		if err := f(r); err != nil {
-			errs = append(errs, &RegionError{Region: r, Err: err})
-		}
+	// All regions at once: a region that cannot be reached (it times out)
+	// must not hold back the others (a survivor's promotion).
+	regions := t.Regions()
+	errs := make([]error, len(regions))
+	var wg sync.WaitGroup
+	for i, r := range regions {
+		wg.Go(func() {
+			if err := f(r); err != nil {
+				errs[i] = &RegionError{Region: r, Err: err}
+			}
+		})
 	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 
