@@ -98,6 +98,9 @@ func newReportCmd() *cobra.Command {
 			if err := report.WriteAll(out, rep); err != nil {
 				return Exit(ExitAborted, err)
 			}
+			if err := sealBundle(out); err != nil {
+				return Exit(ExitAborted, err)
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "verdict %s; report in %s\n", rep.Verdict, out)
 			return nil
 		},
@@ -254,6 +257,9 @@ func runPlan(ctx context.Context, stdout, stderr io.Writer, p *plan.Plan, planJS
 	if err := report.WriteAll(out, rep); err != nil {
 		return Exit(ExitAborted, err)
 	}
+	if err := sealBundle(out); err != nil {
+		return Exit(ExitAborted, err)
+	}
 	printSummary(stdout, rep, out)
 	switch {
 	case errors.Is(runErr, drill.ErrInterrupted):
@@ -313,7 +319,7 @@ func printSummary(w io.Writer, rep *verdict.Report, out string) {
 	}
 	fmt.Fprintf(w, "\nwrites: %d attempted, %d acknowledged, %d ok, %d lost, %d duplicates, %d indeterminate\n",
 		rep.Writes.Attempted, rep.Writes.Acknowledged, rep.Writes.OK, rep.Writes.Lost, rep.Writes.Duplicates, rep.Writes.Indeterminate)
-	fmt.Fprintf(w, "evidence: %s (report.html, report.json, junit.xml, journal.jsonl, samples.csv)\n", out)
+	fmt.Fprintf(w, "evidence: %s (report.html, report.json, junit.xml, journal.jsonl, samples.csv, manifest.json)\n", out)
 }
 
 func printDryRun(w io.Writer, p *plan.Plan) {
