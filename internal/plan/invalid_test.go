@@ -46,6 +46,8 @@ var invalid = []struct {
 	{"invalid-targets-no-sink.json", "$.targets.sink", `drill D reconciles webhook deliveries: set it to the webhook sink's base URL, or add "sink" to $.targets.waive`},
 	{"invalid-advisory-pre.json", "$.checks.advisory[0]", `"env_parity" is a pre check: pre checks gate the drill and cannot be advisory`},
 	{"invalid-waive-with-sink.json", "$.targets.waive[0]", "waives the sink but $.targets.sink is set"},
+	{"invalid-regression-target.json", "$.regression.cutover", `unknown field "cutover" (did you mean "cutover_s"?)`},
+	{"invalid-regression-negative.yaml", "$.regression.cutover_s.max_increase_pct", "must be a finite percentage ≥ 0, got -10"},
 }
 
 func TestInvalidPlans(t *testing.T) {

@@ -33,6 +33,7 @@ type Plan struct {
 	Hooks                   []Hook          `json:"hooks,omitempty" doc:"User commands run before or after runbook steps, each with its undo. Default none."`                       // default none
 	Lab                     Lab             `json:"lab" doc:"Settings of the built-in lab; ignored when targets is set."`                                                           //
 	Targets                 *Targets        `json:"targets,omitempty" doc:"Real regions and router to drill; when absent the built-in lab is used."`                                // default nil (lab)
+	Regression              Regression      `json:"regression" doc:"How far each acceptance target may move against a baseline run before compare fails."`                          // default: see Regression
 }
 
 // Routing is the page's routing block.
@@ -251,8 +252,9 @@ func Default() *Plan {
 		Phases:                  Phases{BaselineS: 6, HoldS: 8, StepHoldS: 3, DrainTimeoutS: 60, ProbeRounds: 3},
 		Thresholds: Thresholds{CutoverS: 30, Max5xxBurstS: 60, P95VsBaseline: 0.25, BacklogDrainS: 600,
 			DeltaS: 0.45, DeltaSDrift: 0.03, QueueBacklogMax: 50, ErrorRateMax: 0.05},
-		SLO: SLO{Availability: 0.999, LatencyMS: 800, LatencyObjective: 0.99},
-		Lab: Lab{SkewAnalyzer: "simple", Embedder: Embedder{Kind: EmbedderBuiltin}},
+		SLO:        SLO{Availability: 0.999, LatencyMS: 800, LatencyObjective: 0.99},
+		Lab:        Lab{SkewAnalyzer: "simple", Embedder: Embedder{Kind: EmbedderBuiltin}},
+		Regression: DefaultRegression(),
 	}
 }
 

@@ -27,6 +27,7 @@ func (p *Plan) Validate() error {
 	p.validateHooks(&es)
 	p.validateLab(&es)
 	p.validateTargets(&es)
+	p.validateRegression(&es)
 	return es.err()
 }
 
