@@ -3,7 +3,6 @@ package history_test
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -11,35 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regiondrill/regiondrill/internal/fixture"
 	"github.com/regiondrill/regiondrill/internal/history"
 	"github.com/regiondrill/regiondrill/internal/manifest"
 )
 
-// bundle seals an evidence directory around a recorded report.json, its
-// start moved by shift so runs sort in a known order.
-func bundle(t *testing.T, fixture string, shift time.Duration) string {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "compare", "testdata", fixture))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r map[string]any
-	if err := json.Unmarshal(raw, &r); err != nil {
-		t.Fatal(err)
-	}
-	started, _ := time.Parse(time.RFC3339Nano, r["started"].(string))
-	r["started"] = started.Add(shift).Format(time.RFC3339Nano)
-	out, _ := json.MarshalIndent(r, "", "  ")
-	dir := t.TempDir()
-	for name, b := range map[string][]byte{"report.json": out, "journal.jsonl": []byte("{}\n")} {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := manifest.Write(dir, "v-test"); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+// bundle seals an evidence directory around a recorded report.
+func bundle(t *testing.T, name string, shift time.Duration) string {
+	return fixture.Bundle(t, name, shift)
 }
 
 func record(t *testing.T, s *history.Store, dir string) int64 {
@@ -121,14 +99,18 @@ func TestRecordListGetLastPass(t *testing.T) {
 		if _, err := s.Get(ctx, 999); !errors.Is(err, history.ErrNotFound) {
 			t.Fatalf("missing id: %v", err)
 		}
-		lp, err := s.LastPass(ctx, b.PlanSHA256, "lab", passB2)
+		b2, _ := s.Get(ctx, passB2)
+		lp, err := s.LastPass(ctx, b.PlanSHA256, "lab", b2.Started)
 		if err != nil || lp.ID != passB {
-			t.Fatalf("last pass except %d: %v %v", passB2, lp, err)
+			t.Fatalf("last pass before run %d: %v %v", passB2, lp, err)
 		}
-		if lp, _ := s.LastPass(ctx, b.PlanSHA256, "lab", 0); lp.ID != passB2 {
+		if lp, _ := s.LastPass(ctx, b.PlanSHA256, "lab", b2.Started.Add(time.Second)); lp.ID != passB2 {
 			t.Fatalf("last pass: %d", lp.ID)
 		}
-		if _, err := s.LastPass(ctx, f.PlanSHA256, "lab", 0); !errors.Is(err, history.ErrNotFound) {
+		if _, err := s.LastPass(ctx, b.PlanSHA256, "lab", b.Started); !errors.Is(err, history.ErrNotFound) {
+			t.Fatalf("nothing passed before the first run: %v", err)
+		}
+		if _, err := s.LastPass(ctx, f.PlanSHA256, "lab", time.Now()); !errors.Is(err, history.ErrNotFound) {
 			t.Fatalf("a plan that never passed has no baseline: %v", err)
 		}
 	})

@@ -1,10 +1,8 @@
 package history_test
 
 import (
-	"bufio"
 	"database/sql"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -18,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/regiondrill/regiondrill/internal/fixture"
 )
 
 func TestMain(m *testing.M) {
@@ -142,27 +142,8 @@ func startPostgres() (url, skip string, err error) {
 		cleanup()
 	}
 	// The server says when it accepts connections; no polling.
-	ready := make(chan error, 1)
-	go func() {
-		var log strings.Builder
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
-			if strings.Contains(sc.Text(), "ready to accept connections") {
-				ready <- nil
-				_, _ = io.Copy(io.Discard, stderr)
-				return
-			}
-		}
-		ready <- fmt.Errorf("postgres exited before it was ready:\n%s", log.String())
-	}()
-	select {
-	case err := <-ready:
-		if err != nil {
-			return "", "", err
-		}
-	case <-time.After(60 * time.Second):
-		return "", "", fmt.Errorf("postgres not ready after 60 s")
+	if err := fixture.WaitLine(stderr, "ready to accept connections", 60*time.Second); err != nil {
+		return "", "", fmt.Errorf("postgres: %w", err)
 	}
 	real, _ := filepath.EvalSymlinks(server)
 	fmt.Fprintf(os.Stderr, "history tests: %s ready on 127.0.0.1:%d in %v\n", real, port, time.Since(start).Round(time.Millisecond))

@@ -261,16 +261,16 @@ func (s *Store) Get(ctx context.Context, id int64) (*Run, error) {
 	return runs[0], s.loadTargets(ctx, runs)
 }
 
-// LastPass returns the newest passing run of the plan and target, other
-// than the run with id except (0: none).
-func (s *Store) LastPass(ctx context.Context, planSHA256, target string, except int64) (*Run, error) {
-	runs, err := s.query(ctx, `SELECT `+runColumns+` FROM runs WHERE plan_sha256 = ? AND target = ? AND verdict = ? AND id <> ?
-		ORDER BY started_ms DESC, id DESC LIMIT 1`, planSHA256, target, string(verdict.Pass), except)
+// LastPass returns the newest passing run of the plan against the target
+// that started before before: the baseline of a run that started then.
+func (s *Store) LastPass(ctx context.Context, planSHA256, target string, before time.Time) (*Run, error) {
+	runs, err := s.query(ctx, `SELECT `+runColumns+` FROM runs WHERE plan_sha256 = ? AND target = ? AND verdict = ? AND started_ms < ?
+		ORDER BY started_ms DESC, id DESC LIMIT 1`, planSHA256, target, string(verdict.Pass), before.UnixMilli())
 	if err != nil {
 		return nil, err
 	}
 	if len(runs) == 0 {
-		return nil, fmt.Errorf("history: no passing run of plan %.12s against %s: %w", planSHA256, target, ErrNotFound)
+		return nil, fmt.Errorf("history: no passing run of plan %.12s against %s before %s: %w", planSHA256, target, before.UTC().Format(time.RFC3339), ErrNotFound)
 	}
 	return runs[0], s.loadTargets(ctx, runs)
 }

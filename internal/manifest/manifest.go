@@ -21,6 +21,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/regiondrill/regiondrill/internal/atomicfile"
 )
 
 // Name is the manifest's file name inside a bundle.
@@ -143,8 +145,11 @@ func Write(dir, toolVersion string) (*Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
-	if err := writeAtomic(filepath.Join(dir, Name), append(b, '\n')); err != nil {
-		return nil, err
+	if err := atomicfile.Write(filepath.Join(dir, Name), func(w io.Writer) error {
+		_, err := w.Write(append(b, '\n'))
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
 	}
 	return m, nil
 }
@@ -305,33 +310,4 @@ func short(h string) string {
 		return h[:12]
 	}
 	return h
-}
-
-func writeAtomic(path string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("manifest: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return fmt.Errorf("manifest: write: %w", err)
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("manifest: chmod: %w", err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("manifest: sync: %w", err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("manifest: close: %w", err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("manifest: rename: %w", err)
-	}
-	return nil
 }

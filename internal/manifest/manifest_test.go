@@ -15,7 +15,7 @@ import (
 func bundle(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	rep, err := os.ReadFile("../compare/testdata/b-pass-1.json")
+	rep, err := os.ReadFile("../fixture/reports/b-pass-1.json")
 	if err != nil {
 		t.Fatal(err)
 	}
