@@ -115,6 +115,7 @@ func newRunCmd() *cobra.Command {
 		drills  []string
 		dryRun  bool
 		verbose bool
+		outputs runOutputs
 	)
 	cmd := &cobra.Command{
 		Use:   "run PLAN",
@@ -144,6 +145,9 @@ failure was diagnosed, or a target lacked its evidence (inconclusive);
 				}
 				p.Drills = ds
 			}
+			if err := outputs.check(); err != nil {
+				return err
+			}
 			if dryRun {
 				printDryRun(cmd.OutOrStdout(), p)
 				return nil
@@ -157,7 +161,7 @@ failure was diagnosed, or a target lacked its evidence (inconclusive);
 			if verbose {
 				logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 			}
-			return runPlan(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), p, planJSON, out, logger)
+			return runPlan(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), p, planJSON, out, logger, &outputs)
 		},
 	}
 	f := cmd.Flags()
@@ -165,10 +169,11 @@ failure was diagnosed, or a target lacked its evidence (inconclusive);
 	f.StringArrayVar(&drills, "drill", nil, "drill(s) to run, A-E or names, overriding the plan (repeatable, comma-separated)")
 	f.BoolVar(&dryRun, "dry-run", false, "print what would be done, step by step, and change nothing")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log to stderr")
+	outputs.flags(f)
 	return cmd
 }
 
-func runPlan(ctx context.Context, stdout, stderr io.Writer, p *plan.Plan, planJSON []byte, out string, logger *slog.Logger) error {
+func runPlan(ctx context.Context, stdout, stderr io.Writer, p *plan.Plan, planJSON []byte, out string, logger *slog.Logger, outputs *runOutputs) error {
 	if out == "" {
 		out = filepath.Join("out", "drill-"+time.Now().UTC().Format("20060102-150405"))
 	}
@@ -257,10 +262,12 @@ func runPlan(ctx context.Context, stdout, stderr io.Writer, p *plan.Plan, planJS
 	if err := report.WriteAll(out, rep); err != nil {
 		return Exit(ExitAborted, err)
 	}
+	outputs.beforeSeal(stderr, rep)
 	if err := sealBundle(out); err != nil {
 		return Exit(ExitAborted, err)
 	}
 	printSummary(stdout, rep, out)
+	gate := outputs.afterSeal(ctx, stdout, stderr, out, rep)
 	switch {
 	case errors.Is(runErr, drill.ErrInterrupted):
 		return Exit(ExitAborted, errors.New("interrupted: every change was undone"))
@@ -271,7 +278,7 @@ func runPlan(ctx context.Context, stdout, stderr io.Writer, p *plan.Plan, planJS
 	case rep.Verdict != verdict.Pass:
 		return Exit(ExitFail, nil)
 	}
-	return nil
+	return gate
 }
 
 func misconfigNames(p *plan.Plan) []string {
