@@ -23,6 +23,7 @@ import (
 	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/load"
 	"github.com/regiondrill/regiondrill/internal/plan"
+	"github.com/regiondrill/regiondrill/internal/pulse"
 	"github.com/regiondrill/regiondrill/internal/target"
 )
 
@@ -76,6 +77,7 @@ type Engine struct {
 	snap    Snapshot
 	rec     *load.Recorder
 	gen     *load.Generator
+	pulse   *pulse.Pulse // per-second summary of ended requests, journaled with each health sample
 	mu      sync.Mutex
 	epoch   uint64
 	changes int

@@ -18,6 +18,7 @@ import (
 	"github.com/regiondrill/regiondrill/internal/measure"
 	"github.com/regiondrill/regiondrill/internal/plan"
 	"github.com/regiondrill/regiondrill/internal/probe"
+	"github.com/regiondrill/regiondrill/internal/pulse"
 	"github.com/regiondrill/regiondrill/internal/target"
 	"github.com/regiondrill/regiondrill/internal/verdict"
 )
@@ -65,10 +66,11 @@ func (e *Engine) startLoad(ctx context.Context) <-chan struct{} {
 		return done
 	}
 	e.gen = gen
+	e.pulse = pulse.New(e.o.Clock)
 	_, _ = e.j.Append(journal.Note, "", "", map[string]any{"load_start": LoadStart{AtMS: e.j.Since()}})
 	go func() {
 		defer close(done)
-		sum, err := gen.Run(ctx, e.rec)
+		sum, err := gen.Run(ctx, pulse.Tee(e.rec, e.pulse))
 		if err != nil {
 			_, _ = e.j.Append(journal.Note, "", "", map[string]string{"load_error": err.Error()})
 		}
@@ -87,6 +89,9 @@ type Sample struct {
 	// status can be read (the lab edge's can): a session may leave a region
 	// that left the rotation.
 	Rotation map[string]bool `json:"rotation,omitempty"`
+	// Load is the client's requests that ended since the previous sample,
+	// for the live and terminal views (the report measures from records).
+	Load *pulse.Second `json:"load,omitempty"`
 }
 
 // sampleTimeout bounds one health sample and one lock renewal. Health
@@ -110,7 +115,12 @@ func (e *Engine) startSampler(ctx context.Context) <-chan struct{} {
 			hctx, cancel := context.WithTimeout(ctx, sampleTimeout)
 			hs, errs := e.healthQuick(hctx)
 			cancel()
-			_, _ = e.j.Append(journal.Health, "", "", Sample{Regions: hs, Errors: errs, Rotation: e.rotation(ctx)})
+			smp := Sample{Regions: hs, Errors: errs, Rotation: e.rotation(ctx)}
+			if e.pulse != nil {
+				ps := e.pulse.Take()
+				smp.Load = &ps
+			}
+			_, _ = e.j.Append(journal.Health, "", "", smp)
 			lctx, lcancel := context.WithTimeout(ctx, sampleTimeout)
 			_ = e.t.Lock(lctx, e.o.Owner, lockLease) // renew
 			lcancel()
