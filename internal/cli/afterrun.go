@@ -25,6 +25,9 @@ type runOutputs struct {
 	history       string
 	noHistory     bool
 	compareTo     string
+	serve         string
+	serveToken    string
+	serveLinger   time.Duration
 }
 
 func (o *runOutputs) flags(f *pflag.FlagSet) {
@@ -33,6 +36,9 @@ func (o *runOutputs) flags(f *pflag.FlagSet) {
 	f.StringVar(&o.pushgateway, "pushgateway", "", "push the results to this Prometheus Pushgateway URL (job regiondrill, grouped by plan and deployment)")
 	historyFlag(f, &o.history)
 	f.BoolVar(&o.noHistory, "no-history", false, "do not record the run in the history")
+	f.StringVar(&o.serve, "serve", "", "serve a live view of the drill at this address (a port or :port binds 127.0.0.1; name a host to bind it)")
+	f.StringVar(&o.serveToken, "serve-token", "", "token the live view asks for before it stops the drill (default: random, printed)")
+	f.DurationVar(&o.serveLinger, "serve-linger", 0, "keep the live view up this long after the verdict")
 	f.StringVar(&o.compareTo, "compare-to", "", "after the run, compare it with last-pass (from the history), an evidence directory, a report.json or a history id; a regression exits 1")
 }
 

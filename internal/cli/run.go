@@ -180,6 +180,11 @@ func runPlan(ctx context.Context, stdout, stderr io.Writer, p *plan.Plan, planJS
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return Exit(ExitAborted, err)
 	}
+	liveView, err := outputs.listenLive() // bound before anything starts
+	if err != nil {
+		return err
+	}
+	defer liveView.close()
 	kb, err := corpus.Load()
 	if err != nil {
 		return Exit(ExitAborted, err)
@@ -236,6 +241,8 @@ func runPlan(ctx context.Context, stdout, stderr io.Writer, p *plan.Plan, planJS
 	}
 	view := newView(stderr)
 	jw.Subscribe(view.observe)
+	ctx, stopDrill := liveView.attach(ctx, jw, stderr, p.Summary(), filepath.Join(out, "report.html"))
+	defer stopDrill()
 	host, _ := os.Hostname()
 	owner := fmt.Sprintf("regiondrill pid %d on %s, evidence in %s", os.Getpid(), host, out)
 	// ΔS is measured with a ruler independent of the embedder the regions
@@ -267,6 +274,7 @@ func runPlan(ctx context.Context, stdout, stderr io.Writer, p *plan.Plan, planJS
 		return Exit(ExitAborted, err)
 	}
 	printSummary(stdout, rep, out)
+	liveView.finish(rep)
 	gate := outputs.afterSeal(ctx, stdout, stderr, out, rep)
 	switch {
 	case errors.Is(runErr, drill.ErrInterrupted):

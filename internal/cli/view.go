@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,12 +13,17 @@ import (
 )
 
 // view is the terminal observer of the journal: one line per step and per
-// action, plus a status line each second with backlog.
+// action, plus each second a status line with the request rate, error rate,
+// p95, traffic share per region and backlog, redrawn in place on a terminal
+// and printed as plain lines otherwise.
 type view struct {
-	mu    sync.Mutex
-	w     io.Writer
-	tty   bool
-	start time.Time
+	mu      sync.Mutex
+	w       io.Writer
+	tty     bool
+	start   time.Time
+	step    string   // current runbook step, e.g. "B 2 evacuate"
+	regions []string // in the plan's order
+	status  bool     // a status line is on screen (TTY)
 }
 
 func newView(w io.Writer) *view {
@@ -35,9 +41,14 @@ func (v *view) observe(ev journal.Event) {
 	defer v.mu.Unlock()
 	el := time.Duration(ev.At) * time.Millisecond
 	switch ev.Type {
+	case journal.RunStart:
+		var rs drill.RunStart
+		_ = ev.Decode(&rs)
+		v.regions = rs.Regions
 	case journal.StepStart:
 		var sd drill.StepData
 		_ = ev.Decode(&sd)
+		v.step = sd.Drill + " " + ev.Step
 		v.line("%6.1fs  drill %s  %s", el.Seconds(), sd.Drill, ev.Step)
 	case journal.StepEnd:
 		var sd drill.StepData
@@ -57,16 +68,15 @@ func (v *view) observe(ev journal.Event) {
 			v.line("%6.1fs          %s check %s failed: %s", el.Seconds(), c.Phase, c.Name, c.Value)
 		}
 	case journal.Health:
-		if !v.tty {
-			return
+		var smp drill.Sample
+		_ = ev.Decode(&smp)
+		line := fmt.Sprintf("%6.1fs  %s", el.Seconds(), statusLine(v.step, v.regions, smp))
+		if v.tty {
+			fmt.Fprintf(v.w, "\r\033[K%s", line)
+			v.status = true
+		} else {
+			fmt.Fprintln(v.w, line)
 		}
-		var s drill.Sample
-		_ = ev.Decode(&s)
-		backlog := 0
-		for _, h := range s.Regions {
-			backlog += h.Queue.Backlog
-		}
-		fmt.Fprintf(v.w, "\r%6.1fs  backlog %d  regions up %d/%d   ", el.Seconds(), backlog, len(s.Regions), len(s.Regions)+len(s.Errors))
 	case journal.Stop:
 		v.line("%6.1fs  STOP CONDITION TRIPPED: %s", el.Seconds(), string(ev.Data))
 	}
@@ -75,8 +85,51 @@ func (v *view) observe(ev journal.Event) {
 func (v *view) line(format string, args ...any) {
 	if v.tty {
 		fmt.Fprint(v.w, "\r\033[K")
+		v.status = false
 	}
 	fmt.Fprintf(v.w, format+"\n", args...)
 }
 
-func (v *view) close() {}
+// statusLine is one second of the drill: "B 2 evacuate | 80 req/s  err 1.2%
+// p95 84 ms | us-east 0% eu-west 100% | backlog 3 | up 2/2".
+func statusLine(step string, regions []string, s drill.Sample) string {
+	var b strings.Builder
+	if step == "" {
+		step = "starting"
+	}
+	b.WriteString(step)
+	if l := s.Load; l != nil && l.Span > 0 {
+		errPct := 0.0
+		if l.Requests > 0 {
+			errPct = 100 * float64(l.Errors) / float64(l.Requests)
+		}
+		fmt.Fprintf(&b, " | %.0f req/s  err %.1f%%  p95 %.0f ms |", float64(l.Requests)/l.Span, errPct, l.P95MS)
+		total := 0
+		for _, n := range l.ByRegion {
+			total += n
+		}
+		for _, r := range regions {
+			share := 0.0
+			if total > 0 {
+				share = 100 * float64(l.ByRegion[r]) / float64(total)
+			}
+			fmt.Fprintf(&b, " %s %.0f%%", r, share)
+		}
+	}
+	backlog := 0
+	for _, h := range s.Regions {
+		backlog += h.Queue.Backlog
+	}
+	fmt.Fprintf(&b, " | backlog %d | up %d/%d", backlog, len(s.Regions), len(s.Regions)+len(s.Errors))
+	return b.String()
+}
+
+// close ends a status line left on a terminal.
+func (v *view) close() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.tty && v.status {
+		fmt.Fprint(v.w, "\r\033[K")
+		v.status = false
+	}
+}

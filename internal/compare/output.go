@@ -72,7 +72,11 @@ func change(x Row) string {
 	}
 	s := signed(*x.Change)
 	if x.ChangePct != nil {
-		s += " (" + signed(*x.ChangePct) + "%)"
+		p := strconv.FormatFloat(math.Round(*x.ChangePct*10)/10+0, 'f', -1, 64)
+		if *x.ChangePct >= 0 {
+			p = "+" + p
+		}
+		s += " (" + p + "%)"
 	}
 	return s
 }

@@ -1,0 +1,52 @@
+package cli
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/regiondrill/regiondrill/internal/contract"
+	"github.com/regiondrill/regiondrill/internal/drill"
+	"github.com/regiondrill/regiondrill/internal/fixture"
+	"github.com/regiondrill/regiondrill/internal/journal"
+	"github.com/regiondrill/regiondrill/internal/pulse"
+)
+
+func event(t *testing.T, typ journal.Type, at int64, step string, data any) journal.Event {
+	return fixture.Event(t, typ, at, step, data)
+}
+
+// Each second the view prints the request rate, error rate, p95, traffic
+// share per region and backlog: as plain lines into a file or pipe, as one
+// line redrawn in place on a terminal.
+func TestTerminalStatusLine(t *testing.T) {
+	health := drill.Sample{
+		Regions: map[string]contract.Health{"us-east": {Queue: contract.QueueStats{Backlog: 7}}, "eu-west": {Queue: contract.QueueStats{Backlog: 5}}},
+		Load:    &pulse.Second{Span: 1, Requests: 80, Errors: 4, P95MS: 84.4, ByRegion: map[string]int{"us-east": 20, "eu-west": 60}},
+	}
+	evs := []journal.Event{
+		event(t, journal.RunStart, 0, "", drill.RunStart{Regions: []string{"us-east", "eu-west"}}),
+		event(t, journal.StepStart, 10, "2 evacuate", drill.StepData{Drill: "B"}),
+		event(t, journal.Health, 1000, "", health),
+		event(t, journal.Health, 2000, "", drill.Sample{Regions: health.Regions, Errors: map[string]string{"ap-south": "timeout"}}),
+	}
+	want := "   1.0s  B 2 evacuate | 80 req/s  err 5.0%  p95 84 ms | us-east 25% eu-west 75% | backlog 12 | up 2/2"
+	for _, tty := range []bool{false, true} {
+		var b bytes.Buffer
+		v := &view{w: &b, tty: tty}
+		for _, ev := range evs {
+			v.observe(ev)
+		}
+		v.close()
+		out := b.String()
+		if !strings.Contains(out, want) || !strings.Contains(out, "B 2 evacuate | backlog 12 | up 2/3") {
+			t.Fatalf("tty %v:\n%q", tty, out)
+		}
+		if redraws := strings.Count(out, "\r\033[K"); tty && redraws < 3 || !tty && redraws != 0 {
+			t.Fatalf("tty %v: %d redraws in %q", tty, redraws, out)
+		}
+		if lines := strings.Count(out, "\n"); !tty && lines != 3 || tty && lines != 1 {
+			t.Fatalf("tty %v: %d lines in %q", tty, lines, out)
+		}
+	}
+}
