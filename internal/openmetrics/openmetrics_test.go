@@ -3,6 +3,7 @@ package openmetrics_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"io"
 	"net"
@@ -10,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -270,5 +273,43 @@ func TestPushgateway(t *testing.T) {
 	}
 	if !strings.Contains(string(body), "push_time_seconds") {
 		t.Error("no push_time_seconds: the pushes did not land")
+	}
+}
+
+// docs/METRICS.md lists every metric, and the Grafana dashboard queries
+// only metrics that exist.
+func TestDocsAndDashboardMatchTheMetrics(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/METRICS.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := append(openmetrics.Names(), "regiondrill_run_info")
+	for _, n := range names {
+		if !strings.Contains(string(doc), "`"+n+"`") {
+			t.Errorf("docs/METRICS.md does not list %s", n)
+		}
+	}
+	dash, err := os.ReadFile("../../docs/grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(dash, &d); err != nil {
+		t.Fatal(err)
+	}
+	used := regexp.MustCompile(`regiondrill_[a-z0-9_]+`)
+	for _, p := range d.Panels {
+		for _, q := range p.Targets {
+			for _, m := range used.FindAllString(q.Expr, -1) {
+				if !slices.Contains(names, m) {
+					t.Errorf("panel %q queries %s, which regiondrill does not write", p.Title, m)
+				}
+			}
+		}
 	}
 }

@@ -66,7 +66,7 @@
     var c = st.cutovers[st.cutovers.length - 1];
     if (!c) { $("cutover").textContent = "—"; return; }
     if (c.end_t === null && st.final) $("cutover").textContent = "not reached in " + (now() - c.start_t).toFixed(0) + " s";
-    else if (c.end_t === null) $("cutover").textContent = (now() - c.start_t).toFixed(0) + " s running (" + c.region + ")";
+    else if (c.end_t === null) $("cutover").textContent = Math.max(0, now() - c.start_t).toFixed(0) + " s running (" + c.region + ")";
     else $("cutover").textContent = (c.end_t - c.start_t).toFixed(1) + " s (drill " + c.drill + ")";
   }
 
@@ -130,6 +130,12 @@
       s.points.forEach(function (p, i) { d2 += (i ? "L" : "M") + x(p[0]).toFixed(1) + " " + y(p[1]).toFixed(1) + " "; });
       if (s.points.length) out.push('<path class="line series" data-name="' + esc(s.name) + '" d="' + d2 + '" stroke="' + s.color + '"' + (s.dash ? ' stroke-dasharray="4 3"' : "") + "/>");
     });
+    var lx = W - R - 4;
+    for (k = series.length - 1; k >= 0; k--) {
+      var name = series[k].name;
+      out.push('<text class="legend" x="' + lx + '" y="' + (T + 12) + '" text-anchor="end" fill="' + series[k].color + '">' + esc(name) + "</text>");
+      lx -= 8 + 6 * name.length;
+    }
     out.push("</svg>");
     $(id).innerHTML = out.join("");
   }
