@@ -17,7 +17,7 @@ import (
 // A target's tolerance given in the plan replaces its default as a whole.
 type Regression struct {
 	CutoverS          *Tolerance `json:"cutover_s,omitempty" doc:"Allowed increase of the cutover time. Default {max_increase_pct: 50, max_increase: 1} (seconds)."`
-	P95VsBaseline     *Tolerance `json:"p95_vs_baseline,omitempty" doc:"Allowed increase of p95 growth over baseline (a ratio: 0.25 = 25 points). Default {max_increase: 0.25}."`
+	P95VsBaseline     *Tolerance `json:"p95_vs_baseline,omitempty" doc:"Allowed increase of p95 growth over baseline (a ratio: 0.5 = 50 points). Default {max_increase: 0.5}."`
 	Max5xxBurstS      *Tolerance `json:"max_5xx_burst_s,omitempty" doc:"Allowed increase of the longest 5xx burst. Default {max_increase_pct: 50, max_increase: 2} (seconds)."`
 	WriteLoss         *Tolerance `json:"write_loss,omitempty" doc:"Allowed increase of lost writes. Default {max_increase: 0}."`
 	Duplicates        *Tolerance `json:"duplicates,omitempty" doc:"Allowed increase of duplicated writes. Default {max_increase: 0}."`
@@ -46,7 +46,7 @@ func tol(abs, pct float64) *Tolerance { return &Tolerance{MaxIncrease: abs, MaxI
 // defaultRegression holds every target's default tolerance.
 var defaultRegression = Regression{
 	CutoverS:          tol(1, 50),
-	P95VsBaseline:     tol(0.25, 0),
+	P95VsBaseline:     tol(0.5, 0), // passing runs of one plan spread over ~0.5 on a busy 2-core machine
 	Max5xxBurstS:      tol(2, 50),
 	WriteLoss:         tol(0, 0),
 	Duplicates:        tol(0, 0),
