@@ -25,7 +25,7 @@ table { border-collapse: collapse; margin-top: 8px; } td, th { padding: 3px 10px
 <body>
 <h1>{{.Title}}</h1>
 <p class="sub">{{len .Runs}} runs{{if .Runs}}, {{when (index .Runs 0).Started}} to {{when (index .Runs (len .Runs | dec)).Started}}{{end}}{{if .Filter}}; {{.Filter}}{{end}}.
-<span class="key"><span style="background:#1a7f37"></span>target held<span style="background:#cf222e"></span>target failed<span style="background:none;border:1px dashed #8250df;border-radius:0;height:0;width:14px"></span>threshold</span>
+<span class="key"><span style="background:#1a7f37"></span>target held<span style="background:#cf222e"></span>target failed<span style="background:none;border:1px dashed #8250df;border-radius:0;height:0;width:14px"></span>threshold.</span>
 Each point links to its run's report.</p>
 {{range .Drills}}
 <h2>{{.Title}}</h2>
