@@ -46,8 +46,9 @@ func (l *lines) String() string {
 // runbook step and the charts change between two screenshots taken seconds
 // apart, the final verdict appears, and the page requests nothing from
 // anywhere but the drill's own server. The same run's evidence then
-// verifies, is in the history, and its metrics file parses; tampered with,
-// it no longer verifies.
+// verifies, is in the history (the first run of its plan, so --compare-to
+// last-pass finds no baseline), and its metrics file is written; tampered
+// with, it no longer verifies.
 func TestLiveViewFollowsARealDrill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a drill")
@@ -67,7 +68,7 @@ func TestLiveViewFollowsARealDrill(t *testing.T) {
 	exit := make(chan int, 1)
 	go func() {
 		exit <- cli.Run(ctx, []string{"run", planPath, "--out", out, "--serve", "127.0.0.1:0", "--serve-linger", "10s",
-			"--metrics-out", metrics, "--history", db}, strings.NewReader(""), &stdout, stderr)
+			"--metrics-out", metrics, "--history", db, "--compare-to", "last-pass"}, strings.NewReader(""), &stdout, stderr)
 	}()
 	var url string
 	select {
@@ -128,8 +129,8 @@ func TestLiveViewFollowsARealDrill(t *testing.T) {
 		t.Fatalf("the page says %s, the run exited %d\n%s\n%s", word, code, stdout.String(), stderr.String())
 	}
 	t.Logf("verdict %s, exit %d", word, code)
-	if !strings.Contains(stdout.String(), "history: run 1 in "+db) {
-		t.Errorf("not recorded:\n%s", stdout.String())
+	if !strings.Contains(stdout.String(), "history: run 1 in "+db) || !strings.Contains(stdout.String(), "compare: no baseline: no passing run of plan") {
+		t.Errorf("not recorded, or compared with a baseline that cannot exist:\n%s", stdout.String())
 	}
 	if m, err := os.ReadFile(metrics); err != nil || !strings.Contains(string(m), `regiondrill_target_pass{deployment="lab",drill="B",plan=`) {
 		t.Errorf("metrics file %v:\n%s", err, m)
