@@ -14,13 +14,8 @@ import (
 	"github.com/regiondrill/regiondrill/internal/fixture"
 )
 
-// sealed is a sealed evidence directory around a recorded report.
-func sealed(t *testing.T, name string, shift time.Duration) string {
-	return fixture.Bundle(t, name, shift)
-}
-
 func TestVerifyCommand(t *testing.T) {
-	dir := sealed(t, "b-pass-1.json", 0)
+	dir := fixture.Bundle(t, "b-pass-1.json", 0)
 	if code, out, errs := run(t, "verify", dir); code != cli.ExitPass || !strings.Contains(out, "ok, 3 files") {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
@@ -95,15 +90,15 @@ func TestHistoryCommands(t *testing.T) {
 	db := "--history=" + filepath.Join(t.TempDir(), "h.db")
 	// Two runs of one plan (the same recorded report an hour apart), then
 	// the cold-start failure.
-	b1, b2 := sealed(t, "b-pass-2.json", 0), sealed(t, "b-pass-2.json", time.Hour)
-	fail := sealed(t, "a-cold-start-fail.json", 2*time.Hour)
+	b1, b2 := fixture.Bundle(t, "b-pass-2.json", 0), fixture.Bundle(t, "b-pass-2.json", time.Hour)
+	fail := fixture.Bundle(t, "a-cold-start-fail.json", 2*time.Hour)
 	for i, dir := range []string{b1, b2, fail} {
 		code, out, errs := run(t, "history", "record", db, dir)
 		if code != cli.ExitPass || !strings.Contains(out, "as run "+string(rune('1'+i))) {
 			t.Fatalf("record %s: exit %d\n%s%s", dir, code, out, errs)
 		}
 	}
-	tampered := sealed(t, "b-pass-1.json", 3*time.Hour)
+	tampered := fixture.Bundle(t, "b-pass-1.json", 3*time.Hour)
 	os.WriteFile(filepath.Join(tampered, "report.html"), []byte("<p>edited</p>"), 0o644)
 	if code, _, errs := run(t, "history", "record", db, tampered); code != cli.ExitFail || !strings.Contains(errs, "report.html") {
 		t.Fatalf("tampered bundle recorded: exit %d %s", code, errs)

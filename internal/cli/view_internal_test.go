@@ -12,10 +12,6 @@ import (
 	"github.com/regiondrill/regiondrill/internal/pulse"
 )
 
-func event(t *testing.T, typ journal.Type, at int64, step string, data any) journal.Event {
-	return fixture.Event(t, typ, at, step, data)
-}
-
 // Each second the view prints the request rate, error rate, p95, traffic
 // share per region and backlog: as plain lines into a file or pipe, as one
 // line redrawn in place on a terminal.
@@ -25,10 +21,10 @@ func TestTerminalStatusLine(t *testing.T) {
 		Load:    &pulse.Second{Span: 1, Requests: 80, Errors: 4, P95MS: 84.4, ByRegion: map[string]int{"us-east": 20, "eu-west": 60}},
 	}
 	evs := []journal.Event{
-		event(t, journal.RunStart, 0, "", drill.RunStart{Regions: []string{"us-east", "eu-west"}}),
-		event(t, journal.StepStart, 10, "2 evacuate", drill.StepData{Drill: "B"}),
-		event(t, journal.Health, 1000, "", health),
-		event(t, journal.Health, 2000, "", drill.Sample{Regions: health.Regions, Errors: map[string]string{"ap-south": "timeout"}}),
+		fixture.Event(t, journal.RunStart, 0, "", drill.RunStart{Regions: []string{"us-east", "eu-west"}}),
+		fixture.Event(t, journal.StepStart, 10, "2 evacuate", drill.StepData{Drill: "B"}),
+		fixture.Event(t, journal.Health, 1000, "", health),
+		fixture.Event(t, journal.Health, 2000, "", drill.Sample{Regions: health.Regions, Errors: map[string]string{"ap-south": "timeout"}}),
 	}
 	want := "   1.0s  B 2 evacuate | 80 req/s  err 5.0%  p95 84 ms | us-east 25% eu-west 75% | backlog 12 | up 2/2"
 	for _, tty := range []bool{false, true} {

@@ -15,11 +15,6 @@ import (
 	"github.com/regiondrill/regiondrill/internal/manifest"
 )
 
-// bundle seals an evidence directory around a recorded report.
-func bundle(t *testing.T, name string, shift time.Duration) string {
-	return fixture.Bundle(t, name, shift)
-}
-
 func record(t *testing.T, s *history.Store, dir string) int64 {
 	t.Helper()
 	r, _, err := history.FromBundle(dir)
@@ -59,9 +54,9 @@ func TestRecordListGetLastPass(t *testing.T) {
 		if v, _ := s.Version(ctx); v != history.SchemaVersion || s.UpgradedFrom() != 0 {
 			t.Fatalf("new store at version %d, upgraded from %d", v, s.UpgradedFrom())
 		}
-		passB := record(t, s, bundle(t, "b-pass-1.json", 0))
-		failA := record(t, s, bundle(t, "a-cold-start-fail.json", time.Hour))
-		passB2dir := bundle(t, "b-pass-1.json", 2*time.Hour)
+		passB := record(t, s, fixture.Bundle(t, "b-pass-1.json", 0))
+		failA := record(t, s, fixture.Bundle(t, "a-cold-start-fail.json", time.Hour))
+		passB2dir := fixture.Bundle(t, "b-pass-1.json", 2*time.Hour)
 		passB2 := record(t, s, passB2dir)
 		if again := record(t, s, passB2dir); again != passB2 {
 			t.Fatalf("recording the same bundle twice gave ids %d and %d", passB2, again)
@@ -126,7 +121,7 @@ func ids(rs []*history.Run) []int64 {
 
 // The history refuses evidence that does not verify.
 func TestRefusesUnverifiedBundle(t *testing.T) {
-	dir := bundle(t, "b-pass-1.json", 0)
+	dir := fixture.Bundle(t, "b-pass-1.json", 0)
 	if err := os.WriteFile(filepath.Join(dir, "journal.jsonl"), []byte("{\"edited\":1}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +188,7 @@ func TestUpgradeFromV1(t *testing.T) {
 			t.Fatalf("v1 run after upgrade: %+v %+v", old, old.Targets)
 		}
 		// New runs go in beside it, with the new columns.
-		nid := record(t, s, bundle(t, "b-pass-1.json", 0))
+		nid := record(t, s, fixture.Bundle(t, "b-pass-1.json", 0))
 		n, _ := s.Get(ctx, nid)
 		if nid == 1 || n.ManifestSHA256 == "" || n.Targets[0].Target == "" {
 			t.Fatalf("new run %d: %+v", nid, n)

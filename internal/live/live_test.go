@@ -17,10 +17,6 @@ import (
 	"github.com/regiondrill/regiondrill/internal/verdict"
 )
 
-func ev(t *testing.T, typ journal.Type, at int64, step string, data any) journal.Event {
-	return fixture.Event(t, typ, at, step, data)
-}
-
 func second(total int, byRegion map[string]int, errors int) drill.Sample {
 	return drill.Sample{Load: &pulse.Second{Span: 1, Requests: total, Errors: errors, P95MS: 80, ByRegion: byRegion}}
 }
@@ -30,15 +26,15 @@ func second(total int, byRegion map[string]int, errors int) drill.Sample {
 func journalB(t *testing.T, f *live.Feed) {
 	plan := json.RawMessage(`{"regions":["us-east","eu-west"],"evacuate":"us-east"}`)
 	for _, e := range []journal.Event{
-		ev(t, journal.RunStart, 0, "", drill.RunStart{Plan: plan, Target: "lab", Regions: []string{"us-east", "eu-west"}, Drills: []string{"B"}}),
-		ev(t, journal.StepStart, 5, "1 pre-checks", drill.StepData{Drill: "B"}),
-		ev(t, journal.Health, 1000, "", second(80, map[string]int{"us-east": 40, "eu-west": 40}, 0)),
-		ev(t, journal.StepEnd, 1500, "1 pre-checks", drill.StepData{Drill: "B", Outcome: "ok"}),
-		ev(t, journal.StepStart, 1500, "2 evacuate", drill.StepData{Drill: "B"}),
-		ev(t, journal.Note, 1600, "", map[string]any{"mark": drill.Mark{Drill: "B", Label: "blackhole us-east", Kind: "decision"}}),
-		ev(t, journal.Health, 2000, "", second(80, map[string]int{"us-east": 10, "eu-west": 40}, 30)),
-		ev(t, journal.Health, 3000, "", second(80, map[string]int{"eu-west": 78}, 2)),
-		ev(t, journal.Health, 4000, "", second(80, map[string]int{"eu-west": 80}, 0)),
+		fixture.Event(t, journal.RunStart, 0, "", drill.RunStart{Plan: plan, Target: "lab", Regions: []string{"us-east", "eu-west"}, Drills: []string{"B"}}),
+		fixture.Event(t, journal.StepStart, 5, "1 pre-checks", drill.StepData{Drill: "B"}),
+		fixture.Event(t, journal.Health, 1000, "", second(80, map[string]int{"us-east": 40, "eu-west": 40}, 0)),
+		fixture.Event(t, journal.StepEnd, 1500, "1 pre-checks", drill.StepData{Drill: "B", Outcome: "ok"}),
+		fixture.Event(t, journal.StepStart, 1500, "2 evacuate", drill.StepData{Drill: "B"}),
+		fixture.Event(t, journal.Note, 1600, "", map[string]any{"mark": drill.Mark{Drill: "B", Label: "blackhole us-east", Kind: "decision"}}),
+		fixture.Event(t, journal.Health, 2000, "", second(80, map[string]int{"us-east": 10, "eu-west": 40}, 30)),
+		fixture.Event(t, journal.Health, 3000, "", second(80, map[string]int{"eu-west": 78}, 2)),
+		fixture.Event(t, journal.Health, 4000, "", second(80, map[string]int{"eu-west": 80}, 0)),
 	} {
 		f.Observe(e)
 	}
