@@ -13,6 +13,7 @@ import (
 	"github.com/regiondrill/regiondrill/internal/compare"
 	"github.com/regiondrill/regiondrill/internal/manifest"
 	"github.com/regiondrill/regiondrill/internal/openmetrics"
+	"github.com/regiondrill/regiondrill/internal/plan"
 	"github.com/regiondrill/regiondrill/internal/verdict"
 )
 
@@ -81,7 +82,11 @@ func (o *runOutputs) beforeSeal(stderr io.Writer, rep *verdict.Report) {
 
 func metricsResult(rep *verdict.Report) (openmetrics.Result, error) {
 	h, err := manifest.PlanHash(rep.Plan)
-	return openmetrics.Result{Report: rep, PlanSHA256: h, ToolVersion: toolVersion()}, err
+	if err != nil {
+		return openmetrics.Result{}, err
+	}
+	k, err := plan.Key(rep.Plan)
+	return openmetrics.Result{Report: rep, PlanSHA256: h, PlanKey: k, ToolVersion: toolVersion()}, err
 }
 
 // afterSeal pushes the metrics, records the sealed bundle in the history and

@@ -12,7 +12,7 @@ import (
 
 	"github.com/regiondrill/regiondrill/internal/compare"
 	"github.com/regiondrill/regiondrill/internal/history"
-	"github.com/regiondrill/regiondrill/internal/manifest"
+	"github.com/regiondrill/regiondrill/internal/plan"
 	"github.com/regiondrill/regiondrill/internal/verdict"
 )
 
@@ -91,13 +91,13 @@ func compareToLastPass(ctx context.Context, w io.Writer, stores *lazyStore, labe
 	if err != nil {
 		return Exit(ExitAborted, err)
 	}
-	planHash, err := manifest.PlanHash(rep.Plan)
+	planKey, err := plan.Key(rep.Plan)
 	if err != nil {
 		return Usage(err)
 	}
-	base, err := s.LastPass(ctx, planHash, rep.Target, rep.Started)
+	base, err := s.LastPass(ctx, planKey, rep.Target, rep.Started)
 	if errors.Is(err, history.ErrNotFound) {
-		fmt.Fprintf(w, "compare: no baseline: no passing run of plan %.12s against %s before this one in %s; nothing to compare\n", planHash, rep.Target, s.Where())
+		fmt.Fprintf(w, "compare: no baseline: no passing run of plan %.12s against %s before this one in %s; nothing to compare\n", planKey, rep.Target, s.Where())
 		return nil
 	}
 	if err != nil {

@@ -95,7 +95,7 @@ database that CI runners share (--history postgres://… or REGIONDRILL_HISTORY)
 	historyFlag(pf, &dsn)
 	pf.StringVar(&filter.Target, "target", "", "only runs against this target (lab or the edge URL)")
 	pf.StringVar(&filter.Drill, "drill", "", "only runs that included this drill letter")
-	pf.StringVar(&filter.PlanSHA256, "plan", "", "only runs of this plan hash (or a prefix of it)")
+	pf.StringVar(&filter.Plan, "plan", "", "only runs of this plan key or plan hash (or a prefix of either)")
 	pf.IntVar(&filter.Last, "last", 0, "only the newest N runs")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the runs as JSON, with every target's value")
 	cmd.AddCommand(newHistoryRecordCmd(&dsn), newTrendCmd(&dsn, &filter))
@@ -119,7 +119,7 @@ func printRuns(w io.Writer, runs []*history.Run, where string) error {
 			failed = "—"
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%.0f s\t%.12s\t%s\t%s\t%s\n", r.ID, r.Started.Format("2006-01-02 15:04:05"),
-			strings.ToUpper(string(r.Verdict)), strings.Join(r.Drills, ""), r.Target, r.DurationS, r.PlanSHA256, cut, failed, r.Bundle)
+			strings.ToUpper(string(r.Verdict)), strings.Join(r.Drills, ""), r.Target, r.DurationS, r.PlanKey, cut, failed, r.Bundle)
 	}
 	return tw.Flush()
 }
@@ -213,8 +213,8 @@ func describeFilter(f history.Filter) string {
 	if f.Drill != "" {
 		parts = append(parts, "drill "+strings.ToUpper(f.Drill))
 	}
-	if f.PlanSHA256 != "" {
-		parts = append(parts, "plan "+f.PlanSHA256)
+	if f.Plan != "" {
+		parts = append(parts, "plan "+f.Plan)
 	}
 	if f.Last > 0 {
 		parts = append(parts, fmt.Sprintf("last %d runs", f.Last))

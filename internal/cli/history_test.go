@@ -37,7 +37,7 @@ func TestCompareCommand(t *testing.T) {
 	// none; the machine was loaded) is a regression although both passed;
 	// the other way round every change is within tolerance.
 	code, out, errs := run(t, "compare", fixture.Path("b-pass-1.json"), fixture.Path("b-pass-2.json"))
-	if code != cli.ExitFail || !strings.Contains(out, "REGRESSED: B max_5xx_burst_s\n") {
+	if code != cli.ExitFail || !strings.Contains(out, "REGRESSED: B max_5xx_burst_s\n") || strings.Contains(out, "different plans") {
 		t.Fatalf("b-pass-1 then b-pass-2: exit %d\n%s%s", code, out, errs)
 	}
 	code, out, errs = run(t, "compare", fixture.Path("b-pass-2.json"), fixture.Path("b-pass-1.json"))
@@ -88,9 +88,10 @@ func TestCompareCommand(t *testing.T) {
 // charted; a tampered bundle is refused.
 func TestHistoryCommands(t *testing.T) {
 	db := "--history=" + filepath.Join(t.TempDir(), "h.db")
-	// Two runs of one plan (the same recorded report an hour apart), then
-	// the cold-start failure.
-	b1, b2 := fixture.Bundle(t, "b-pass-2.json", 0), fixture.Bundle(t, "b-pass-2.json", time.Hour)
+	// Two real runs of one plan, by releases that wrote the plan with
+	// different fields (their plan hashes differ, their plan keys do not),
+	// then the cold-start failure.
+	b1, b2 := fixture.Bundle(t, "b-pass-1.json", 0), fixture.Bundle(t, "b-pass-2.json", 0)
 	fail := fixture.Bundle(t, "a-cold-start-fail.json", 2*time.Hour)
 	for i, dir := range []string{b1, b2, fail} {
 		code, out, errs := run(t, "history", "record", db, dir)
@@ -117,11 +118,16 @@ func TestHistoryCommands(t *testing.T) {
 		t.Fatalf("history --json: %v %+v\n%s", err, runs, out)
 	}
 
-	if code, out, errs := run(t, "compare", db, "1", "2"); code != cli.ExitPass || !strings.Contains(out, "#1 ") {
+	// Run 2's 37 s burst of 5xx regressed against run 1, by id and as its
+	// last-pass baseline; run 1 against run 2 is within tolerance.
+	if code, out, errs := run(t, "compare", db, "1", "2"); code != cli.ExitFail || !strings.Contains(out, "old: #1 ") || !strings.Contains(out, "REGRESSED: B max_5xx_burst_s") {
+		t.Fatalf("compare by id: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := run(t, "compare", db, "2", "1"); code != cli.ExitPass || !strings.Contains(out, "no regression") {
 		t.Fatalf("compare by id: exit %d\n%s%s", code, out, errs)
 	}
 	code, out, errs = run(t, "compare", db, "--baseline", "last-pass", b2)
-	if code != cli.ExitPass || !strings.Contains(out, "old: #1 ") {
+	if code != cli.ExitFail || !strings.Contains(out, "old: #1 ") {
 		t.Fatalf("last-pass baseline of run 2: exit %d\n%s%s", code, out, errs)
 	}
 	code, out, _ = run(t, "compare", db, "--baseline", "last-pass", b1)

@@ -36,7 +36,8 @@ type Run struct {
 	Verdict    verdict.Outcome `json:"verdict"`
 	Started    time.Time       `json:"started"`
 	Target     string          `json:"target"`
-	PlanSHA256 string          `json:"plan_sha256"`
+	PlanSHA256 string          `json:"plan_sha256"` // the plan as run
+	PlanKey    string          `json:"plan_key"`    // what it drills (plan.Key)
 }
 
 // Row is one acceptance target of either run.
@@ -116,14 +117,15 @@ func RegressionOf(r *verdict.Report) plan.Regression {
 }
 
 func side(label string, r *verdict.Report) Run {
-	h, _ := manifest.PlanHash(r.Plan)
-	return Run{Label: label, Verdict: r.Verdict, Started: r.Started, Target: r.Target, PlanSHA256: h}
+	h, _ := manifest.PlanHash(r.Plan) // an unreadable plan shows as no plan
+	k, _ := plan.Key(r.Plan)
+	return Run{Label: label, Verdict: r.Verdict, Started: r.Started, Target: r.Target, PlanSHA256: h, PlanKey: k}
 }
 
 // Compare judges newRep against oldRep with the tolerances of newRep's plan.
 func Compare(oldLabel string, oldRep *verdict.Report, newLabel string, newRep *verdict.Report) *Result {
 	res := &Result{Old: side(oldLabel, oldRep), New: side(newLabel, newRep)}
-	res.SamePlan = res.Old.PlanSHA256 != "" && res.Old.PlanSHA256 == res.New.PlanSHA256
+	res.SamePlan = res.Old.PlanKey != "" && res.Old.PlanKey == res.New.PlanKey
 	reg := RegressionOf(newRep)
 	olds := keyed(oldRep.Acceptance)
 	seen := map[key]bool{}

@@ -14,8 +14,8 @@ import (
 // WriteText writes the comparison as a table a person reads: every target
 // side by side with its change, regressions marked.
 func WriteText(w io.Writer, r *Result) error {
-	fmt.Fprintf(w, "old: %s  %s  started %s  plan %s\n", r.Old.Label, strings.ToUpper(string(r.Old.Verdict)), r.Old.Started.UTC().Format("2006-01-02 15:04:05Z"), short(r.Old.PlanSHA256))
-	fmt.Fprintf(w, "new: %s  %s  started %s  plan %s\n", r.New.Label, strings.ToUpper(string(r.New.Verdict)), r.New.Started.UTC().Format("2006-01-02 15:04:05Z"), short(r.New.PlanSHA256))
+	fmt.Fprintf(w, "old: %s  %s  started %s  plan %s\n", r.Old.Label, strings.ToUpper(string(r.Old.Verdict)), r.Old.Started.UTC().Format("2006-01-02 15:04:05Z"), short(r.Old.PlanKey))
+	fmt.Fprintf(w, "new: %s  %s  started %s  plan %s\n", r.New.Label, strings.ToUpper(string(r.New.Verdict)), r.New.Started.UTC().Format("2006-01-02 15:04:05Z"), short(r.New.PlanKey))
 	if !r.SamePlan {
 		fmt.Fprintln(w, "note: the runs used different plans; tolerances are the new plan's")
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/regiondrill/regiondrill/internal/compare"
 	"github.com/regiondrill/regiondrill/internal/manifest"
+	"github.com/regiondrill/regiondrill/internal/plan"
 	"github.com/regiondrill/regiondrill/internal/verdict"
 )
 
@@ -35,7 +36,12 @@ func FromBundle(dir string) (*Run, *verdict.Report, error) {
 		return nil, nil, fmt.Errorf("history: %w", err)
 	}
 	r := FromReport(rep)
-	r.Bundle, r.PlanSHA256, r.ManifestSHA256, r.ToolVersion = abs, m.PlanSHA256, digest, m.ToolVersion
+	r.Bundle, r.PlanSHA256, r.PlanKey, r.ManifestSHA256, r.ToolVersion = abs, m.PlanSHA256, m.PlanKey, digest, m.ToolVersion
+	if r.PlanKey == "" { // sealed before manifests carried the key
+		if r.PlanKey, err = plan.Key(rep.Plan); err != nil {
+			return nil, nil, fmt.Errorf("history: %w", err)
+		}
+	}
 	return r, rep, nil
 }
 

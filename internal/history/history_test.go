@@ -70,7 +70,7 @@ func TestRecordListGetLastPass(t *testing.T) {
 			t.Fatalf("list: %d runs, ids %v", len(all), ids(all))
 		}
 		b := all[0]
-		if b.Verdict != "pass" || b.Target != "lab" || len(b.PlanSHA256) != 64 || b.ToolVersion != "v-test" || len(b.ManifestSHA256) != 64 ||
+		if b.Verdict != "pass" || b.Target != "lab" || len(b.PlanSHA256) != 64 || len(b.PlanKey) != 64 || b.PlanKey == b.PlanSHA256 || b.ToolVersion != "v-test" || len(b.ManifestSHA256) != 64 ||
 			!filepath.IsAbs(b.Bundle) || b.Summary.CutoverS == nil || len(b.Targets) != 11 {
 			t.Fatalf("run %+v", b)
 		}
@@ -95,17 +95,17 @@ func TestRecordListGetLastPass(t *testing.T) {
 			t.Fatalf("missing id: %v", err)
 		}
 		b2, _ := s.Get(ctx, passB2)
-		lp, err := s.LastPass(ctx, b.PlanSHA256, "lab", b2.Started)
+		lp, err := s.LastPass(ctx, b.PlanKey, "lab", b2.Started)
 		if err != nil || lp.ID != passB {
 			t.Fatalf("last pass before run %d: %v %v", passB2, lp, err)
 		}
-		if lp, _ := s.LastPass(ctx, b.PlanSHA256, "lab", b2.Started.Add(time.Second)); lp.ID != passB2 {
+		if lp, _ := s.LastPass(ctx, b.PlanKey, "lab", b2.Started.Add(time.Second)); lp.ID != passB2 {
 			t.Fatalf("last pass: %d", lp.ID)
 		}
-		if _, err := s.LastPass(ctx, b.PlanSHA256, "lab", b.Started); !errors.Is(err, history.ErrNotFound) {
+		if _, err := s.LastPass(ctx, b.PlanKey, "lab", b.Started); !errors.Is(err, history.ErrNotFound) {
 			t.Fatalf("nothing passed before the first run: %v", err)
 		}
-		if _, err := s.LastPass(ctx, f.PlanSHA256, "lab", time.Now()); !errors.Is(err, history.ErrNotFound) {
+		if _, err := s.LastPass(ctx, f.PlanKey, "lab", time.Now()); !errors.Is(err, history.ErrNotFound) {
 			t.Fatalf("a plan that never passed has no baseline: %v", err)
 		}
 	})

@@ -43,10 +43,11 @@ var migrations = []migration{
 			PRIMARY KEY (run_id, seq))`,
 		`CREATE INDEX runs_started ON runs (started_ms)`,
 	}},
-	{2, "manifest digest, target thresholds, baseline lookup index", []string{
+	{2, "manifest digest, plan key, target thresholds, baseline lookup index", []string{
 		`ALTER TABLE runs ADD COLUMN manifest_sha256 TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE runs ADD COLUMN plan_key TEXT NOT NULL DEFAULT ''`,
 		`ALTER TABLE run_targets ADD COLUMN threshold TEXT NOT NULL DEFAULT ''`,
-		`CREATE INDEX runs_baseline ON runs (plan_sha256, target, verdict, started_ms)`,
+		`CREATE INDEX runs_baseline ON runs (plan_key, target, verdict, started_ms)`,
 	}},
 }
 

@@ -122,8 +122,9 @@ type Run struct {
 	Verdict        verdict.Outcome `json:"verdict"`
 	Reason         string          `json:"reason,omitempty"`
 	Drills         []string        `json:"drills"`
-	Target         string          `json:"target"` // what was drilled: lab or the edge URL
-	PlanSHA256     string          `json:"plan_sha256"`
+	Target         string          `json:"target"`      // what was drilled: lab or the edge URL
+	PlanSHA256     string          `json:"plan_sha256"` // the plan as run
+	PlanKey        string          `json:"plan_key"`    // what the plan drills (plan.Key); baselines match on it
 	ManifestSHA256 string          `json:"manifest_sha256"`
 	ToolVersion    string          `json:"tool_version"`
 	Bundle         string          `json:"bundle"` // absolute path of the evidence directory
@@ -185,9 +186,9 @@ func (s *Store) Record(ctx context.Context, r *Run) (int64, error) {
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	err = tx.QueryRowContext(ctx, s.d.bind(`INSERT INTO runs (started_ms, duration_s, verdict, reason, drills, target, plan_sha256,
-		tool_version, bundle, summary, recorded_ms, manifest_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+		tool_version, bundle, summary, recorded_ms, manifest_sha256, plan_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
 		r.Started.UnixMilli(), r.DurationS, string(r.Verdict), r.Reason, strings.Join(r.Drills, ""), r.Target, r.PlanSHA256,
-		r.ToolVersion, r.Bundle, string(sum), time.Now().UnixMilli(), r.ManifestSHA256).Scan(&id)
+		r.ToolVersion, r.Bundle, string(sum), time.Now().UnixMilli(), r.ManifestSHA256, r.PlanKey).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("history: record: %w", err)
 	}
@@ -210,13 +211,13 @@ func (s *Store) Record(ctx context.Context, r *Run) (int64, error) {
 
 // Filter selects runs for List. Zero fields select everything.
 type Filter struct {
-	Target     string // what was drilled: lab or the edge URL
-	Drill      string // a drill letter the run included
-	PlanSHA256 string // a plan hash, or a prefix of it
-	Last       int    // only the newest Last runs
+	Target string // what was drilled: lab or the edge URL
+	Drill  string // a drill letter the run included
+	Plan   string // a plan key or plan hash, or a prefix of either
+	Last   int    // only the newest Last runs
 }
 
-const runColumns = `id, started_ms, duration_s, verdict, reason, drills, target, plan_sha256, tool_version, bundle, summary, manifest_sha256`
+const runColumns = `id, started_ms, duration_s, verdict, reason, drills, target, plan_sha256, tool_version, bundle, summary, manifest_sha256, plan_key`
 
 // List returns the runs matching f, oldest first, with their targets.
 func (s *Store) List(ctx context.Context, f Filter) ([]*Run, error) {
@@ -228,8 +229,8 @@ func (s *Store) List(ctx context.Context, f Filter) ([]*Run, error) {
 	if f.Drill != "" {
 		where, args = append(where, "drills LIKE ?"), append(args, "%"+strings.ToUpper(f.Drill)+"%")
 	}
-	if f.PlanSHA256 != "" {
-		where, args = append(where, "plan_sha256 LIKE ?"), append(args, f.PlanSHA256+"%")
+	if f.Plan != "" {
+		where, args = append(where, "(plan_key LIKE ? OR plan_sha256 LIKE ?)"), append(args, f.Plan+"%", f.Plan+"%")
 	}
 	q := `SELECT ` + runColumns + ` FROM runs`
 	if len(where) > 0 {
@@ -261,16 +262,17 @@ func (s *Store) Get(ctx context.Context, id int64) (*Run, error) {
 	return runs[0], s.loadTargets(ctx, runs)
 }
 
-// LastPass returns the newest passing run of the plan against the target
-// that started before before: the baseline of a run that started then.
-func (s *Store) LastPass(ctx context.Context, planSHA256, target string, before time.Time) (*Run, error) {
-	runs, err := s.query(ctx, `SELECT `+runColumns+` FROM runs WHERE plan_sha256 = ? AND target = ? AND verdict = ? AND started_ms < ?
-		ORDER BY started_ms DESC, id DESC LIMIT 1`, planSHA256, target, string(verdict.Pass), before.UnixMilli())
+// LastPass returns the newest passing run of the plan (by plan key) against
+// the target that started before before: the baseline of a run that started
+// then.
+func (s *Store) LastPass(ctx context.Context, planKey, target string, before time.Time) (*Run, error) {
+	runs, err := s.query(ctx, `SELECT `+runColumns+` FROM runs WHERE plan_key = ? AND target = ? AND verdict = ? AND started_ms < ?
+		ORDER BY started_ms DESC, id DESC LIMIT 1`, planKey, target, string(verdict.Pass), before.UnixMilli())
 	if err != nil {
 		return nil, err
 	}
 	if len(runs) == 0 {
-		return nil, fmt.Errorf("history: no passing run of plan %.12s against %s before %s: %w", planSHA256, target, before.UTC().Format(time.RFC3339), ErrNotFound)
+		return nil, fmt.Errorf("history: no passing run of plan %.12s against %s before %s: %w", planKey, target, before.UTC().Format(time.RFC3339), ErrNotFound)
 	}
 	return runs[0], s.loadTargets(ctx, runs)
 }
@@ -290,7 +292,7 @@ func (s *Store) query(ctx context.Context, q string, args ...any) ([]*Run, error
 			drills  string
 			summary string
 		)
-		if err := rows.Scan(&r.ID, &ms, &r.DurationS, &v, &r.Reason, &drills, &r.Target, &r.PlanSHA256, &r.ToolVersion, &r.Bundle, &summary, &r.ManifestSHA256); err != nil {
+		if err := rows.Scan(&r.ID, &ms, &r.DurationS, &v, &r.Reason, &drills, &r.Target, &r.PlanSHA256, &r.ToolVersion, &r.Bundle, &summary, &r.ManifestSHA256, &r.PlanKey); err != nil {
 			return nil, fmt.Errorf("history: %w", err)
 		}
 		r.Started, r.Verdict = time.UnixMilli(ms).UTC(), verdict.Outcome(v)

@@ -23,6 +23,7 @@ import (
 	"strings"
 
 	"github.com/regiondrill/regiondrill/internal/atomicfile"
+	"github.com/regiondrill/regiondrill/internal/plan"
 )
 
 // Name is the manifest's file name inside a bundle.
@@ -39,7 +40,11 @@ type Manifest struct {
 	// compact JSON. Runs of the same plan share it (history and compare
 	// match baselines on it).
 	PlanSHA256 string `json:"plan_sha256"`
-	Files      []File `json:"files"` // sorted by path
+	// PlanKey identifies what the plan drills (plan.Key: defaults and the
+	// regression block left out); history baselines match on it. It depends
+	// on the defaults of the release that wrote it, so Verify leaves it be.
+	PlanKey string `json:"plan_key,omitempty"`
+	Files   []File `json:"files"` // sorted by path
 }
 
 // File is one file of the bundle.
@@ -94,6 +99,15 @@ func PlanHash(plan json.RawMessage) (string, error) {
 
 // ReportPlanHash reads a report.json file and hashes its plan.
 func ReportPlanHash(reportJSON string) (string, error) {
+	return reportPlan(reportJSON, PlanHash)
+}
+
+// ReportPlanKey reads a report.json file and returns its plan's key.
+func ReportPlanKey(reportJSON string) (string, error) {
+	return reportPlan(reportJSON, func(p json.RawMessage) (string, error) { return plan.Key(p) })
+}
+
+func reportPlan(reportJSON string, hash func(json.RawMessage) (string, error)) (string, error) {
 	data, err := os.ReadFile(reportJSON)
 	if err != nil {
 		return "", fmt.Errorf("manifest: %w", err)
@@ -107,7 +121,7 @@ func ReportPlanHash(reportJSON string) (string, error) {
 	if len(r.Plan) == 0 {
 		return "", fmt.Errorf("manifest: %s has no plan", reportJSON)
 	}
-	return PlanHash(r.Plan)
+	return hash(r.Plan)
 }
 
 // Build hashes every file under dir except manifest.json and hidden files
@@ -118,11 +132,15 @@ func Build(dir, toolVersion string) (*Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
+	planKey, err := ReportPlanKey(filepath.Join(dir, "report.json"))
+	if err != nil {
+		return nil, err
+	}
 	files, err := scan(dir)
 	if err != nil {
 		return nil, err
 	}
-	m := &Manifest{Schema: SchemaVersion, ToolVersion: toolVersion, PlanSHA256: planHash, Files: []File{}}
+	m := &Manifest{Schema: SchemaVersion, ToolVersion: toolVersion, PlanSHA256: planHash, PlanKey: planKey, Files: []File{}}
 	for _, rel := range files {
 		f, err := hashFile(dir, rel)
 		if err != nil {

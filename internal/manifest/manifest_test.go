@@ -50,6 +50,9 @@ func TestSealedBundleVerifies(t *testing.T) {
 	if err != nil || m.PlanSHA256 != want || len(want) != 64 {
 		t.Fatalf("plan hash %q, want %q (%v)", m.PlanSHA256, want, err)
 	}
+	if len(m.PlanKey) != 64 || m.PlanKey == m.PlanSHA256 {
+		t.Fatalf("plan key %q", m.PlanKey)
+	}
 	// Writing the manifest twice gives the same bytes: it is not a file of
 	// the bundle it describes, and holds no clock.
 	d1, _ := manifest.Digest(dir)

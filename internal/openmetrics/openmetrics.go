@@ -4,7 +4,8 @@
 // results sit beside the dashboards a team already reads.
 //
 // Every metric carries the labels plan (the first 12 hex digits of the
-// plan's SHA-256) and deployment (what was drilled: "lab" or the target's
+// plan's key, plan.Key, so that tolerance edits and new defaults keep a
+// plan's series) and deployment (what was drilled: "lab" or the target's
 // edge URL): in a textfile as constant labels, on the Pushgateway as its
 // grouping key. The drilled system is "deployment" rather than "target"
 // because regiondrill_target_pass already uses target for the acceptance
@@ -34,13 +35,14 @@ const Job = "regiondrill"
 // Result is what the metrics are made of.
 type Result struct {
 	Report      *verdict.Report
-	PlanSHA256  string
+	PlanSHA256  string // the plan as run
+	PlanKey     string // what it drills (plan.Key): the plan label
 	ToolVersion string
 }
 
 // Grouping is the plan and deployment labels of a result.
 func (r Result) Grouping() prometheus.Labels {
-	p := r.PlanSHA256
+	p := r.PlanKey
 	if len(p) > 12 {
 		p = p[:12]
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/regiondrill/regiondrill/internal/fixture"
 	"github.com/regiondrill/regiondrill/internal/manifest"
 	"github.com/regiondrill/regiondrill/internal/openmetrics"
+	"github.com/regiondrill/regiondrill/internal/plan"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -39,7 +40,11 @@ func result(t *testing.T, name string) openmetrics.Result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return openmetrics.Result{Report: rep, PlanSHA256: h, ToolVersion: "v-test"}
+	k, err := plan.Key(rep.Plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return openmetrics.Result{Report: rep, PlanSHA256: h, PlanKey: k, ToolVersion: "v-test"}
 }
 
 func parse(t *testing.T, b []byte) map[string]*dto.MetricFamily {
@@ -94,7 +99,7 @@ func TestTextfileParses(t *testing.T) {
 			}
 			golden(t, "b-pass."+string(f)+".txt", b.Bytes())
 			fams := parse(t, b.Bytes())
-			common := map[string]string{"plan": pass.PlanSHA256[:12], "deployment": "lab"}
+			common := map[string]string{"plan": pass.PlanKey[:12], "deployment": "lab"}
 			with := func(kv ...string) map[string]string {
 				m := map[string]string{}
 				for k, v := range common {
@@ -246,7 +251,7 @@ func TestPushgateway(t *testing.T) {
 	resp.Body.Close()
 	fams := parse(t, body)
 	group := func(r openmetrics.Result, kv ...string) map[string]string {
-		m := map[string]string{"job": "regiondrill", "plan": r.PlanSHA256[:12], "deployment": "lab"}
+		m := map[string]string{"job": "regiondrill", "plan": r.PlanKey[:12], "deployment": "lab"}
 		for i := 0; i+1 < len(kv); i += 2 {
 			m[kv[i]] = kv[i+1]
 		}

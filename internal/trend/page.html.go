@@ -37,7 +37,7 @@ Each point links to its run's report.</p>
 <h2>Runs</h2>
 <table>
 <tr><th>id</th><th>started (UTC)</th><th>verdict</th><th>drills</th><th>target</th><th>plan</th><th>failed targets</th><th>report</th></tr>
-{{range $i, $r := .Runs}}<tr><td>{{$r.ID}}</td><td>{{when $r.Started}}</td><td class="{{upper $r.Verdict}}">{{upper $r.Verdict}}</td><td>{{join $r.Drills}}</td><td>{{$r.Target}}</td><td>{{short $r.PlanSHA256}}</td><td>{{range $r.Summary.Failed}}{{.}} {{end}}</td><td><a href="{{index $.Links $i}}">report.html</a></td></tr>
+{{range $i, $r := .Runs}}<tr><td>{{$r.ID}}</td><td>{{when $r.Started}}</td><td class="{{upper $r.Verdict}}">{{upper $r.Verdict}}</td><td>{{join $r.Drills}}</td><td>{{$r.Target}}</td><td>{{short $r.PlanKey}}</td><td>{{range $r.Summary.Failed}}{{.}} {{end}}</td><td><a href="{{index $.Links $i}}">report.html</a></td></tr>
 {{end}}</table>
 </body>
 </html>
