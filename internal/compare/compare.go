@@ -223,6 +223,8 @@ func row(k key, o, n *verdict.Target, reg plan.Regression) Row {
 		}
 	}
 	switch {
+	case o.Pass && !n.Pass && n.Status == verdict.StatusInconclusive:
+		r.Status, r.Reason = Regressed, "passed, now inconclusive: "+n.Missing
 	case o.Pass && !n.Pass:
 		r.Status, r.Reason = Regressed, "passed, now fails"
 	case r.Change != nil && r.Allowed != nil && *r.Change > *r.Allowed+epsilon && !r.Ignored:

@@ -56,6 +56,7 @@ func TestTolerances(t *testing.T) {
 		{"text target passes to fails", "", tgt("answers_equal", "0 differ", true), tgt("answers_equal", "3 differ", false), compare.Regressed},
 		{"text target changes, still passes", "", tgt("lambda", "96% convergent", true), tgt("lambda", "92% convergent", true), compare.Same},
 		{"failing target passes now", "", tgt("contracts_equal", "differ", false), tgt("contracts_equal", "equal", true), compare.Improved},
+		{"passing target is inconclusive now", "", tgt("p95_vs_baseline", 0.1, true), tgt("p95_vs_baseline", 0.1, false).Inconclusive("too few requests in the window"), compare.Regressed},
 		{"unchanged", "", tgt("duplicates", 0.0, true), tgt("duplicates", 0, true), compare.Same},
 		{"numbers without a tolerance", "", tgt("unknown_target", 1.0, true), tgt("unknown_target", 9.0, true), compare.Worse},
 	}

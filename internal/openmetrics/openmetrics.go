@@ -76,7 +76,7 @@ var families = []family{
 		func(r *verdict.Report, _ string, set func(float64, ...string)) { set(b2f(r.Verdict == verdict.Pass)) }},
 	{"regiondrill_run_verdict", "The run's verdict as a state set: 1 for the verdict it had, 0 for the others.", false, []string{"verdict"},
 		func(r *verdict.Report, _ string, set func(float64, ...string)) {
-			for _, v := range []verdict.Outcome{verdict.Pass, verdict.Fail, verdict.Aborted} {
+			for _, v := range []verdict.Outcome{verdict.Pass, verdict.Fail, verdict.Inconclusive, verdict.Aborted} {
 				set(b2f(r.Verdict == v), string(v))
 			}
 		}},
@@ -88,7 +88,7 @@ var families = []family{
 				}
 			}
 		}},
-	{"regiondrill_target_pass", "1 when the acceptance target held, 0 when it failed.", false, []string{"target", "drill"},
+	{"regiondrill_target_pass", "1 when the acceptance target held, 0 when it failed or was inconclusive.", false, []string{"target", "drill"},
 		func(r *verdict.Report, _ string, set func(float64, ...string)) {
 			for _, t := range uniqueTargets(r) {
 				set(b2f(t.Pass), t.ID, t.Drill)

@@ -18,7 +18,7 @@ svg .plot { fill: #fff; stroke: #d0d7de; } svg .grid { stroke: #eaeef2; } svg .a
 svg .line { fill: none; stroke: #54aeff; stroke-width: 1.5; } svg .limit { stroke: #8250df; stroke-dasharray: 5 4; }
 svg .pass { fill: #1a7f37; } svg .fail { fill: #cf222e; stroke: #fff; stroke-width: 1; } svg a:hover circle { stroke: #000; stroke-width: 2; }
 table { border-collapse: collapse; margin-top: 8px; } td, th { padding: 3px 10px; border-bottom: 1px solid #eaeef2; text-align: left; }
-.PASS { color: #1a7f37; font-weight: 600; } .FAIL, .ABORTED { color: #cf222e; font-weight: 600; }
+.PASS { color: #1a7f37; font-weight: 600; } .FAIL, .ABORTED { color: #cf222e; font-weight: 600; } .INCONCLUSIVE { color: #6e7781; font-weight: 600; }
 .key span { display: inline-block; width: 10px; height: 10px; border-radius: 5px; margin: 0 4px 0 12px; vertical-align: -1px; }
 </style>
 </head>
