@@ -19,7 +19,16 @@ func (r *run) settle(rep *verdict.Report) {
 	switch r.end.Outcome {
 	case "completed":
 		rep.Verdict = verdict.Pass
-	case "gate_failed", "stopped", "drill_failed":
+	case "gate_failed":
+		rep.Verdict, rep.Reason = verdict.Fail, r.end.Reason
+		if r.gateRefusedUnsteady() {
+			// Nothing was changed and nothing about failover was observed:
+			// the system was not steady enough to drill (a backlog, a cold
+			// cache, a region out of rotation), which says nothing for or
+			// against its failover. A parity check that failed is a finding.
+			rep.Verdict, rep.Reason = verdict.Inconclusive, "the drill did not start on a steady system: "+r.end.Reason
+		}
+	case "stopped", "drill_failed":
 		rep.Verdict, rep.Reason = verdict.Fail, r.end.Reason
 	case "":
 		rep.Verdict, rep.Reason = verdict.Aborted, "the journal has no run_end: the drill process died"
@@ -50,6 +59,21 @@ func (r *run) settle(rep *verdict.Report) {
 	case len(missing) > 0:
 		rep.Verdict, rep.Reason = verdict.Inconclusive, "no evidence for "+strings.Join(missing, "; ")
 	}
+}
+
+// unsteadyChecks are the pre-checks that read a passing state of the moment
+// (not a configuration): refused by them alone, a drill is inconclusive.
+var unsteadyChecks = []string{"queue_empty", "cache_warm"}
+
+// gateRefusedUnsteady reports whether the pre-check gate refused only on
+// steady-state grounds: no pre-check failed but the unsteady ones.
+func (r *run) gateRefusedUnsteady() bool {
+	for _, c := range r.checks {
+		if c.Phase == "pre" && !c.Pass && !slices.Contains(unsteadyChecks, c.Name) {
+			return false
+		}
+	}
+	return true
 }
 
 // where is " (drill X)", or "" for a whole-run item.

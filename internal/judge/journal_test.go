@@ -46,6 +46,9 @@ type synthDrill struct {
 	answersEqualPass bool
 	probeError       map[string]string // region → error of its "after" probe event
 	probeResults     map[string]int    // region → results in its "after" probe event; default 24
+	// gateRefused lists pre-checks that failed: the run then ends
+	// gate_failed (its records are still journaled).
+	gateRefused []string
 }
 
 const (
@@ -179,7 +182,12 @@ func (d *synthDrill) journal(t *testing.T) string {
 		}
 	}
 	put(journal.Stores, "", []contract.Writes{{Region: "us-east", Writes: stored}, {Region: "eu-west"}})
-	put(journal.RunEnd, "", drill.RunEnd{Outcome: "completed"})
+	end := drill.RunEnd{Outcome: "completed"}
+	for _, name := range d.gateRefused {
+		put(journal.Check, "", verdict.Check{Phase: "pre", Name: name, Drill: "A", Pass: false, Value: "refused"})
+		end = drill.RunEnd{Outcome: "gate_failed", Reason: fmt.Sprintf("pre-check gate failed: %v", d.gateRefused)}
+	}
+	put(journal.RunEnd, "", end)
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}

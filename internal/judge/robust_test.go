@@ -221,3 +221,25 @@ func TestAuthFailuresAfterFlip(t *testing.T) {
 		t.Fatalf("20 sessions refused after the flip: diagnoses %+v", rep.Diagnoses)
 	}
 }
+
+// A drill the pre-check gate refused changed nothing and observed no
+// failover. Refused on the state of the moment (a backlog, a cold cache) it
+// is inconclusive; refused on parity (a configuration that differs between
+// regions) it is a finding, and fails.
+func TestGateRefusal(t *testing.T) {
+	for _, c := range []struct {
+		refused []string
+		want    verdict.Outcome
+	}{
+		{[]string{"queue_empty"}, verdict.Inconclusive},
+		{[]string{"queue_empty", "cache_warm"}, verdict.Inconclusive},
+		{[]string{"env_parity"}, verdict.Fail},
+		{[]string{"queue_empty", "index_hash_equal"}, verdict.Fail},
+	} {
+		d := healthyDrill()
+		d.gateRefused = c.refused
+		if rep := d.judged(t); rep.Verdict != c.want {
+			t.Errorf("gate refused on %v: verdict %s (%s), want %s", c.refused, rep.Verdict, rep.Reason, c.want)
+		}
+	}
+}
