@@ -152,6 +152,13 @@ func (e *Engine) stepPre(ctx context.Context, d *drillRun) ([]string, error) {
 		}
 		notes = append(notes, fmt.Sprintf("baseline %d: a region left the router's rotation; taken again", attempt))
 	}
+	// A write backlog above the threshold at the gate is usually a burst of
+	// the baseline's own writes: give it a few seconds to drain first.
+	for deadline := time.Now().Add(10 * time.Second); e.backlog(ctx) > e.p.Thresholds.QueueBacklogMax && time.Now().Before(deadline); {
+		if err := e.sleep(ctx, 250*time.Millisecond); err != nil {
+			return notes, err
+		}
+	}
 	failed := e.runChecks(ctx, d, "pre")
 	if len(failed) > 0 {
 		return notes, fmt.Errorf("%w: %v", ErrGate, failed)
