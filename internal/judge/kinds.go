@@ -63,7 +63,9 @@ func (r *run) judgeKind(rep *verdict.Report, w window) {
 	case "A":
 		r.judgeFlapping(rep, w)
 	case "B":
-		r.judgeStickiness(rep, w)
+		if r.plan.Routing.StickMinutes > 0 { // the plan asked for sticky sessions
+			r.judgeStickiness(rep, w)
+		}
 	case "C":
 		r.judgeIndexTraffic(rep, w)
 	case "D":

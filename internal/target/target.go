@@ -103,10 +103,11 @@ type HTTP struct {
 // API at ep.Edge.
 func New(ep Endpoints) *HTTP {
 	t := &HTTP{ep: ep, client: &http.Client{
-		// Room for the stalls of a busy machine: an admin change that times
-		// out is reported as not applied, and one sent to several regions
-		// waits for them in parallel, so a cut-off region costs this once.
-		Timeout:   8 * time.Second,
+		// Room for the stalls of a busy machine, short enough that a cut-off
+		// region (the survivor stays frozen until its promotion returns,
+		// which waits for every region in parallel) costs little: an admin
+		// change that times out is reported as not applied.
+		Timeout:   4 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: 16, IdleConnTimeout: 30 * time.Second},
 	}}
 	t.router = EdgeRouter{t: t}
