@@ -24,7 +24,7 @@ flags, minimum instances and router weights. Safe to run twice. The admin token
 is read from the environment (never from the journal).`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			w, evs, err := journal.OpenAppend(args[0], nil)
+			w, evs, _, err := journal.OpenAppend(args[0], nil)
 			if err != nil {
 				return Usage(err)
 			}
