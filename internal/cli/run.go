@@ -371,20 +371,27 @@ func printDryRun(w io.Writer, p *plan.Plan) {
 	}
 }
 
-// planRouter is the router adapter a plan names (nil: the lab edge's API).
+// planRouter is the router adapter a plan names (nil: the lab edge's API),
+// wrapped in the explicit waiver when the plan runs it without a lock.
 func planRouter(p *plan.Plan) target.Router {
 	r := p.Targets.Router
+	var out target.Router
 	switch r.Kind {
 	case plan.RouterHAProxy:
 		addr := r.Address
 		if r.Socket != "" {
 			addr = "unix:" + r.Socket
 		}
-		return &target.HAProxy{Addr: addr, Backend: r.Backend}
+		out = &target.HAProxy{Addr: addr, Backend: r.Backend, LockMap: r.LockMap}
 	case plan.RouterCommand:
-		return &target.Command{Set: r.SetWeight, Get: r.GetWeights}
+		out = &target.Command{Set: r.SetWeight, Get: r.GetWeights, LockArgv: r.Lock, UnlockArgv: r.Unlock}
+	default:
+		return nil
 	}
-	return nil
+	if r.NoLock {
+		return target.NoLock{Router: out}
+	}
+	return out
 }
 
 // targetEndpoints builds the endpoints of a plan's real targets. The edge

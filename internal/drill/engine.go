@@ -376,8 +376,8 @@ func (e *Engine) restore(ctx context.Context, step string) error {
 	for _, r := range e.p.Regions {
 		do(target.Action{Kind: target.EmitFrom, Region: r, EmitFrom: s.EmitFrom[r]}, "restore the emit policy")
 		do(target.Action{Kind: target.Freeze, Region: r, Frozen: s.Frozen[r]}, "restore the freeze flag")
-		zero := 0
-		do(target.Action{Kind: target.Scale, Region: r, MinInstances: s.MinInst[r], K: &zero}, "restore min instances and top-k")
+		zero, n := 0, s.MinInst[r]
+		do(target.Action{Kind: target.Scale, Region: r, MinInstances: &n, K: &zero}, "restore min instances and top-k")
 	}
 	if len(s.Weights) > 0 {
 		do(target.Action{Kind: target.SetWeights, Weights: s.Weights}, "restore weights")

@@ -382,9 +382,9 @@ func (e *Engine) prewarm(ctx context.Context, d *drillRun, step string) error {
 	if err != nil {
 		return err
 	}
-	want := max(2*h.MinInstances, 4) + 2
-	return e.apply(ctx, step, target.Action{Kind: target.Scale, Region: d.survivor, MinInstances: want},
-		&target.Action{Kind: target.Scale, Region: d.survivor, MinInstances: e.snap.MinInst[d.survivor]}, "pre-warm the survivor")
+	want, was := max(2*h.MinInstances, 4)+2, e.snap.MinInst[d.survivor]
+	return e.apply(ctx, step, target.Action{Kind: target.Scale, Region: d.survivor, MinInstances: &want},
+		&target.Action{Kind: target.Scale, Region: d.survivor, MinInstances: &was}, "pre-warm the survivor")
 }
 
 func (e *Engine) stepVerify(ctx context.Context, d *drillRun) ([]string, error) {
