@@ -33,29 +33,13 @@ func init() {
 	commands = append(commands, newRunCmd, newValidateCmd, newSchemaCmd, newReportCmd)
 }
 
-// loadPlan reads and validates a plan file; every problem exits 2.
-func loadPlan(path string) (*plan.Plan, []byte, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, Usage(err)
-	}
-	p, err := plan.Decode(data, path)
-	if err != nil {
-		return nil, nil, Usage(fmt.Errorf("%s: %w", path, err))
-	}
-	if err := p.Validate(); err != nil {
-		return nil, nil, Usage(fmt.Errorf("%s: %w", path, err))
-	}
-	return p, data, nil
-}
-
 func newValidateCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "validate PLAN",
 		Short: "Check a drill plan without touching anything",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, _, err := loadPlan(args[0])
+			p, _, err := loadPlan(cmd.Context(), args[0], cmd.InOrStdin())
 			if err != nil {
 				return err
 			}
@@ -128,7 +112,7 @@ failure was diagnosed, or a target lacked its evidence (inconclusive);
 2 invalid plan or usage; 3 aborted (interrupt, internal error).`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, raw, err := loadPlan(args[0])
+			p, raw, err := loadPlan(cmd.Context(), args[0], cmd.InOrStdin())
 			if err != nil {
 				return err
 			}
