@@ -65,6 +65,16 @@ type Snapshot struct {
 	EmitFrom map[string][]string `json:"emit_from"`
 	MinInst  map[string]int      `json:"min_instances"`
 	Faults   int                 `json:"faults"`
+	// K and Index are absent from journals of older versions.
+	K     map[string]int        `json:"k,omitempty"`     // default top-k per region
+	Index map[string]IndexState `json:"index,omitempty"` // served index per region
+}
+
+// IndexState is a region's served index: what a rebuild must reproduce.
+type IndexState struct {
+	Hash     string `json:"index_hash"`
+	Analyzer string `json:"analyzer"`
+	Metric   string `json:"metric"`
 }
 
 // Engine runs one plan.
@@ -222,10 +232,13 @@ func (e *Engine) snapshot(ctx context.Context) (Snapshot, error) {
 	if len(errs) > 0 {
 		return s, fmt.Errorf("regions unreachable: %v", errs)
 	}
+	s.K, s.Index = map[string]int{}, map[string]IndexState{}
 	for r, h := range hs {
 		s.Frozen[r] = h.Frozen
 		s.EmitFrom[r] = h.EmitFrom
 		s.MinInst[r] = h.MinInstances
+		s.K[r] = h.K
+		s.Index[r] = IndexState{Hash: h.IndexHash, Analyzer: h.Analyzer, Metric: h.Metric}
 		if h.Epoch >= s.Epoch {
 			s.Epoch, s.Primary = h.Epoch, h.Primary
 		}
@@ -286,24 +299,6 @@ func (e *Engine) apply(ctx context.Context, step string, do target.Action, undo 
 type ApplyFailure struct {
 	Error   string            `json:"error"`
 	Regions map[string]string `json:"regions,omitempty"` // region → why
-}
-
-// survivorGuard refuses a routing change that would leave fewer than
-// min_serving_regions with weight.
-func (e *Engine) survivorGuard(_ context.Context, a target.Action) error {
-	if a.Kind != target.SetWeights {
-		return nil
-	}
-	serving := 0
-	for _, w := range a.Weights {
-		if w > 0 {
-			serving++
-		}
-	}
-	if serving < max(1, e.p.MinServingRegions) {
-		return fmt.Errorf("%w: weights %v leave %d serving, min_serving_regions is %d", ErrNoSurvivor, a.Weights, serving, max(1, e.p.MinServingRegions))
-	}
-	return nil
 }
 
 func (e *Engine) nextEpoch() uint64 {
