@@ -94,6 +94,7 @@ type Engine struct {
 	applied []string // change ids applied and not yet undone, in order
 	stop    chan string
 	tripped atomic.Bool // a stop condition tripped: no further change is applied
+	leases  leases      // the drill lock's and the faults' renewals (lease.go)
 	// hookUndos are the undos of the user hooks that ran, in order.
 	hookUndos []hookUndo
 	token     string
@@ -138,6 +139,7 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	if err := e.t.Lock(ctx, e.o.Owner, lockLease); err != nil {
 		return fmt.Errorf("take the drill lock: %w", err)
 	}
+	e.leases.renewed(lockName, e.o.Clock())
 	defer func() {
 		uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -312,6 +314,7 @@ func (e *Engine) nextEpoch() uint64 {
 // restore brings the target back to the pre-drill snapshot. It is idempotent
 // and runs every step even when one fails.
 func (e *Engine) restore(ctx context.Context, step string) error {
+	e.stopFaultWatch() // lifting the faults is not losing them
 	s := e.snap
 	var errs []error
 	// User hooks first, newest first: they may depend on the state the

@@ -244,7 +244,7 @@ func (e *Engine) stepEvacuate(ctx context.Context, d *drillRun) ([]string, error
 			return notes, err
 		}
 		d.blackholed = true
-		go e.renewLease(ctx, d)
+		e.watchFaults(ctx, d.evac)
 		if e.p.FreezeWritesOnFollowers {
 			for _, r := range e.p.Survivors() {
 				if err := e.apply(ctx, StepEvacuate, target.Action{Kind: target.Freeze, Region: r, Frozen: true},
@@ -261,24 +261,6 @@ func (e *Engine) stepEvacuate(ctx context.Context, d *drillRun) ([]string, error
 // leaseMS is the lease of injected faults: long enough for the drill, short
 // enough that a vanished drill leaves no blackhole behind for long.
 func (e *Engine) leaseMS() int64 { return 10_000 }
-
-// renewLease keeps the blackhole alive while the drill runs (re-applying it
-// is idempotent on the lab: the injector renews by re-posting).
-func (e *Engine) renewLease(ctx context.Context, d *drillRun) {
-	t := time.NewTicker(3 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if !e.faultActive(ctx, d.evac) {
-				return
-			}
-			_ = e.renewFaults(ctx, d.evac)
-		}
-	}
-}
 
 func (e *Engine) stepPromote(ctx context.Context, d *drillRun) ([]string, error) {
 	if d.kind == plan.DrillIndexSkew {
