@@ -127,6 +127,9 @@ type RunStart struct {
 type RunEnd struct {
 	Outcome string `json:"outcome"` // completed, gate_failed, stopped, interrupted, error
 	Reason  string `json:"reason,omitempty"`
+	// Restored is true when everything the run changed was restored (the
+	// snapshot holds again); rollback refuses such a run unless forced.
+	Restored bool `json:"restored,omitempty"`
 }
 
 // Run executes every drill of the plan. Undo always runs before Run returns:
@@ -197,11 +200,15 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	case runErr != nil:
 		end = RunEnd{Outcome: "error", Reason: runErr.Error()}
 	}
+	end.Restored = restoreErr == nil
 	if restoreErr != nil {
 		end.Reason += "; restore: " + restoreErr.Error()
 		if runErr == nil {
 			runErr = fmt.Errorf("restore: %w", restoreErr)
 			end.Outcome = "error"
+			if errors.Is(restoreErr, ErrDrillFailed) { // the target would not go back: a finding
+				end.Outcome = "drill_failed"
+			}
 		}
 	}
 	e.end(end)
@@ -309,81 +316,6 @@ func (e *Engine) nextEpoch() uint64 {
 	hsEpoch := e.epoch
 	e.epoch = hsEpoch + 1
 	return e.epoch
-}
-
-// restore brings the target back to the pre-drill snapshot. It is idempotent
-// and runs every step even when one fails.
-func (e *Engine) restore(ctx context.Context, step string) error {
-	e.stopFaultWatch() // lifting the faults is not losing them
-	s := e.snap
-	var errs []error
-	// User hooks first, newest first: they may depend on the state the
-	// drill created.
-	e.mu.Lock()
-	hooks := e.hookUndos
-	e.hookUndos = nil
-	e.mu.Unlock()
-	for i := len(hooks) - 1; i >= 0; i-- {
-		h := hooks[i]
-		if err := e.do(ctx, h.undo); err != nil {
-			errs = append(errs, fmt.Errorf("hook undo %v: %w", h.undo.Argv, err))
-			_, _ = e.j.Append(journal.UndoFailed, step, h.id, map[string]string{"kind": "hook", "error": err.Error()})
-			continue
-		}
-		_, _ = e.j.Append(journal.Undone, step, h.id, h.undo)
-	}
-	do := func(a target.Action, why string) {
-		if _, err := e.j.Append(journal.Intent, step, "restore", Change{Do: a, Why: why}); err != nil {
-			errs = append(errs, err)
-			return
-		}
-		if err := e.t.Do(ctx, a); err != nil {
-			errs = append(errs, fmt.Errorf("%s %s: %w", a.Kind, a.Region, err))
-			_, _ = e.j.Append(journal.UndoFailed, step, "restore", map[string]string{"kind": string(a.Kind), "region": a.Region, "error": err.Error()})
-			return
-		}
-		_, _ = e.j.Append(journal.Undone, step, "restore", a)
-	}
-	// Reach every region first (lift faults), then fence: freeze all, tell
-	// everyone the home primary, set the emit policy, unfreeze as before.
-	for _, r := range e.p.Regions {
-		do(target.Action{Kind: target.ClearFaults, Region: r, Scope: "ingress"}, "lift ingress faults: reach the region first")
-	}
-	defer func() { // egress last: the region learns the new state before it speaks
-		for _, r := range e.p.Regions {
-			do(target.Action{Kind: target.ClearFaults, Region: r}, "lift egress faults")
-		}
-	}()
-	hs, _ := e.t.HealthAll(ctx)
-	needPromote := false
-	for _, h := range hs {
-		if h.Primary != s.Primary || h.Epoch != e.maxEpoch(hs) {
-			needPromote = true
-		}
-	}
-	if needPromote {
-		for _, r := range e.p.Regions {
-			do(target.Action{Kind: target.Freeze, Region: r, Frozen: true}, "fence before restoring the primary")
-		}
-		epoch := max(e.maxEpoch(hs), e.epoch) + 1
-		e.mu.Lock()
-		e.epoch = epoch
-		e.mu.Unlock()
-		do(target.Action{Kind: target.Promote, Primary: s.Primary, Epoch: epoch}, "restore the home primary")
-	}
-	for _, r := range e.p.Regions {
-		do(target.Action{Kind: target.EmitFrom, Region: r, EmitFrom: s.EmitFrom[r]}, "restore the emit policy")
-		do(target.Action{Kind: target.Freeze, Region: r, Frozen: s.Frozen[r]}, "restore the freeze flag")
-		zero, n := 0, s.MinInst[r]
-		do(target.Action{Kind: target.Scale, Region: r, MinInstances: &n, K: &zero}, "restore min instances and top-k")
-	}
-	if len(s.Weights) > 0 {
-		do(target.Action{Kind: target.SetWeights, Weights: s.Weights}, "restore weights")
-	}
-	e.mu.Lock()
-	e.applied = nil
-	e.mu.Unlock()
-	return errors.Join(errs...)
 }
 
 func (e *Engine) maxEpoch(hs map[string]contract.Health) uint64 {
