@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -121,6 +122,8 @@ type RunStart struct {
 	Regions   []string         `json:"regions"`
 	Drills    []string         `json:"drills"`
 	Owner     string           `json:"owner"`
+	PID       int              `json:"pid,omitempty"`  // the drill's process, so rollback can tell a dead drill from a live one
+	Host      string           `json:"host,omitempty"` // where it ran
 }
 
 // RunEnd is the data of the run_end event.
@@ -159,7 +162,7 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	}
 	if _, err := e.j.Append(journal.RunStart, "", "", RunStart{
 		Plan: e.o.PlanJSON, Target: e.o.Label, Endpoints: e.t.Endpoints(), Origin: e.j.Origin(),
-		Snapshot: snap, Regions: e.p.Regions, Drills: drills, Owner: e.o.Owner,
+		Snapshot: snap, Regions: e.p.Regions, Drills: drills, Owner: e.o.Owner, PID: os.Getpid(), Host: hostname(),
 	}); err != nil {
 		return err
 	}
