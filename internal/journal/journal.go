@@ -84,6 +84,10 @@ type Writer struct {
 	key     *Key
 	mac     hash.Hash
 	secrets [][2][]byte // what to replace → with what
+	// before runs once before the first line is written (OpenAppend's
+	// repair of a torn last line), so a writer that writes nothing
+	// changes nothing.
+	before func() error
 }
 
 // Option configures a Writer.
@@ -184,6 +188,12 @@ func (w *Writer) Append(typ Type, step, id string, data any) (Event, error) {
 	}
 	if raw != nil {
 		raw = w.redact(raw)
+	}
+	if w.before != nil {
+		if err := w.before(); err != nil {
+			return Event{}, fmt.Errorf("journal: %w", err)
+		}
+		w.before = nil
 	}
 	w.seq++
 	ev := Event{Seq: w.seq, At: w.clock().Sub(w.origin).Milliseconds(), Type: typ, Step: step, ID: id, Data: raw}
@@ -520,19 +530,25 @@ func OpenAppend(path string, clock func() time.Time, opts ...Option) (w *Writer,
 	}
 	w.origin, w.seq, w.chain = start.Origin, evs[len(evs)-1].Seq, v.chain
 	// What is appended must start a line of its own: a torn last line is
-	// cut off (Scan ignores it anyway), a whole one gets its newline.
+	// cut off (Scan ignores it anyway), a whole one gets its newline. Only
+	// when something is appended: a caller that refuses to act (the drill
+	// may still be writing) leaves the file as it was.
 	switch {
 	case torn > 0:
-		st, err := f.Stat()
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		if err := f.Truncate(st.Size() - int64(torn)); err != nil {
-			return nil, nil, nil, fmt.Errorf("%s: cut the torn last line: %w", path, err)
+		w.before = func() error {
+			st, err := f.Stat()
+			if err != nil {
+				return err
+			}
+			if err := f.Truncate(st.Size() - int64(torn)); err != nil {
+				return fmt.Errorf("%s: cut the torn last line: %w", path, err)
+			}
+			return nil
 		}
 	case unended:
-		if _, err := f.Write([]byte("\n")); err != nil {
-			return nil, nil, nil, err
+		w.before = func() error {
+			_, err := f.Write([]byte("\n"))
+			return err
 		}
 	}
 	if v.err != nil {

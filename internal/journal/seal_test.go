@@ -130,8 +130,17 @@ func TestOpenAppendContinuesTheChainAndCutsATornLine(t *testing.T) {
 	key := NewKey([]byte("0123456789abcdef0123456789abcdef"))
 	path := sealedJournal(t, key)
 	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	f.WriteString(`{"seq":5,"at_ms":9,"type":"no`) // a crash mid-write
+	f.WriteString(`{"seq":5,"at_ms":9,"type":"no`) // a crash mid-write, or a drill still writing
 	f.Close()
+	torn, _ := os.ReadFile(path)
+	w, _, _, err := OpenAppend(path, nil, SealWith(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if b, _ := os.ReadFile(path); !bytes.Equal(b, torn) {
+		t.Fatal("opening to append, and appending nothing, changed the file")
+	}
 	w, evs, trust, err := OpenAppend(path, nil, SealWith(key))
 	if err != nil || trust != nil || len(evs) != 4 {
 		t.Fatalf("open: %d events, trust %v, err %v", len(evs), trust, err)
