@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/target"
@@ -49,13 +50,37 @@ func (r *restorer) do(ctx context.Context, a target.Action, why string) bool {
 		r.fail(err)
 		return false
 	}
-	if err := e.do(ctx, a); err != nil {
+	if err := r.retry(ctx, a); err != nil {
 		r.fail(fmt.Errorf("%s %s: %w", a.Kind, a.Region, err))
 		_, _ = e.j.Append(journal.UndoFailed, r.step, "restore", map[string]string{"kind": string(a.Kind), "region": a.Region, "error": err.Error()})
 		return false
 	}
 	_, _ = e.j.Append(journal.Undone, r.step, "restore", a)
 	return true
+}
+
+// restoreRetries are the waits between the attempts of a restore action
+// that failed: restoring is idempotent, and a target that is briefly
+// unhealthy (a router refusing weights while its health checks catch up)
+// must not leave the target half restored.
+var restoreRetries = []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second}
+
+// retry applies a target action, again after each of restoreRetries while
+// it fails.
+func (r *restorer) retry(ctx context.Context, a target.Action) error {
+	err := r.e.do(ctx, a)
+	for _, wait := range restoreRetries {
+		if err == nil || a.Kind == target.Hook {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		err = r.e.do(ctx, a)
+	}
+	return err
 }
 
 // restore brings the target back to the pre-drill snapshot. It is
