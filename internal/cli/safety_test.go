@@ -76,7 +76,7 @@ func startLab(t *testing.T, drill string) *labTarget {
 	plan := fmt.Sprintf(`{"regions":["us-east","eu-west"],"evacuate":"us-east","promote_survivor":"eu-west",
 	 "routing":{"mode":"latency","stick_minutes":15,"hysteresis_s":1},"drills":[%q],
 	 "phases":{"baseline_s":2,"hold_s":2,"step_hold_s":0.5,"drain_timeout_s":10,"probe_rounds":1},
-	 "load":{"rate_rps":30},
+	 "load":{"rate_rps":20},
 	 "hooks":[{"step":"evacuate","run":["sh","-c","echo applied > %s; sleep 0.5"],"undo":["rm","-f",%q],"timeout_s":5}],
 	 "targets":{"regions":{"us-east":{"base_url":%q},"eu-west":{"base_url":%q}},
 	   "router":{"kind":"lab","address":%q},"faults":%q,"sink":%q}}`,
