@@ -8,13 +8,13 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/regiondrill/regiondrill/internal/contract"
 	"github.com/regiondrill/regiondrill/internal/drill"
@@ -76,24 +76,31 @@ func run(in, out string, want int) error {
 		return errors.New(in + ": no run_start or no request records")
 	}
 	k := (want + len(recs) - 1) / len(recs)
-	f, err := os.OpenFile(out, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	// Written through the journal's own writer, chained and sealed as a
+	// drill's journal is (with a key of its own: reports do not verify).
+	var rs drill.RunStart
+	if err := evs[0].Decode(&rs); err != nil {
+		return fmt.Errorf("run_start: %w", err)
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return err
+	}
+	var atMS int64
+	w, err := journal.Create(out, rs.Origin, func() time.Time { return rs.Origin.Add(time.Duration(atMS) * time.Millisecond) },
+		journal.SealWith(journal.NewKey(key)))
 	if err != nil {
 		return err
 	}
-	bw := bufio.NewWriterSize(f, 1<<20)
-	enc := json.NewEncoder(bw)
 	seq := 0
 	emit := func(ev journal.Event, data any) error {
 		seq++
-		ev.Seq = seq
-		if data != nil {
-			b, err := json.Marshal(data)
-			if err != nil {
-				return err
-			}
-			ev.Data = b
+		atMS = ev.At
+		if data == nil && len(ev.Data) > 0 {
+			data = ev.Data
 		}
-		return enc.Encode(ev)
+		_, err := w.Append(ev.Type, ev.Step, ev.ID, data)
+		return err
 	}
 	for i, ev := range evs {
 		switch {
@@ -124,18 +131,17 @@ func run(in, out string, want int) error {
 			err = emit(ev, nil)
 		}
 		if err != nil {
-			f.Close()
+			w.Close()
 			os.Remove(out)
 			return fmt.Errorf("event %d (%s): %w", ev.Seq, ev.Type, err)
 		}
 	}
-	if err := bw.Flush(); err != nil {
-		f.Close()
+	if err := w.Close(); err != nil {
 		os.Remove(out)
 		return err
 	}
 	fmt.Printf("%d requests (%d x %d), %d events\n", len(recs)*k, len(recs), k, seq)
-	return f.Close()
+	return nil
 }
 
 // batches hands items to out in runs of at most batch, as the engine journals them.

@@ -29,9 +29,9 @@ func freePort(t *testing.T) int {
 }
 
 // haproxyFront runs a real haproxy in front of the lab's regions (their
-// ingress proxies), with active health checks, and returns its frontend URL
-// and Runtime API socket.
-func haproxyFront(t *testing.T, ep lab.Endpoints, regions []string) (string, string) {
+// ingress proxies), with active health checks and a map for the drill lock,
+// and returns its frontend URL, Runtime API socket and lock map.
+func haproxyFront(t *testing.T, ep lab.Endpoints, regions []string) (string, string, string) {
 	t.Helper()
 	if _, err := exec.LookPath("haproxy"); err != nil {
 		t.Skip("haproxy not on PATH")
@@ -43,6 +43,10 @@ func haproxyFront(t *testing.T, ep lab.Endpoints, regions []string) (string, str
 		fmt.Fprintf(&servers, "  server %s %s check weight 100\n", r, strings.TrimPrefix(ep.Regions[r], "http://"))
 	}
 	sock := filepath.Join(dir, "admin.sock")
+	lockMap := filepath.Join(dir, "drill-lock.map")
+	if err := os.WriteFile(lockMap, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cfg := fmt.Sprintf(`global
   stats socket %s mode 600 level admin
 defaults
@@ -55,13 +59,14 @@ defaults
   option redispatch
 frontend fe
   bind 127.0.0.1:%d
+  http-request set-var(txn.drill_lock) str(regiondrill-drill-lock),map(%s,none)
   default_backend regions
 backend regions
   balance roundrobin
   option httpchk GET /health
   http-check expect status 200
   default-server inter 200ms fall 2 rise 2
-%s`, sock, fe, servers.String())
+%s`, sock, fe, lockMap, servers.String())
 	path := filepath.Join(dir, "haproxy.cfg")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -87,7 +92,7 @@ backend regions
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	return fmt.Sprintf("http://127.0.0.1:%d", fe), sock
+	return fmt.Sprintf("http://127.0.0.1:%d", fe), sock, lockMap
 }
 
 // Drills A and B pass with the lab's regions behind a real HAProxy driven
@@ -105,7 +110,7 @@ func TestDrillsBehindRealHAProxy(t *testing.T) {
 			}
 			defer l.Close()
 			ep := l.Endpoints()
-			entry, sock := haproxyFront(t, ep, regions)
+			entry, sock, lockMap := haproxyFront(t, ep, regions)
 			hap := &target.HAProxy{Addr: "unix:" + sock, Backend: "regions"}
 			ctx := context.Background()
 			time.Sleep(700 * time.Millisecond) // first health checks
@@ -117,8 +122,8 @@ func TestDrillsBehindRealHAProxy(t *testing.T) {
 			 "phases":{"baseline_s":4,"hold_s":5,"step_hold_s":1,"drain_timeout_s":30,"probe_rounds":1},"load":{"rate_rps":50},
 			 "routing":{"stick_minutes":0},
 			 "targets":{"regions":{"us-east":{"base_url":%q},"eu-west":{"base_url":%q}},
-			   "router":{"kind":"haproxy","socket":%q,"backend":"regions"},"entry":%q,"faults":%q,"sink":%q}}`,
-				drill, ep.Regions["us-east"], ep.Regions["eu-west"], sock, entry, ep.Faults, ep.Sink)
+			   "router":{"kind":"haproxy","socket":%q,"backend":"regions","lock_map":%q},"entry":%q,"faults":%q,"sink":%q}}`,
+				drill, ep.Regions["us-east"], ep.Regions["eu-west"], sock, lockMap, entry, ep.Faults, ep.Sink)
 			dir := t.TempDir()
 			planPath := filepath.Join(dir, "plan.json")
 			if err := os.WriteFile(planPath, []byte(plan), 0o644); err != nil {

@@ -33,29 +33,13 @@ func init() {
 	commands = append(commands, newRunCmd, newValidateCmd, newSchemaCmd, newReportCmd)
 }
 
-// loadPlan reads and validates a plan file; every problem exits 2.
-func loadPlan(path string) (*plan.Plan, []byte, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, Usage(err)
-	}
-	p, err := plan.Decode(data, path)
-	if err != nil {
-		return nil, nil, Usage(fmt.Errorf("%s: %w", path, err))
-	}
-	if err := p.Validate(); err != nil {
-		return nil, nil, Usage(fmt.Errorf("%s: %w", path, err))
-	}
-	return p, data, nil
-}
-
 func newValidateCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "validate PLAN",
 		Short: "Check a drill plan without touching anything",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, _, err := loadPlan(args[0])
+			p, _, err := loadPlan(cmd.Context(), args[0], cmd.InOrStdin())
 			if err != nil {
 				return err
 			}
@@ -102,6 +86,15 @@ func newReportCmd() *cobra.Command {
 				return Exit(ExitAborted, err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "verdict %s; report in %s\n", rep.Verdict, out)
+			if st, err := os.Stat(args[0]); err == nil && st.Mode().IsRegular() {
+				f, err := os.Open(args[0])
+				if err == nil && !journal.Sealed(f) {
+					fmt.Fprintf(cmd.OutOrStdout(), "note: %s is unsealed (no hash chain and seal: written by an older regiondrill, or not by regiondrill); a report does not need the seal, rollback does\n", args[0])
+				}
+				if f != nil {
+					f.Close()
+				}
+			}
 			return nil
 		},
 	}
@@ -128,7 +121,7 @@ failure was diagnosed, or a target lacked its evidence (inconclusive);
 2 invalid plan or usage; 3 aborted (interrupt, internal error).`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, raw, err := loadPlan(args[0])
+			p, raw, err := loadPlan(cmd.Context(), args[0], cmd.InOrStdin())
 			if err != nil {
 				return err
 			}
@@ -152,14 +145,18 @@ failure was diagnosed, or a target lacked its evidence (inconclusive);
 				printDryRun(cmd.OutOrStdout(), p)
 				return nil
 			}
-			planJSON, err := json.Marshal(p)
+			planJSON, err := json.Marshal(withoutSecrets(p))
 			if err != nil {
 				return Exit(ExitAborted, err)
 			}
 			_ = raw
 			logger := slog.New(slog.DiscardHandler)
 			if verbose {
-				logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+				secrets := planSecrets(p)
+				if t := p.Targets; t != nil {
+					secrets = append(secrets, os.Getenv(t.TokenEnv))
+				}
+				logger = slog.New(slog.NewTextHandler(&redactWriter{w: cmd.ErrOrStderr(), secrets: secrets}, nil))
 			}
 			return runPlan(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), p, planJSON, out, logger, &outputs)
 		},
@@ -216,26 +213,19 @@ func runPlan(ctx context.Context, stdout, stderr io.Writer, p *plan.Plan, planJS
 		defer l.Close()
 		tgt = target.New(labEndpoints(l))
 	} else {
-		ep, err := targetEndpoints(p)
+		if tgt, label, err = planTarget(p); err == nil {
+			err = needToken(p, tgt)
+		}
 		if err != nil {
 			return Usage(err)
 		}
-		tgt, label = target.New(ep), ep.Edge
-		switch q := p.Targets.Queue; q.Kind {
-		case "jetstream":
-			creds, err := natsCredentials("$.targets.queue", q.NATSAuth)
-			if err != nil {
-				return Usage(err)
-			}
-			tgt = tgt.WithBacklog(&target.JetStreamBacklog{URL: q.NATSURL, Streams: q.Streams, Consumer: q.Consumer, Options: creds.Options()})
-		case "prometheus":
-			tgt = tgt.WithBacklog(&target.PrometheusBacklog{URL: p.Targets.Prometheus.URL, Query: q.Query})
-		}
-		if r := planRouter(p); r != nil {
-			tgt, label = tgt.WithRouter(r), string(p.Targets.Router.Kind)+" "+p.Targets.Router.Address+p.Targets.Router.Socket
-		}
 	}
-	jw, err := journal.Create(filepath.Join(out, "journal.jsonl"), time.Now(), time.Now)
+	key, err := journal.LoadKey("")
+	if err != nil {
+		return Exit(ExitAborted, err)
+	}
+	secrets := append(planSecrets(p), tgt.Endpoints().Token)
+	jw, err := journal.Create(filepath.Join(out, "journal.jsonl"), time.Now(), time.Now, journal.SealWith(key), journal.Redact(secrets...))
 	if err != nil {
 		return Exit(ExitAborted, err)
 	}
@@ -253,7 +243,7 @@ func runPlan(ctx context.Context, stdout, stderr io.Writer, p *plan.Plan, planJS
 		return Exit(ExitAborted, err)
 	}
 	eng := drill.New(drill.Options{Plan: p, PlanJSON: planJSON, Target: tgt, Journal: jw, Corpus: kb, Embedder: ruler, Logger: logger, Label: label, Owner: owner})
-	runErr := eng.Run(ctx)
+	runErr := redactErr(eng.Run(ctx), secrets)
 	view.close()
 	if errors.Is(runErr, target.ErrLocked) {
 		_ = jw.Close()
@@ -369,50 +359,6 @@ func printDryRun(w io.Writer, p *plan.Plan) {
 		}
 		fmt.Fprintf(w, "  7 closeout: wait for queues to drain (≤ %gs); post-checks %v\n", p.Phases.DrainTimeoutS, p.Checks.Post)
 	}
-}
-
-// planRouter is the router adapter a plan names (nil: the lab edge's API).
-func planRouter(p *plan.Plan) target.Router {
-	r := p.Targets.Router
-	switch r.Kind {
-	case plan.RouterHAProxy:
-		addr := r.Address
-		if r.Socket != "" {
-			addr = "unix:" + r.Socket
-		}
-		return &target.HAProxy{Addr: addr, Backend: r.Backend}
-	case plan.RouterCommand:
-		return &target.Command{Set: r.SetWeight, Get: r.GetWeights}
-	}
-	return nil
-}
-
-// targetEndpoints builds the endpoints of a plan's real targets. The edge
-// address is only used with the lab router.
-func targetEndpoints(p *plan.Plan) (target.Endpoints, error) {
-	t := p.Targets
-	edge := strings.TrimSuffix(t.Entry, "/") // the load goes here
-	if edge == "" {
-		edge = "http://" + t.Router.Address
-	}
-	ep := target.Endpoints{Edge: edge, Faults: strings.TrimSuffix(strings.TrimSuffix(t.Faults, "/"), "/faults"),
-		Sink: strings.TrimSuffix(strings.TrimSuffix(t.Sink, "/"), "/deliveries"), Regions: map[string]string{}, Proxies: map[string][]string{}}
-	for _, r := range p.Regions {
-		rt := t.Regions[r]
-		ep.Regions[r] = strings.TrimSuffix(rt.BaseURL, "/")
-		if ep.Token == "" {
-			ep.Token = rt.Token
-		}
-		// The lab names its proxies after the region and its egress routes.
-		ep.Proxies[r] = lab.ProxyNames(r, p.Regions)
-	}
-	if ep.Token == "" {
-		ep.Token = os.Getenv(t.TokenEnv)
-	}
-	if ep.Token == "" {
-		return ep, fmt.Errorf("$.targets: no admin token: set a region's token or the %s environment variable", t.TokenEnv)
-	}
-	return ep, nil
 }
 
 // judgeMemoryLimit is the soft heap limit while a journal is judged, unless

@@ -1,7 +1,7 @@
 package cli_test
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/regiondrill/regiondrill/internal/cli"
+	"github.com/regiondrill/regiondrill/internal/drill"
+	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/lab"
 	"github.com/regiondrill/regiondrill/internal/target"
 )
@@ -58,49 +60,64 @@ type labTarget struct {
 	tg   *target.HTTP
 	ep   lab.Endpoints
 	plan string
+	hook string // file the plan's hook creates; its undo removes it
 }
 
+// startLab starts a lab and writes a plan drilling it with one drill kind
+// and a hook (before evacuate, with its undo) that leaves a file behind.
 func startLab(t *testing.T, drill string) *labTarget {
 	t.Helper()
-	regions := []string{"us-east", "eu-west"}
-	l, err := lab.Start(context.Background(), lab.Config{Regions: regions, Hysteresis: time.Second})
+	l := newLab(t)
+	ep := l.Endpoints()
+	tg := target.New(target.Endpoints{Edge: ep.Edge, Faults: ep.Faults, Sink: ep.Sink, Regions: ep.Regions, Token: ep.Token,
+		Proxies: map[string][]string{"us-east": l.Proxies("us-east"), "eu-west": l.Proxies("eu-west")}})
+	dir := t.TempDir()
+	hook := filepath.Join(dir, "hook-applied")
+	plan := fmt.Sprintf(`{"regions":["us-east","eu-west"],"evacuate":"us-east","promote_survivor":"eu-west",
+	 "routing":{"mode":"latency","stick_minutes":15,"hysteresis_s":1},"drills":[%q],
+	 "phases":{"baseline_s":2,"hold_s":2,"step_hold_s":0.5,"drain_timeout_s":10,"probe_rounds":1},
+	 "load":{"rate_rps":20},
+	 "hooks":[{"step":"evacuate","run":["sh","-c","echo applied > %s; sleep 0.5"],"undo":["rm","-f",%q],"timeout_s":5}],
+	 "targets":{"regions":{"us-east":{"base_url":%q},"eu-west":{"base_url":%q}},
+	   "router":{"kind":"lab","address":%q},"faults":%q,"sink":%q}}`,
+		drill, hook, hook, ep.Regions["us-east"], ep.Regions["eu-west"], strings.TrimPrefix(ep.Edge, "http://"), ep.Faults, ep.Sink)
+	path := filepath.Join(dir, "plan.json")
+	if err := os.WriteFile(path, []byte(plan), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return &labTarget{lab: l, tg: tg, ep: ep, plan: path, hook: hook}
+}
+
+// newLab starts a lab of us-east and eu-west, closed when the test ends.
+func newLab(t *testing.T) *lab.Lab {
+	t.Helper()
+	l, err := lab.Start(context.Background(), lab.Config{Regions: []string{"us-east", "eu-west"}, Hysteresis: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = l.Close() })
-	ep := l.Endpoints()
-	tg := target.New(target.Endpoints{Edge: ep.Edge, Faults: ep.Faults, Sink: ep.Sink, Regions: ep.Regions, Token: ep.Token,
-		Proxies: map[string][]string{"us-east": l.Proxies("us-east"), "eu-west": l.Proxies("eu-west")}})
-	plan := fmt.Sprintf(`{"regions":["us-east","eu-west"],"evacuate":"us-east","promote_survivor":"eu-west",
-	 "routing":{"mode":"latency","stick_minutes":15,"hysteresis_s":1},"drills":[%q],
-	 "phases":{"baseline_s":2,"hold_s":2,"step_hold_s":0.5,"drain_timeout_s":10,"probe_rounds":1},
-	 "load":{"rate_rps":40},
-	 "targets":{"regions":{"us-east":{"base_url":%q},"eu-west":{"base_url":%q}},
-	   "router":{"kind":"lab","address":%q},"faults":%q,"sink":%q}}`,
-		drill, ep.Regions["us-east"], ep.Regions["eu-west"], strings.TrimPrefix(ep.Edge, "http://"), ep.Faults, ep.Sink)
-	path := filepath.Join(t.TempDir(), "plan.json")
-	if err := os.WriteFile(path, []byte(plan), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return &labTarget{lab: l, tg: tg, ep: ep, plan: path}
+	return l
 }
 
 // state is what a drill changes and undo must restore.
 type state struct {
-	Weights  map[string]int
-	Serving  map[string]bool
-	Primary  map[string]string
-	Frozen   map[string]bool
-	EmitFrom map[string][]string
-	MinInst  map[string]int
-	TopK     map[string]int
-	Faults   int
+	Weights   map[string]int
+	Serving   map[string]bool
+	Primary   map[string]string
+	Frozen    map[string]bool
+	EmitFrom  map[string][]string
+	MinInst   map[string]int
+	TopK      map[string]int
+	IndexHash map[string]string
+	Faults    int
+	Hook      bool // the hook's file exists
 }
 
 func (lt *labTarget) state(t *testing.T) state {
 	t.Helper()
 	ctx := context.Background()
-	s := state{Serving: map[string]bool{}, Primary: map[string]string{}, Frozen: map[string]bool{}, EmitFrom: map[string][]string{}, MinInst: map[string]int{}, TopK: map[string]int{}}
+	s := state{Serving: map[string]bool{}, Primary: map[string]string{}, Frozen: map[string]bool{}, EmitFrom: map[string][]string{},
+		MinInst: map[string]int{}, TopK: map[string]int{}, IndexHash: map[string]string{}}
 	var err error
 	if s.Weights, err = lt.tg.Weights(ctx); err != nil {
 		t.Fatal(err)
@@ -116,49 +133,109 @@ func (lt *labTarget) state(t *testing.T) state {
 		s.EmitFrom[r] = h.EmitFrom
 		s.MinInst[r] = h.MinInstances
 		s.TopK[r] = h.K
+		s.IndexHash[r] = h.IndexHash
 	}
 	fs, err := lt.tg.ActiveFaults(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Faults = len(fs)
+	_, err = os.Stat(lt.hook)
+	s.Hook = err == nil
 	return s
 }
 
-// startRun starts the binary and returns once the journal shows step begin.
-func (lt *labTarget) startRun(t *testing.T, step string) (*exec.Cmd, string) {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), "evidence")
-	cmd := exec.Command(buildBinary(t), "run", lt.plan, "--out", out)
-	cmd.Env = append(os.Environ(), "REGIONDRILL_TOKEN="+lt.ep.Token)
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	j := filepath.Join(out, "journal.jsonl")
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if f, err := os.Open(j); err == nil {
-			sc := bufio.NewScanner(f)
-			sc.Buffer(make([]byte, 1<<20), 64<<20)
-			for sc.Scan() {
+// errEndedEarly is a drill that ended before the step a test waits for.
+type errEndedEarly struct{ why string }
+
+func (e errEndedEarly) Error() string { return e.why }
+
+// waitStep follows the journal as the drill writes it until step begins.
+// A drill that ends first (its process exits or it journals run_end) is
+// reported with why, a pre-check gate refusal by name.
+func waitStep(d *drillProc, journal, step string) error {
+	var off int64
+	var partial []byte
+	gate := ""
+	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); {
+		if f, err := os.Open(journal); err == nil {
+			_, _ = f.Seek(off, io.SeekStart)
+			b, _ := io.ReadAll(f)
+			f.Close()
+			off += int64(len(b))
+			partial = append(partial, b...)
+			for {
+				i := bytes.IndexByte(partial, '\n')
+				if i < 0 {
+					break
+				}
 				var ev struct {
 					Type string `json:"type"`
 					Step string `json:"step"`
+					Data struct {
+						Outcome string   `json:"outcome"`
+						Notes   []string `json:"notes"`
+						Reason  string   `json:"reason"`
+					} `json:"data"`
 				}
-				if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Type == "step_start" && ev.Step == step {
-					f.Close()
-					time.Sleep(300 * time.Millisecond) // let the step's first change land
-					return cmd, j
+				if json.Unmarshal(partial[:i], &ev) == nil {
+					switch {
+					case ev.Type == "step_start" && ev.Step == step:
+						return nil
+					case ev.Type == "step_end" && ev.Step == "1 pre-checks" && ev.Data.Outcome == "failed":
+						gate = fmt.Sprint(ev.Data.Notes)
+					case ev.Type == "run_end" && gate != "":
+						return errEndedEarly{"the pre-check gate refused the drill: " + gate}
+					case ev.Type == "run_end":
+						return errEndedEarly{"the drill ended (" + ev.Data.Outcome + ": " + ev.Data.Reason + ")"}
+					}
 				}
+				partial = partial[i+1:]
 			}
-			f.Close()
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-d.done:
+			return errEndedEarly{"the drill process exited: " + fmt.Sprint(d.err)}
+		case <-time.After(25 * time.Millisecond):
+		}
 	}
-	_ = cmd.Process.Kill()
-	t.Fatalf("the drill never reached step %q", step)
-	return nil, ""
+	return fmt.Errorf("the drill never reached step %q", step)
+}
+
+// drillProc is a drill binary the test started.
+type drillProc struct {
+	cmd    *exec.Cmd
+	done   chan struct{}
+	err    error // of Wait, once done is closed
+	stderr syncBuffer
+}
+
+func (d *drillProc) Signal(sig os.Signal) { _ = d.cmd.Process.Signal(sig) }
+
+// Wait waits for the process to end and returns what exec.Cmd.Wait did.
+func (d *drillProc) Wait() error {
+	<-d.done
+	return d.err
+}
+
+// startRun starts the binary and returns once the journal shows step begin.
+func (lt *labTarget) startRun(t *testing.T, step string) (*drillProc, string) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "evidence")
+	d := &drillProc{cmd: exec.Command(buildBinary(t), "run", lt.plan, "--out", out), done: make(chan struct{})}
+	d.cmd.Env = append(os.Environ(), "REGIONDRILL_TOKEN="+lt.ep.Token)
+	d.cmd.Stdout, d.cmd.Stderr = io.Discard, &d.stderr
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.err = d.cmd.Wait(); close(d.done) }()
+	t.Cleanup(func() { _ = d.cmd.Process.Kill(); <-d.done })
+	j := filepath.Join(out, "journal.jsonl")
+	if err := waitStep(d, j, step); err != nil {
+		t.Fatalf("waiting for step %q: %v\n%s", step, err, d.stderr.String())
+	}
+	time.Sleep(300 * time.Millisecond) // let the step's first change land
+	return d, j
 }
 
 // runBinary runs the binary to completion with the lab's token.
@@ -194,25 +271,44 @@ func waitRestored(t *testing.T, lt *labTarget, want state) state {
 var (
 	allSteps = []string{"1 pre-checks", "2 evacuate", "3 promote", "4 observe and clamp", "5 verify answers", "6 return-to-home", "7 closeout"}
 	changes  = map[string]bool{"2 evacuate": true, "3 promote": true, "4 observe and clamp": true, "5 verify answers": true}
+	// killSteps are where each drill kind is killed: every step in which it
+	// holds a change (C skips 3 and 6), and every step of E, the longest.
+	killSteps = map[string][]string{
+		"A": {"2 evacuate", "3 promote", "4 observe and clamp", "5 verify answers", "6 return-to-home"},
+		"B": {"2 evacuate", "3 promote", "4 observe and clamp", "5 verify answers"},
+		"C": {"2 evacuate", "4 observe and clamp", "5 verify answers"},
+		"D": {"2 evacuate", "3 promote", "4 observe and clamp"},
+		"E": allSteps,
+	}
 )
 
+// Every drill kind, SIGKILLed at each step where it holds a change (and E
+// at every step), is rolled back from its journal to exactly the state it
+// found: weights, primary, freeze flags, emit policy, capacity, top-k,
+// INDEX_HASH, faults and the hook's side effect.
 func TestKillAtEachStepThenRollbackRestores(t *testing.T) {
-	for _, drill := range []string{"A", "B", "E"} {
-		for _, step := range allSteps {
+	for _, drill := range []string{"A", "B", "C", "D", "E"} {
+		for _, step := range killSteps[drill] {
 			t.Run(drill+"/"+step, func(t *testing.T) {
 				t.Parallel()
 				lt := startLab(t, drill)
 				before := lt.state(t)
-				cmd, journal := lt.startRun(t, step)
-				_ = cmd.Process.Signal(syscall.SIGKILL)
-				_ = cmd.Wait()
+				d, journal := lt.startRun(t, step)
+				d.Signal(syscall.SIGKILL)
+				_ = d.Wait()
 				if changes[step] && reflect.DeepEqual(lt.state(t), before) {
 					t.Fatalf("nothing was changed when the drill died at %s: the test proves nothing", step)
 				}
-				for i := range 2 { // rollback is safe to run twice
-					if code, out := lt.runBinary(t, "rollback", journal); code != 0 {
-						t.Fatalf("rollback %d exited %d: %s", i+1, code, out)
-					}
+				if code, out := lt.runBinary(t, "rollback", journal); code != 0 {
+					t.Fatalf("rollback exited %d: %s", code, out)
+				}
+				// A second rollback is refused (the first restored everything)
+				// unless forced, and forced it is safe.
+				if code, out := lt.runBinary(t, "rollback", journal); code != cli.ExitInvalid || !strings.Contains(out, "restored the target already") {
+					t.Fatalf("second rollback: exit %d: %s", code, out)
+				}
+				if code, out := lt.runBinary(t, "rollback", "--force", journal); code != 0 {
+					t.Fatalf("forced rollback exited %d: %s", code, out)
 				}
 				if got := waitRestored(t, lt, before); !reflect.DeepEqual(got, before) {
 					t.Fatalf("after SIGKILL at %s and rollback:\n got %+v\nwant %+v", step, got, before)
@@ -232,9 +328,9 @@ func TestInterruptRestoresAndExitsThree(t *testing.T) {
 			t.Parallel()
 			lt := startLab(t, c.drill)
 			before := lt.state(t)
-			cmd, journal := lt.startRun(t, c.step)
-			_ = cmd.Process.Signal(syscall.SIGINT)
-			err := cmd.Wait()
+			d, journal := lt.startRun(t, c.step)
+			d.Signal(syscall.SIGINT)
+			err := d.Wait()
 			ee, ok := err.(*exec.ExitError)
 			if !ok || ee.ExitCode() != cli.ExitAborted {
 				t.Fatalf("exit after SIGINT: %v, want %d", err, cli.ExitAborted)
@@ -252,12 +348,12 @@ func TestInterruptRestoresAndExitsThree(t *testing.T) {
 
 func TestFaultOutlivesNoDeadDrill(t *testing.T) {
 	lt := startLab(t, "B")
-	cmd, _ := lt.startRun(t, "4 observe and clamp")
+	d, _ := lt.startRun(t, "4 observe and clamp")
 	if s := lt.state(t); s.Faults == 0 {
 		t.Fatal("no fault applied at step 4 of drill B")
 	}
-	_ = cmd.Process.Signal(syscall.SIGKILL)
-	_ = cmd.Wait()
+	d.Signal(syscall.SIGKILL)
+	_ = d.Wait()
 	killed := time.Now()
 	for lt.state(t).Faults > 0 {
 		if time.Since(killed) > 12*time.Second { // the lease is 10 s
@@ -268,12 +364,47 @@ func TestFaultOutlivesNoDeadDrill(t *testing.T) {
 	t.Logf("fault gone %s after the drill died", time.Since(killed).Round(100*time.Millisecond))
 }
 
+// runStart reads the run_start of a journal.
+func runStart(t *testing.T, path string) drill.RunStart {
+	t.Helper()
+	evs, err := journal.ReadFile(path)
+	if err != nil || len(evs) == 0 {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	var rs drill.RunStart
+	if err := evs[0].Decode(&rs); err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
+// While a drill runs: a second drill is refused naming it; rollback of its
+// journal is refused (it restores itself); and when another takes its lock
+// (issue 14, finding 7) it stops with lease_lost, restores and exits 1.
 func TestSecondDrillIsRefused(t *testing.T) {
 	lt := startLab(t, "A")
-	cmd, _ := lt.startRun(t, "2 evacuate")
-	defer func() { _ = cmd.Process.Signal(syscall.SIGINT); _ = cmd.Wait() }()
+	before := lt.state(t)
+	d, j := lt.startRun(t, "2 evacuate")
 	code, out := lt.runBinary(t, "run", lt.plan, "--out", t.TempDir())
 	if code != cli.ExitAborted || !strings.Contains(out, "regiondrill pid") {
 		t.Fatalf("second drill: exit %d, output %q", code, out)
+	}
+	code, out = lt.runBinary(t, "rollback", j)
+	if code != cli.ExitAborted || !strings.Contains(out, "still running") {
+		t.Fatalf("rollback of a running drill: exit %d, output %q", code, out)
+	}
+	ctx := context.Background()
+	if err := lt.tg.Unlock(ctx, runStart(t, j).Owner); err != nil {
+		t.Fatal(err)
+	}
+	if err := lt.tg.Lock(ctx, "an operator's manual change", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	err := d.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != cli.ExitFail || !strings.Contains(d.stderr.String(), "lease_lost") {
+		t.Fatalf("drill after losing its lock: %v, stderr:\n%s", err, d.stderr.String())
+	}
+	if got := waitRestored(t, lt, before); !reflect.DeepEqual(got, before) {
+		t.Fatalf("after lease_lost:\n got %+v\nwant %+v", got, before)
 	}
 }

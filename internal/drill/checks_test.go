@@ -1,15 +1,12 @@
 package drill
 
 import (
-	"context"
-	"errors"
 	"strings"
 	"testing"
 
 	"github.com/regiondrill/regiondrill/internal/contract"
 	"github.com/regiondrill/regiondrill/internal/corpus"
 	"github.com/regiondrill/regiondrill/internal/plan"
-	"github.com/regiondrill/regiondrill/internal/target"
 )
 
 func healthy(region string) contract.Health {
@@ -99,16 +96,5 @@ func TestEveryPlanCheckIsImplemented(t *testing.T) {
 				t.Errorf("check %s (%s) has no implementation", n, ph)
 			}
 		}
-	}
-}
-
-func TestSurvivorGuardRefusesZeroServing(t *testing.T) {
-	ce := env(t, func(map[string]contract.Health) {})
-	err := ce.e.survivorGuard(context.Background(), target.Action{Kind: target.SetWeights, Weights: map[string]int{"us-east": 0, "eu-west": 0}})
-	if !errors.Is(err, ErrNoSurvivor) {
-		t.Fatalf("weights leaving nothing serving were allowed: %v", err)
-	}
-	if err := ce.e.survivorGuard(context.Background(), target.Action{Kind: target.SetWeights, Weights: map[string]int{"us-east": 0, "eu-west": 100}}); err != nil {
-		t.Fatal(err)
 	}
 }

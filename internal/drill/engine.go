@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -65,6 +66,16 @@ type Snapshot struct {
 	EmitFrom map[string][]string `json:"emit_from"`
 	MinInst  map[string]int      `json:"min_instances"`
 	Faults   int                 `json:"faults"`
+	// K and Index are absent from journals of older versions.
+	K     map[string]int        `json:"k,omitempty"`     // default top-k per region
+	Index map[string]IndexState `json:"index,omitempty"` // served index per region
+}
+
+// IndexState is a region's served index: what a rebuild must reproduce.
+type IndexState struct {
+	Hash     string `json:"index_hash"`
+	Analyzer string `json:"analyzer"`
+	Metric   string `json:"metric"`
 }
 
 // Engine runs one plan.
@@ -84,6 +95,7 @@ type Engine struct {
 	applied []string // change ids applied and not yet undone, in order
 	stop    chan string
 	tripped atomic.Bool // a stop condition tripped: no further change is applied
+	leases  leases      // the drill lock's and the faults' renewals (lease.go)
 	// hookUndos are the undos of the user hooks that ran, in order.
 	hookUndos []hookUndo
 	token     string
@@ -110,12 +122,17 @@ type RunStart struct {
 	Regions   []string         `json:"regions"`
 	Drills    []string         `json:"drills"`
 	Owner     string           `json:"owner"`
+	PID       int              `json:"pid,omitempty"`  // the drill's process, so rollback can tell a dead drill from a live one
+	Host      string           `json:"host,omitempty"` // where it ran
 }
 
 // RunEnd is the data of the run_end event.
 type RunEnd struct {
 	Outcome string `json:"outcome"` // completed, gate_failed, stopped, interrupted, error
 	Reason  string `json:"reason,omitempty"`
+	// Restored is true when everything the run changed was restored (the
+	// snapshot holds again); rollback refuses such a run unless forced.
+	Restored bool `json:"restored,omitempty"`
 }
 
 // Run executes every drill of the plan. Undo always runs before Run returns:
@@ -128,6 +145,7 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	if err := e.t.Lock(ctx, e.o.Owner, lockLease); err != nil {
 		return fmt.Errorf("take the drill lock: %w", err)
 	}
+	e.leases.renewed(lockName, e.o.Clock())
 	defer func() {
 		uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -144,7 +162,7 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	}
 	if _, err := e.j.Append(journal.RunStart, "", "", RunStart{
 		Plan: e.o.PlanJSON, Target: e.o.Label, Endpoints: e.t.Endpoints(), Origin: e.j.Origin(),
-		Snapshot: snap, Regions: e.p.Regions, Drills: drills, Owner: e.o.Owner,
+		Snapshot: snap, Regions: e.p.Regions, Drills: drills, Owner: e.o.Owner, PID: os.Getpid(), Host: hostname(),
 	}); err != nil {
 		return err
 	}
@@ -185,11 +203,15 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	case runErr != nil:
 		end = RunEnd{Outcome: "error", Reason: runErr.Error()}
 	}
+	end.Restored = restoreErr == nil
 	if restoreErr != nil {
 		end.Reason += "; restore: " + restoreErr.Error()
 		if runErr == nil {
 			runErr = fmt.Errorf("restore: %w", restoreErr)
 			end.Outcome = "error"
+			if errors.Is(restoreErr, ErrDrillFailed) { // the target would not go back: a finding
+				end.Outcome = "drill_failed"
+			}
 		}
 	}
 	e.end(end)
@@ -222,10 +244,13 @@ func (e *Engine) snapshot(ctx context.Context) (Snapshot, error) {
 	if len(errs) > 0 {
 		return s, fmt.Errorf("regions unreachable: %v", errs)
 	}
+	s.K, s.Index = map[string]int{}, map[string]IndexState{}
 	for r, h := range hs {
 		s.Frozen[r] = h.Frozen
 		s.EmitFrom[r] = h.EmitFrom
 		s.MinInst[r] = h.MinInstances
+		s.K[r] = h.K
+		s.Index[r] = IndexState{Hash: h.IndexHash, Analyzer: h.Analyzer, Metric: h.Metric}
 		if h.Epoch >= s.Epoch {
 			s.Epoch, s.Primary = h.Epoch, h.Primary
 		}
@@ -288,104 +313,12 @@ type ApplyFailure struct {
 	Regions map[string]string `json:"regions,omitempty"` // region → why
 }
 
-// survivorGuard refuses a routing change that would leave fewer than
-// min_serving_regions with weight.
-func (e *Engine) survivorGuard(_ context.Context, a target.Action) error {
-	if a.Kind != target.SetWeights {
-		return nil
-	}
-	serving := 0
-	for _, w := range a.Weights {
-		if w > 0 {
-			serving++
-		}
-	}
-	if serving < max(1, e.p.MinServingRegions) {
-		return fmt.Errorf("%w: weights %v leave %d serving, min_serving_regions is %d", ErrNoSurvivor, a.Weights, serving, max(1, e.p.MinServingRegions))
-	}
-	return nil
-}
-
 func (e *Engine) nextEpoch() uint64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	hsEpoch := e.epoch
 	e.epoch = hsEpoch + 1
 	return e.epoch
-}
-
-// restore brings the target back to the pre-drill snapshot. It is idempotent
-// and runs every step even when one fails.
-func (e *Engine) restore(ctx context.Context, step string) error {
-	s := e.snap
-	var errs []error
-	// User hooks first, newest first: they may depend on the state the
-	// drill created.
-	e.mu.Lock()
-	hooks := e.hookUndos
-	e.hookUndos = nil
-	e.mu.Unlock()
-	for i := len(hooks) - 1; i >= 0; i-- {
-		h := hooks[i]
-		if err := e.do(ctx, h.undo); err != nil {
-			errs = append(errs, fmt.Errorf("hook undo %v: %w", h.undo.Argv, err))
-			_, _ = e.j.Append(journal.UndoFailed, step, h.id, map[string]string{"kind": "hook", "error": err.Error()})
-			continue
-		}
-		_, _ = e.j.Append(journal.Undone, step, h.id, h.undo)
-	}
-	do := func(a target.Action, why string) {
-		if _, err := e.j.Append(journal.Intent, step, "restore", Change{Do: a, Why: why}); err != nil {
-			errs = append(errs, err)
-			return
-		}
-		if err := e.t.Do(ctx, a); err != nil {
-			errs = append(errs, fmt.Errorf("%s %s: %w", a.Kind, a.Region, err))
-			_, _ = e.j.Append(journal.UndoFailed, step, "restore", map[string]string{"kind": string(a.Kind), "region": a.Region, "error": err.Error()})
-			return
-		}
-		_, _ = e.j.Append(journal.Undone, step, "restore", a)
-	}
-	// Reach every region first (lift faults), then fence: freeze all, tell
-	// everyone the home primary, set the emit policy, unfreeze as before.
-	for _, r := range e.p.Regions {
-		do(target.Action{Kind: target.ClearFaults, Region: r, Scope: "ingress"}, "lift ingress faults: reach the region first")
-	}
-	defer func() { // egress last: the region learns the new state before it speaks
-		for _, r := range e.p.Regions {
-			do(target.Action{Kind: target.ClearFaults, Region: r}, "lift egress faults")
-		}
-	}()
-	hs, _ := e.t.HealthAll(ctx)
-	needPromote := false
-	for _, h := range hs {
-		if h.Primary != s.Primary || h.Epoch != e.maxEpoch(hs) {
-			needPromote = true
-		}
-	}
-	if needPromote {
-		for _, r := range e.p.Regions {
-			do(target.Action{Kind: target.Freeze, Region: r, Frozen: true}, "fence before restoring the primary")
-		}
-		epoch := max(e.maxEpoch(hs), e.epoch) + 1
-		e.mu.Lock()
-		e.epoch = epoch
-		e.mu.Unlock()
-		do(target.Action{Kind: target.Promote, Primary: s.Primary, Epoch: epoch}, "restore the home primary")
-	}
-	for _, r := range e.p.Regions {
-		do(target.Action{Kind: target.EmitFrom, Region: r, EmitFrom: s.EmitFrom[r]}, "restore the emit policy")
-		do(target.Action{Kind: target.Freeze, Region: r, Frozen: s.Frozen[r]}, "restore the freeze flag")
-		zero := 0
-		do(target.Action{Kind: target.Scale, Region: r, MinInstances: s.MinInst[r], K: &zero}, "restore min instances and top-k")
-	}
-	if len(s.Weights) > 0 {
-		do(target.Action{Kind: target.SetWeights, Weights: s.Weights}, "restore weights")
-	}
-	e.mu.Lock()
-	e.applied = nil
-	e.mu.Unlock()
-	return errors.Join(errs...)
 }
 
 func (e *Engine) maxEpoch(hs map[string]contract.Health) uint64 {

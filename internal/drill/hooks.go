@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/regiondrill/regiondrill/internal/journal"
@@ -27,12 +29,39 @@ func (e *Engine) do(ctx context.Context, a target.Action) error {
 	if a.Kind != target.Hook {
 		return e.t.Do(ctx, a)
 	}
-	return runArgv(ctx, a.Argv, time.Duration(a.TimeoutMS)*time.Millisecond)
+	return runHook(ctx, a.Argv, a.Env, time.Duration(a.TimeoutMS)*time.Millisecond)
 }
 
-// runArgv runs a command with a timeout and bounded output; a non-zero exit
-// is an error carrying the command's stderr.
-func runArgv(ctx context.Context, argv []string, timeout time.Duration) error {
+// safeEnv is what every hook gets from regiondrill's environment; anything
+// else (the admin token above all) only when the hook names it.
+var safeEnv = []string{"PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER"}
+
+// hookEnv is a hook's environment: the safe set plus the names it asked for.
+func hookEnv(names []string) []string {
+	var env []string
+	seen := map[string]bool{}
+	for _, n := range append(slices.Clone(safeEnv), names...) {
+		if v, ok := os.LookupEnv(n); ok && !seen[n] {
+			seen[n] = true
+			env = append(env, n+"="+v)
+		}
+	}
+	return env
+}
+
+// hookWaitDelay bounds how long a hook's output is read after it exits or
+// is killed: a child it left behind may hold the pipes open.
+const hookWaitDelay = time.Second
+
+// maxHookOutput bounds what is kept of a hook's stdout and stderr.
+const maxHookOutput = 4 << 10
+
+// runHook runs a command in its own process group with a timeout, the
+// environment hookEnv gives it and bounded output. At the timeout (or when
+// ctx ends) the whole group is killed, and so is whatever the command left
+// behind when it exits: a hook never outlives its timeout by more than
+// hookWaitDelay. A non-zero exit is an error carrying the command's stderr.
+func runHook(ctx context.Context, argv, env []string, timeout time.Duration) error {
 	if len(argv) == 0 {
 		return errors.New("hook: empty argv")
 	}
@@ -42,11 +71,27 @@ func runArgv(ctx context.Context, argv []string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &limited{w: &stderr, n: 4 << 10}
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if msg != "" {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = hookWaitDelay
+	cmd.Env = hookEnv(env)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout = &limited{w: &stdout, n: maxHookOutput}
+	cmd.Stderr = &limited{w: &stderr, n: maxHookOutput}
+	err := cmd.Run()
+	if cmd.Process != nil {
+		// The group outlives its leader when a child was left running; the
+		// leader was reaped, but its id stays the group's while one lives.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	if errors.Is(err, exec.ErrWaitDelay) {
+		err = nil // it exited 0; what it left behind is gone
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w after %s (process group killed)", ctx.Err(), timeout)
+		}
+		if msg := strings.TrimSpace(stderr.String()); msg != "" {
 			return fmt.Errorf("%s: %w: %s", argv[0], err, msg)
 		}
 		return fmt.Errorf("%s: %w", argv[0], err)
@@ -85,39 +130,31 @@ func (e *Engine) runHooks(ctx context.Context, d *drillRun, step, when string) e
 		ms := int64(h.TimeoutS * 1000)
 		var undo *target.Action
 		if len(h.Undo) > 0 {
-			undo = &target.Action{Kind: target.Hook, Argv: h.Undo, TimeoutMS: ms}
+			undo = &target.Action{Kind: target.Hook, Argv: h.Undo, Env: h.Env, TimeoutMS: ms}
 		}
-		if err := e.apply(ctx, step, target.Action{Kind: target.Hook, Argv: h.Run, TimeoutMS: ms}, undo, "hook "+when+" "+step); err != nil {
+		if err := e.apply(ctx, step, target.Action{Kind: target.Hook, Argv: h.Run, Env: h.Env, TimeoutMS: ms}, undo, "hook "+when+" "+step); err != nil {
 			return fmt.Errorf("hook %v: %w", h.Run, err)
 		}
 	}
 	return nil
 }
 
-// hooksToUndo finds, in a journal, the hooks that ran and were not undone.
+// hooksToUndo finds, in a journal, the hooks whose intent was journaled
+// and that were not undone, in the order they ran. A hook with no applied
+// line may still have run (the drill died while it ran), so it is undone
+// too: undos must cope with a change that was never made.
 func hooksToUndo(evs []journal.Event) []hookUndo {
-	intents := map[string]Change{}
-	var order []string
+	var out []hookUndo
 	undone := map[string]bool{}
 	for _, ev := range evs {
-		switch ev.Type {
-		case journal.Intent:
-			var c Change
-			if ev.Decode(&c) == nil && c.Do.Kind == target.Hook && c.Undo != nil {
-				intents[ev.ID] = c
-			}
-		case journal.Applied, journal.ApplyFailed:
-			if _, ok := intents[ev.ID]; ok && !slices.Contains(order, ev.ID) {
-				order = append(order, ev.ID)
-			}
-		case journal.Undone:
+		if ev.Type == journal.Undone {
 			undone[ev.ID] = true
 		}
 	}
-	var out []hookUndo
-	for _, id := range order {
-		if !undone[id] {
-			out = append(out, hookUndo{id: id, undo: *intents[id].Undo})
+	for _, ev := range evs {
+		var c Change
+		if ev.Type == journal.Intent && !undone[ev.ID] && ev.Decode(&c) == nil && c.Do.Kind == target.Hook && c.Undo != nil {
+			out = append(out, hookUndo{id: ev.ID, undo: *c.Undo})
 		}
 	}
 	return out

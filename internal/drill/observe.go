@@ -122,7 +122,7 @@ func (e *Engine) startSampler(ctx context.Context) <-chan struct{} {
 			}
 			_, _ = e.j.Append(journal.Health, "", "", smp)
 			lctx, lcancel := context.WithTimeout(ctx, sampleTimeout)
-			_ = e.t.Lock(lctx, e.o.Owner, lockLease) // renew
+			e.renewLock(lctx)
 			lcancel()
 			e.checkStops(hs, over)
 		}
@@ -158,6 +158,7 @@ type StopData struct {
 	Condition string  `json:"condition"`
 	Value     float64 `json:"value"`
 	Above     float64 `json:"above"`
+	Detail    string  `json:"detail,omitempty"` // why, for conditions without a threshold (lease_lost)
 }
 
 // checkStops evaluates the plan's stop conditions; the first one that stays
@@ -346,37 +347,6 @@ func (e *Engine) allInRotation(ctx context.Context) bool {
 	}
 	s := string(raw)
 	return !strings.Contains(s, `"in_rotation":false`)
-}
-
-func (e *Engine) faultActive(ctx context.Context, region string) bool {
-	fs, err := e.t.ActiveFaults(ctx)
-	if err != nil {
-		return false
-	}
-	proxies := e.t.Endpoints().Proxies[region]
-	for _, f := range fs {
-		for _, t := range f.Targets {
-			if slices.Contains(proxies, t) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// renewFaults renews the leases of the faults on a region.
-func (e *Engine) renewFaults(ctx context.Context, region string) error {
-	fs, err := e.t.ActiveFaults(ctx)
-	if err != nil {
-		return err
-	}
-	proxies := e.t.Endpoints().Proxies[region]
-	for _, f := range fs {
-		if slices.ContainsFunc(f.Targets, func(t string) bool { return slices.Contains(proxies, t) }) {
-			_ = e.t.RenewFault(ctx, f.ID, time.Duration(e.leaseMS())*time.Millisecond)
-		}
-	}
-	return nil
 }
 
 // runChecks runs the plan's checks of a phase and journals each; it returns

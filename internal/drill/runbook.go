@@ -251,7 +251,7 @@ func (e *Engine) stepEvacuate(ctx context.Context, d *drillRun) ([]string, error
 			return notes, err
 		}
 		d.blackholed = true
-		go e.renewLease(ctx, d)
+		e.watchFaults(ctx, d.evac)
 		if e.p.FreezeWritesOnFollowers {
 			for _, r := range e.p.Survivors() {
 				if err := e.apply(ctx, StepEvacuate, target.Action{Kind: target.Freeze, Region: r, Frozen: true},
@@ -268,24 +268,6 @@ func (e *Engine) stepEvacuate(ctx context.Context, d *drillRun) ([]string, error
 // leaseMS is the lease of injected faults: long enough for the drill, short
 // enough that a vanished drill leaves no blackhole behind for long.
 func (e *Engine) leaseMS() int64 { return 10_000 }
-
-// renewLease keeps the blackhole alive while the drill runs (re-applying it
-// is idempotent on the lab: the injector renews by re-posting).
-func (e *Engine) renewLease(ctx context.Context, d *drillRun) {
-	t := time.NewTicker(3 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if !e.faultActive(ctx, d.evac) {
-				return
-			}
-			_ = e.renewFaults(ctx, d.evac)
-		}
-	}
-}
 
 func (e *Engine) stepPromote(ctx context.Context, d *drillRun) ([]string, error) {
 	if d.kind == plan.DrillIndexSkew {
@@ -389,9 +371,9 @@ func (e *Engine) prewarm(ctx context.Context, d *drillRun, step string) error {
 	if err != nil {
 		return err
 	}
-	want := max(2*h.MinInstances, 4) + 2
-	return e.apply(ctx, step, target.Action{Kind: target.Scale, Region: d.survivor, MinInstances: want},
-		&target.Action{Kind: target.Scale, Region: d.survivor, MinInstances: e.snap.MinInst[d.survivor]}, "pre-warm the survivor")
+	want, was := max(2*h.MinInstances, 4)+2, e.snap.MinInst[d.survivor]
+	return e.apply(ctx, step, target.Action{Kind: target.Scale, Region: d.survivor, MinInstances: &want},
+		&target.Action{Kind: target.Scale, Region: d.survivor, MinInstances: &was}, "pre-warm the survivor")
 }
 
 func (e *Engine) stepVerify(ctx context.Context, d *drillRun) ([]string, error) {

@@ -8,10 +8,12 @@ package journal
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
-
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"sync"
@@ -67,27 +69,91 @@ func (e Event) Decode(v any) error {
 }
 
 // Writer appends events and syncs change records to disk before returning,
-// so a crash never loses an intent whose change may have been applied.
+// so a crash never loses an intent whose change may have been applied. Every
+// line is hash-chained to the one before and, with SealWith, sealed (see
+// seal.go); secrets given to Redact never reach the file.
 type Writer struct {
-	mu     sync.Mutex
-	f      *os.File
-	bw     *bufio.Writer
-	seq    int
-	origin time.Time
-	clock  func() time.Time
-	subs   []func(Event)
+	mu      sync.Mutex
+	f       *os.File
+	bw      *bufio.Writer
+	seq     int
+	origin  time.Time
+	clock   func() time.Time
+	subs    []func(Event)
+	chain   [sha256.Size]byte
+	key     *Key
+	mac     hash.Hash
+	secrets [][2][]byte // what to replace → with what
+	// before runs once before the first line is written (OpenAppend's
+	// repair of a torn last line), so a writer that writes nothing
+	// changes nothing.
+	before func() error
 }
 
-// Create opens a new journal file (it must not exist).
-func Create(path string, origin time.Time, clock func() time.Time) (*Writer, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+// Option configures a Writer.
+type Option func(*Writer)
+
+// SealWith seals every appended line with key.
+func SealWith(key *Key) Option {
+	return func(w *Writer) {
+		if key != nil {
+			w.key, w.mac = key, key.mac()
+		}
+	}
+}
+
+// AddSecrets redacts more secrets from here on (see Redact).
+func (w *Writer) AddSecrets(secrets ...string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	Redact(secrets...)(w)
+}
+
+// Redact replaces every occurrence of each secret (as written, and as a JSON
+// string escapes it) in the data of appended events with "[redacted]".
+// Secrets shorter than 8 bytes are ignored: they would match ordinary text.
+func Redact(secrets ...string) Option {
+	return func(w *Writer) {
+		for _, s := range secrets {
+			if len(s) < 8 {
+				continue
+			}
+			esc, _ := json.Marshal(s)
+			forms := [][]byte{[]byte(s)}
+			if e := esc[1 : len(esc)-1]; string(e) != s {
+				forms = append(forms, e)
+			}
+			for _, f := range forms {
+				w.secrets = append(w.secrets, [2][]byte{f, []byte("[redacted]")})
+			}
+		}
+	}
+}
+
+func (w *Writer) redact(b []byte) []byte {
+	for _, s := range w.secrets {
+		if bytes.Contains(b, s[0]) {
+			b = bytes.ReplaceAll(b, s[0], s[1])
+		}
+	}
+	return b
+}
+
+// Create opens a new journal file (it must not exist), readable and
+// writable by its owner only.
+func Create(path string, origin time.Time, clock func() time.Time, opts ...Option) (*Writer, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, err
 	}
 	if clock == nil {
 		clock = time.Now
 	}
-	return &Writer{f: f, bw: bufio.NewWriterSize(f, 64<<10), origin: origin, clock: clock}, nil
+	w := &Writer{f: f, bw: bufio.NewWriterSize(f, 64<<10), origin: origin, clock: clock, chain: genesis}
+	for _, o := range opts {
+		o(w)
+	}
+	return w, nil
 }
 
 // Subscribe registers an observer called for every appended event (terminal
@@ -120,13 +186,22 @@ func (w *Writer) Append(typ Type, step, id string, data any) (Event, error) {
 	if w.f == nil {
 		return Event{}, errors.New("journal: closed")
 	}
+	if raw != nil {
+		raw = w.redact(raw)
+	}
+	if w.before != nil {
+		if err := w.before(); err != nil {
+			return Event{}, fmt.Errorf("journal: %w", err)
+		}
+		w.before = nil
+	}
 	w.seq++
 	ev := Event{Seq: w.seq, At: w.clock().Sub(w.origin).Milliseconds(), Type: typ, Step: step, ID: id, Data: raw}
 	line, err := json.Marshal(ev)
 	if err != nil {
 		return Event{}, err
 	}
-	if _, err := w.bw.Write(append(line, '\n')); err != nil {
+	if _, err := w.bw.Write(w.seal(line)); err != nil {
 		return Event{}, fmt.Errorf("journal: write: %w", err)
 	}
 	if durable(typ) {
@@ -141,6 +216,22 @@ func (w *Writer) Append(typ Type, step, id string, data any) (Event, error) {
 		s(ev)
 	}
 	return ev, nil
+}
+
+// seal turns a marshalled event into the line written: its body, the chain
+// and, with a key, the seal, then a newline. It advances the chain.
+func (w *Writer) seal(line []byte) []byte {
+	body := line[:len(line)-1] // without the closing brace
+	w.chain = next(w.chain, body)
+	out := append(body, chainPrefix...)
+	out = hex.AppendEncode(out, w.chain[:])
+	if w.mac != nil {
+		w.mac.Reset()
+		w.mac.Write(w.chain[:])
+		out = append(out, sealPrefix...)
+		out = hex.AppendEncode(out, w.mac.Sum(nil))
+	}
+	return append(out, '"', '}', '\n')
 }
 
 func durable(t Type) bool {
@@ -199,6 +290,32 @@ func Read(r io.Reader) ([]Event, error) {
 // data checked when decoded; a last line without a newline is checked whole
 // and, if torn, ignored.
 func Scan(r io.Reader, fn func(Event) error) error {
+	var pending error
+	line := 0
+	err := scanLines(r, func(b []byte, whole bool) error {
+		line++
+		if pending != nil {
+			return pending
+		}
+		ev, ok := Event{}, false
+		if whole {
+			ev, ok = parseLine(b)
+		}
+		if !ok {
+			if err := json.Unmarshal(b, &ev); err != nil {
+				pending = fmt.Errorf("journal line %d: %w", line, err)
+				return nil
+			}
+		}
+		return fn(ev)
+	})
+	return err
+}
+
+// scanLines hands fn each non-empty line of r (without its newline) and
+// whether it was whole (ended in a newline); an error from fn stops it.
+// Line numbers in its own errors count every line, empty ones too.
+func scanLines(r io.Reader, fn func(b []byte, whole bool) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), maxLine)
 	whole := false // the line read last ended in a newline
@@ -213,29 +330,13 @@ func Scan(r io.Reader, fn func(Event) error) error {
 		}
 		return 0, nil, nil
 	})
-	var pending error
 	line := 0
 	for sc.Scan() {
 		line++
-		if pending != nil {
-			return pending
-		}
-		b := sc.Bytes()
-		if len(b) == 0 {
-			continue
-		}
-		ev, ok := Event{}, false
-		if whole {
-			ev, ok = parseLine(b)
-		}
-		if !ok {
-			if err := json.Unmarshal(b, &ev); err != nil {
-				pending = fmt.Errorf("journal line %d: %w", line, err)
-				continue
+		if b := sc.Bytes(); len(b) > 0 {
+			if err := fn(b, whole); err != nil {
+				return err
 			}
-		}
-		if err := fn(ev); err != nil {
-			return err
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -244,12 +345,24 @@ func Scan(r io.Reader, fn func(Event) error) error {
 	return nil
 }
 
+// wholeJSON reports whether a last line without a newline is a complete
+// event (Scan reads it) rather than torn by a crash (Scan ignores it).
+func wholeJSON(b []byte) bool { return json.Valid(b) }
+
 // parseLine reads a line in the exact layout Append writes
-// ({"seq":..,"at_ms":..,"type":"..",["step":"..",]["id":"..",]["data":..]})
+// ({"seq":..,"at_ms":..,"type":"..",["step":"..",]["id":"..",]["data":..]
+// followed by the chain and seal fields, or by "}" in older journals)
 // without decoding its data twice. Anything else (escapes in the strings,
 // other field orders, a torn line) returns false for the general decoder.
 func parseLine(b []byte) (Event, bool) {
 	var ev Event
+	if body, chain, _ := tail(b); chain != nil {
+		b = body // parsed up to the chain field: the data ends there
+	} else if len(b) > 0 && b[len(b)-1] == '}' {
+		b = b[:len(b)-1]
+	} else {
+		return ev, false
+	}
 	p := lineParser{b: b}
 	var ok bool
 	if !p.lit(`{"seq":`) {
@@ -278,13 +391,13 @@ func parseLine(b []byte) (Event, bool) {
 			return ev, false
 		}
 	}
-	if p.lit(`}`) {
-		return ev, p.i == len(b)
+	if p.i == len(b) {
+		return ev, true
 	}
-	if !p.lit(`,"data":`) || len(b) < p.i+2 || b[len(b)-1] != '}' {
+	if !p.lit(`,"data":`) || len(b) < p.i+1 {
 		return ev, false
 	}
-	ev.Data = b[p.i : len(b)-1]
+	ev.Data = b[p.i:]
 	return ev, true
 }
 
@@ -360,28 +473,86 @@ func ReadFile(path string) ([]Event, error) {
 
 // OpenAppend reopens an existing journal to append to it (rollback records
 // what it restored in the journal of the drill it rolls back). Sequence
-// numbers continue; at_ms stays relative to the journal's origin.
-func OpenAppend(path string, clock func() time.Time) (*Writer, []Event, error) {
-	evs, err := ReadFile(path)
+// numbers and the chain continue; at_ms stays relative to the journal's
+// origin. It reads and verifies the journal through the descriptor it
+// appends to, so what was verified is what is appended to: trust is nil
+// when every line chains and carries a seal made with the SealWith key,
+// else an *IntegrityError naming the first line that fails (the events
+// are returned anyway, for a caller told to trust the journal).
+func OpenAppend(path string, clock func() time.Time, opts ...Option) (w *Writer, evs []Event, trust error, err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND, 0)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+		}
+	}()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil, nil, nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	if clock == nil {
+		clock = time.Now
+	}
+	w = &Writer{f: f, bw: bufio.NewWriterSize(f, 64<<10), clock: clock, chain: genesis}
+	for _, o := range opts {
+		o(w)
+	}
+	v := newVerifier(w.key)
+	line, torn, unended := 0, 0, false
+	err = scanLines(f, func(b []byte, whole bool) error {
+		line++
+		if !whole && !wholeJSON(b) {
+			torn = len(b) // torn by a crash: ignored, as Scan ignores it
+			return nil
+		}
+		unended = !whole
+		v.add(b)
+		var ev Event
+		if err := json.Unmarshal(b, &ev); err != nil {
+			return fmt.Errorf("journal line %d: %w", line, err)
+		}
+		evs = append(evs, ev)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if len(evs) == 0 || evs[0].Type != RunStart {
-		return nil, nil, fmt.Errorf("%s: not a drill journal (no run_start)", path)
+		return nil, nil, nil, fmt.Errorf("%s: not a drill journal (no run_start)", path)
 	}
 	var start struct {
 		Origin time.Time `json:"origin"`
 	}
 	if err := evs[0].Decode(&start); err != nil {
-		return nil, nil, fmt.Errorf("%s: run_start: %w", path, err)
+		return nil, nil, nil, fmt.Errorf("%s: run_start: %w", path, err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, nil, err
+	w.origin, w.seq, w.chain = start.Origin, evs[len(evs)-1].Seq, v.chain
+	// What is appended must start a line of its own: a torn last line is
+	// cut off (Scan ignores it anyway), a whole one gets its newline. Only
+	// when something is appended: a caller that refuses to act (the drill
+	// may still be writing) leaves the file as it was.
+	switch {
+	case torn > 0:
+		w.before = func() error {
+			st, err := f.Stat()
+			if err != nil {
+				return err
+			}
+			if err := f.Truncate(st.Size() - int64(torn)); err != nil {
+				return fmt.Errorf("%s: cut the torn last line: %w", path, err)
+			}
+			return nil
+		}
+	case unended:
+		w.before = func() error {
+			_, err := f.Write([]byte("\n"))
+			return err
+		}
 	}
-	if clock == nil {
-		clock = time.Now
+	if v.err != nil {
+		trust = v.err
 	}
-	w := &Writer{f: f, bw: bufio.NewWriterSize(f, 64<<10), origin: start.Origin, clock: clock, seq: evs[len(evs)-1].Seq}
-	return w, evs, nil
+	return w, evs, trust, nil
 }

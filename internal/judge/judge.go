@@ -413,6 +413,9 @@ func (r *run) build() (*verdict.Report, error) {
 	if len(r.stops) > 0 {
 		s := r.stops[0]
 		rep.StopReason = fmt.Sprintf("%s %.3f above %.3f", s.Condition, s.Value, s.Above)
+		if s.Detail != "" { // a condition without a threshold (lease_lost)
+			rep.StopReason = s.Condition + ": " + s.Detail
+		}
 	}
 	r.settle(rep)
 	sort.SliceStable(rep.Acceptance, func(i, j int) bool {

@@ -128,12 +128,13 @@ type StopCondition struct {
 // Hook runs a user's command (argv, never through a shell) before or after a
 // runbook step; its undo runs when the drill restores the target.
 type Hook struct {
-	Step     string   `json:"step" required:"true" doc:"Runbook step: pre-checks, evacuate, promote, observe, verify, return, closeout (or its number 1-7)."` // no default
-	When     string   `json:"when" doc:"before or after the step. Default before."`                                                                           // default before
-	Drills   []string `json:"drills,omitempty" doc:"Drill letters the hook applies to. Default every drill."`                                                 // default all
-	Run      []string `json:"run" required:"true" doc:"argv of the command; run without a shell."`                                                            // no default
-	Undo     []string `json:"undo,omitempty" doc:"argv that undoes run; executed on restore and by rollback. Default none."`                                  // default none
-	TimeoutS float64  `json:"timeout_s" doc:"Seconds the command may run. Default 30."`                                                                       // seconds; default 30
+	Step     string   `json:"step" required:"true" doc:"Runbook step: pre-checks, evacuate, promote, observe, verify, return, closeout (or its number 1-7)."`                 // no default
+	When     string   `json:"when" doc:"before or after the step. Default before."`                                                                                           // default before
+	Drills   []string `json:"drills,omitempty" doc:"Drill letters the hook applies to. Default every drill."`                                                                 // default all
+	Run      []string `json:"run" required:"true" doc:"argv of the command; run without a shell."`                                                                            // no default
+	Undo     []string `json:"undo,omitempty" doc:"argv that undoes run; executed on restore and by rollback. Default none."`                                                  // default none
+	TimeoutS float64  `json:"timeout_s" doc:"Seconds the command may run. Default 30."`                                                                                       // seconds; default 30
+	Env      []string `json:"env,omitempty" doc:"Names of environment variables passed to the command, besides PATH, HOME, LANG, LC_ALL, TZ, TMPDIR and USER. Default none."` // default none
 }
 
 // Queue says where a real target's queue backlog is read.
@@ -219,12 +220,16 @@ type RegionTarget struct {
 
 // Router says how to read and set weights on real targets.
 type Router struct {
-	Kind       RouterKind `json:"kind" doc:"lab, haproxy or command. Default lab."`                                         // default lab
-	Address    string     `json:"address,omitempty" doc:"host:port of a lab edge or of HAProxy's runtime API."`             // default ""
-	Backend    string     `json:"backend,omitempty" doc:"HAProxy backend whose servers are the regions."`                   // default ""
-	Socket     string     `json:"socket,omitempty" doc:"Path of HAProxy's runtime API unix socket."`                        // default ""
-	SetWeight  []string   `json:"set_weight,omitempty" doc:"argv run to set a weight; {region} and {weight} are replaced."` // default none
-	GetWeights []string   `json:"get_weights,omitempty" doc:"argv run to print weights as JSON {region: weight}."`          // default none
+	Kind       RouterKind `json:"kind" doc:"lab, haproxy or command. Default lab."`                                                                                    // default lab
+	Address    string     `json:"address,omitempty" doc:"host:port of a lab edge or of HAProxy's runtime API."`                                                        // default ""
+	Backend    string     `json:"backend,omitempty" doc:"HAProxy backend whose servers are the regions."`                                                              // default ""
+	Socket     string     `json:"socket,omitempty" doc:"Path of HAProxy's runtime API unix socket."`                                                                   // default ""
+	SetWeight  []string   `json:"set_weight,omitempty" doc:"argv run to set a weight; {region} and {weight} are replaced."`                                            // default none
+	GetWeights []string   `json:"get_weights,omitempty" doc:"argv run to print weights as JSON {region: weight}."`                                                     // default none
+	LockMap    string     `json:"lock_map,omitempty" doc:"HAProxy map (as 'show map' names it) holding the drill lock."`                                               // default ""
+	Lock       []string   `json:"lock,omitempty" doc:"argv run to take or renew the drill lock; {owner} and {lease_s} are replaced; exit 0 means held."`               // default none
+	Unlock     []string   `json:"unlock,omitempty" doc:"argv run to release the drill lock; {owner} is replaced."`                                                     // default none
+	NoLock     bool       `json:"no_lock,omitempty" doc:"Run without a drill lock on an haproxy or command router (nothing keeps a second drill out). Default false."` // default false
 }
 
 // Prometheus is where stop-condition queries go.

@@ -422,9 +422,15 @@ func (p *Plan) validateTargets(es *Errors) {
 		if r.Backend == "" {
 			es.add("$.targets.router.backend", "router \"haproxy\" needs the backend name")
 		}
+		if r.LockMap == "" && !r.NoLock {
+			es.add("$.targets.router.lock_map", "router \"haproxy\" needs a drill lock: name a map declared in HAProxy's configuration (docs/ADOPTING.md), or set no_lock: true to run without one")
+		}
 	case RouterCommand:
 		if len(r.SetWeight) == 0 {
 			es.add("$.targets.router.set_weight", "router \"command\" needs the argv that sets a weight")
+		}
+		if len(r.Lock) == 0 && !r.NoLock {
+			es.add("$.targets.router.lock", "router \"command\" needs a drill lock: the argv that takes it ({owner}, {lease_s}), or set no_lock: true to run without one")
 		}
 	default:
 		es.add("$.targets.router.kind", "unknown router %q; use %s", r.Kind, quoteList(r.Kind.spellings("")))
@@ -543,6 +549,11 @@ func (p *Plan) validateHooks(es *Errors) {
 		}
 		if !inRange(h.TimeoutS, 0.1, 3600) {
 			es.add(base+".timeout_s", "must be 0.1..3600 seconds, got %v", h.TimeoutS)
+		}
+		for j, name := range h.Env {
+			if name == "" || strings.ContainsAny(name, "=\x00") {
+				es.add(index(base+".env", j), "not an environment variable name: %q", name)
+			}
 		}
 	}
 }

@@ -46,6 +46,9 @@ func TestValidateRules(t *testing.T) {
 		{"lab router address", "targets: {regions: {us-east: {base_url: 'http://a'}, eu-west: {base_url: 'http://b'}}}", "$.targets.router.address", `router "lab" needs the edge's host:port`},
 		{"haproxy backend", "targets: {regions: {us-east: {base_url: 'http://a'}, eu-west: {base_url: 'http://b'}}, router: {kind: haproxy, socket: /run/h.sock}}", "$.targets.router.backend", "needs the backend name"},
 		{"command argv", "targets: {regions: {us-east: {base_url: 'http://a'}, eu-west: {base_url: 'http://b'}}, router: {kind: command}}", "$.targets.router.set_weight", "needs the argv"},
+		{"haproxy lock", "targets: {regions: {us-east: {base_url: 'http://a'}, eu-west: {base_url: 'http://b'}}, router: {kind: haproxy, socket: /run/h.sock, backend: b}}", "$.targets.router.lock_map", "needs a drill lock"},
+		{"command lock", "targets: {regions: {us-east: {base_url: 'http://a'}, eu-west: {base_url: 'http://b'}}, router: {kind: command, set_weight: [x]}}", "$.targets.router.lock", "needs a drill lock"},
+		{"hook env name", "hooks: [{step: evacuate, run: [x], env: ['A=b']}]", "$.hooks[0].env[0]", "not an environment variable name"},
 		{"prometheus url", "targets: {regions: {us-east: {base_url: 'http://a'}, eu-west: {base_url: 'http://b'}}, router: {address: 'a:1'}, prometheus: {url: 'ftp://p'}}", "$.targets.prometheus.url", "http/https URL"},
 		{"one region", "regions: [us-east]", "$.regions", "at least 2 distinct regions; got 1"},
 	} {

@@ -14,13 +14,20 @@ import (
 
 // Command routes through the user's own programs, such as a cloud CLI that
 // changes DNS weights. Programs are run directly (argv), never through a
-// shell. It has no drill lock, so it is not a Locker.
+// shell. Its drill lock is the user's own pair of programs (LockArgv,
+// UnlockArgv).
 type Command struct {
 	// Set is run once per region to change; "{region}" and "{weight}" in
 	// any argument are replaced. Exit 0 means done.
 	Set []string
 	// Get prints the current weights as a JSON object {region: weight}.
 	Get []string
+	// LockArgv takes or renews the drill lock; "{owner}" and "{lease_s}"
+	// are replaced. Exit 0 means held; another exit means refused, and its
+	// stderr should name the holder.
+	LockArgv []string
+	// UnlockArgv releases the lock; "{owner}" is replaced.
+	UnlockArgv []string
 	// Timeout bounds each run; default 30s.
 	Timeout time.Duration
 }
@@ -44,6 +51,13 @@ func (e *CommandError) Error() string {
 }
 
 func (e *CommandError) Unwrap() error { return e.Err }
+
+// Exited reports whether the program ran to its own non-zero exit (it was
+// not killed at its timeout nor failed to start).
+func (e *CommandError) Exited() bool {
+	var ee *exec.ExitError
+	return errors.As(e.Err, &ee) && ee.Exited() && !errors.Is(e.Err, context.DeadlineExceeded)
+}
 
 // boundedBuffer keeps the first max bytes written and drops the rest.
 type boundedBuffer struct {
@@ -139,11 +153,7 @@ func (c *Command) SetWeights(ctx context.Context, w map[string]int) error {
 		return fmt.Errorf("command: %w", err)
 	}
 	for _, r := range names {
-		argv := make([]string, len(c.Set))
-		for i, a := range c.Set {
-			a = strings.ReplaceAll(a, "{region}", r)
-			argv[i] = strings.ReplaceAll(a, "{weight}", strconv.Itoa(w[r]))
-		}
+		argv := expand(c.Set, map[string]string{"{region}": r, "{weight}": strconv.Itoa(w[r])})
 		if _, err := c.run(ctx, argv); err != nil {
 			return fmt.Errorf("set %s to %d: %w", r, w[r], err)
 		}
@@ -155,4 +165,12 @@ func (c *Command) SetWeights(ctx context.Context, w map[string]int) error {
 // weight above zero; nothing was run.
 var ErrNoServingRegion = errors.New("change leaves no region with weight > 0")
 
-var _ Router = (*Command)(nil)
+// Describe says which program sets the weights.
+func (c *Command) Describe() string {
+	return fmt.Sprintf("the command %q, once per region", c.Set)
+}
+
+var (
+	_ Router    = (*Command)(nil)
+	_ Describer = (*Command)(nil)
+)

@@ -180,3 +180,37 @@ func TestCommandErrors(t *testing.T) {
 		}
 	})
 }
+
+func TestCommandDrillLock(t *testing.T) {
+	dir := t.TempDir()
+	held := filepath.Join(dir, "held")
+	lock := writeScript(t, dir, "lock.sh", `if [ -e '`+held+`' ] && [ "$(cat '`+held+`')" != "$1" ]; then echo "held by $(cat '`+held+`')" >&2; exit 1; fi
+printf %s "$1" > '`+held+`'
+`)
+	unlock := writeScript(t, dir, "unlock.sh", `[ "$(cat '`+held+`')" = "$1" ] && rm -f '`+held+`'
+exit 0
+`)
+	c := &target.Command{LockArgv: []string{lock, "{owner}", "{lease_s}"}, UnlockArgv: []string{unlock, "{owner}"}, Timeout: 5 * time.Second}
+	ctx := context.Background()
+	if err := c.Lock(ctx, "one", 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Lock(ctx, "two", 15*time.Second); !errors.Is(err, target.ErrLocked) || !strings.Contains(err.Error(), "held by one") {
+		t.Fatalf("second lock: %v", err)
+	}
+	if err := c.Unlock(ctx, "one"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Lock(ctx, "two", 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := (&target.Command{}).Lock(ctx, "x", time.Second); !errors.Is(err, target.ErrNoLock) {
+		t.Fatalf("no lock command: %v, want ErrNoLock", err)
+	}
+	if err := target.New(target.Endpoints{}).WithRouter(&target.Command{Set: []string{"x"}}).Lock(ctx, "x", time.Second); !errors.Is(err, target.ErrNoLock) {
+		t.Fatalf("target without a lock: %v", err)
+	}
+	if err := target.New(target.Endpoints{}).WithRouter(target.NoLock{Router: &target.Command{Set: []string{"x"}}}).Lock(ctx, "x", time.Second); err != nil {
+		t.Fatalf("waived lock: %v", err)
+	}
+}

@@ -16,12 +16,14 @@ import (
 // HAProxy routes through an HAProxy backend, one server per region, changed
 // over the Runtime API (the "stats socket ... level admin"). Each command is
 // its own connection: HAProxy closes it after one command outside
-// interactive mode. HAProxy has no drill lock, so it is not a Locker.
+// interactive mode. Its drill lock is an entry in a map of HAProxy's
+// configuration (lock.go).
 type HAProxy struct {
 	Addr    string            // Runtime API: "unix:/path/to/admin.sock" or "host:port"
 	Backend string            // backend holding the regions' servers
 	Servers map[string]string // region → server name; a region not listed uses its own name
 	Timeout time.Duration     // per command; default 3s
+	LockMap string            // map holding the drill lock, as "show map" names it; "" = no lock
 }
 
 // AdminState is a server's administrative state as the Runtime API sets it.
@@ -301,7 +303,15 @@ func (h *HAProxy) SetWeights(ctx context.Context, w map[string]int) error {
 	return nil
 }
 
-var _ Router = (*HAProxy)(nil)
+// Describe says which Runtime API and backend the weights are set through.
+func (h *HAProxy) Describe() string {
+	return fmt.Sprintf("the HAProxy Runtime API at %s (set weight / set server state on backend %s)", h.Addr, h.Backend)
+}
+
+var (
+	_ Router    = (*HAProxy)(nil)
+	_ Describer = (*HAProxy)(nil)
+)
 
 // weightOrder checks that applying w over cur leaves some region with
 // weight, and orders w's regions so raises are sent before cuts (by name

@@ -34,6 +34,7 @@ type haproxyLab struct {
 	frontend string // http://127.0.0.1:port
 	sock     string // unix:/path
 	tcp      string // 127.0.0.1:port
+	lockMap  string // map file declared for the drill lock
 }
 
 // startHAProxy runs a real haproxy in front of one httptest server per
@@ -54,6 +55,10 @@ func startHAProxy(t *testing.T, regions ...string) haproxyLab {
 		fmt.Fprintf(&servers, "  server %s %s weight 100\n", r, strings.TrimPrefix(srv.URL, "http://"))
 	}
 	sock := filepath.Join(dir, "admin.sock")
+	lockMap := filepath.Join(dir, "drill-lock.map")
+	if err := os.WriteFile(lockMap, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cfg := fmt.Sprintf(`global
   stats socket %s mode 600 level admin
   stats socket 127.0.0.1:%d level admin
@@ -64,10 +69,11 @@ defaults
   timeout server 5s
 frontend fe
   bind 127.0.0.1:%d
+  http-request set-var(txn.drill_lock) str(regiondrill-drill-lock),map(%s,none)
   default_backend regions
 backend regions
   balance roundrobin
-%s`, sock, api, fe, servers.String())
+%s`, sock, api, fe, lockMap, servers.String())
 	cfgPath := filepath.Join(dir, "haproxy.cfg")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -109,6 +115,7 @@ backend regions
 		frontend: fmt.Sprintf("http://127.0.0.1:%d", fe),
 		sock:     "unix:" + sock,
 		tcp:      fmt.Sprintf("127.0.0.1:%d", api),
+		lockMap:  lockMap,
 	}
 }
 
@@ -239,4 +246,60 @@ func TestHAProxyRefusals(t *testing.T) {
 			t.Fatal("want an error from a missing socket")
 		}
 	})
+}
+
+// The drill lock in an HAProxy map: one holder, refusals name it, renewals
+// keep it, expired entries are taken over, and of several drills locking at
+// once exactly one wins.
+func TestHAProxyDrillLock(t *testing.T) {
+	hp := startHAProxy(t, "us-east", "eu-west")
+	ctx := context.Background()
+	r := &target.HAProxy{Addr: hp.sock, Backend: "regions", LockMap: hp.lockMap}
+	if err := r.Lock(ctx, "drill one", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Lock(ctx, "drill one", 10*time.Second); err != nil {
+		t.Fatalf("renewal: %v", err)
+	}
+	err := r.Lock(ctx, "drill two", 10*time.Second)
+	if !errors.Is(err, target.ErrLocked) || !strings.Contains(err.Error(), "drill one") {
+		t.Fatalf("second drill: %v, want ErrLocked naming drill one", err)
+	}
+	if err := r.Unlock(ctx, "drill one"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Lock(ctx, "drill two", 300*time.Millisecond); err != nil {
+		t.Fatalf("after unlock: %v", err)
+	}
+	time.Sleep(400 * time.Millisecond) // drill two died: its lease ran out
+	if err := r.Lock(ctx, "drill three", 10*time.Second); err != nil {
+		t.Fatalf("after the lease expired: %v", err)
+	}
+	_ = r.Unlock(ctx, "drill three")
+
+	won := make(chan string, 6)
+	for i := range 6 {
+		go func() {
+			owner := fmt.Sprintf("racer %d", i)
+			if err := r.Lock(ctx, owner, 10*time.Second); err == nil {
+				won <- owner
+			} else if !errors.Is(err, target.ErrLocked) {
+				won <- "error: " + err.Error()
+			} else {
+				won <- ""
+			}
+		}()
+	}
+	var winners []string
+	for range 6 {
+		if w := <-won; w != "" {
+			winners = append(winners, w)
+		}
+	}
+	if len(winners) != 1 || strings.HasPrefix(winners[0], "error") {
+		t.Fatalf("winners of a race for the lock: %q, want exactly one", winners)
+	}
+	if err := (&target.HAProxy{Addr: hp.sock, Backend: "regions"}).Lock(ctx, "x", time.Second); !errors.Is(err, target.ErrNoLock) {
+		t.Fatalf("no lock map: %v, want ErrNoLock", err)
+	}
 }

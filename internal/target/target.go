@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,8 +51,8 @@ type Action struct {
 	Primary      string         `json:"primary,omitempty"`
 	Epoch        uint64         `json:"epoch,omitempty"`
 	EmitFrom     []string       `json:"emit_from,omitempty"`
-	MinInstances int            `json:"min_instances,omitempty"`
-	K            *int           `json:"k,omitempty"` // scale: default top-k (0 restores the index's own)
+	MinInstances *int           `json:"min_instances,omitempty"` // scale: nil leaves it; 0 is a value (scale to zero)
+	K            *int           `json:"k,omitempty"`             // scale: default top-k (0 restores the index's own)
 	Analyzer     string         `json:"analyzer,omitempty"`
 	Metric       string         `json:"metric,omitempty"`
 	Tenant       string         `json:"tenant,omitempty"`
@@ -62,6 +63,7 @@ type Action struct {
 	KeyAccept    []string       `json:"key_accept,omitempty"`
 	Scope        string         `json:"scope,omitempty"` // clear_faults: "ingress", "egress" or "" for both
 	Argv         []string       `json:"argv,omitempty"`  // hook: the command
+	Env          []string       `json:"env,omitempty"`   // hook: names of the variables it is given (never their values)
 	TimeoutMS    int64          `json:"timeout_ms,omitempty"`
 }
 
@@ -321,7 +323,14 @@ func (r EdgeRouter) Lock(ctx context.Context, owner string, lease time.Duration)
 	err := r.t.call(ctx, http.MethodPost, r.t.ep.Edge+"/_edge/lock", map[string]any{"owner": owner, "lease_s": lease.Seconds()}, nil, r.t.ep.Token)
 	var he *Error
 	if errors.As(err, &he) && he.Status == http.StatusConflict {
-		return fmt.Errorf("%w: %s", ErrLocked, he.Body)
+		var held struct { // the 409's body may be cut short: ask who holds it
+			Owner   string    `json:"owner"`
+			Expires time.Time `json:"expires"`
+		}
+		if r.t.call(ctx, http.MethodGet, r.t.ep.Edge+"/_edge/lock", nil, &held, "") != nil || held.Owner == "" {
+			return &LockedError{Detail: he.Body}
+		}
+		return &LockedError{Owner: held.Owner, Until: held.Expires}
 	}
 	return err
 }
@@ -331,13 +340,27 @@ func (r EdgeRouter) Unlock(ctx context.Context, owner string) error {
 	return r.t.call(ctx, http.MethodDelete, r.t.ep.Edge+"/_edge/lock", map[string]any{"owner": owner}, nil, r.t.ep.Token)
 }
 
+// Describe says where the edge's weights are set.
+func (r EdgeRouter) Describe() string {
+	return "PUT " + r.t.ep.Edge + "/_edge/weights (admin token)"
+}
+
 var (
-	_ Router = EdgeRouter{}
-	_ Locker = EdgeRouter{}
+	_ Router    = EdgeRouter{}
+	_ Locker    = EdgeRouter{}
+	_ Describer = EdgeRouter{}
 )
 
-// RouterStatus reads the router's backend status as raw JSON.
+// ErrNoStatus means the router has no status API (only the lab edge has).
+var ErrNoStatus = errors.New("the router has no status API")
+
+// RouterStatus reads the lab edge's backend status as raw JSON. Other
+// routers have none: the token is never sent to an entry URL that is not
+// the lab edge's.
 func (t *HTTP) RouterStatus(ctx context.Context) (json.RawMessage, error) {
+	if _, ok := t.router.(EdgeRouter); !ok {
+		return nil, ErrNoStatus
+	}
 	var out json.RawMessage
 	err := t.call(ctx, http.MethodGet, t.ep.Edge+"/_edge/status", nil, &out, t.ep.Token)
 	return out, err
@@ -415,35 +438,92 @@ func (t *HTTP) Do(ctx context.Context, a Action) error {
 			}
 		}
 		return errors.Join(errs...)
-	case Freeze:
-		return admin(a.Region, "/admin/freeze", contract.FreezeRequest{Frozen: a.Frozen})
-	case Promote:
-		return t.each(a.Region, func(r string) error {
-			return admin(r, "/admin/promote", contract.PromoteRequest{Primary: a.Primary, Epoch: a.Epoch})
-		})
-	case EmitFrom:
-		return t.each(a.Region, func(r string) error {
-			return admin(r, "/admin/emit", contract.EmitRequest{EmitFrom: a.EmitFrom})
-		})
-	case Scale:
-		req := contract.ScaleRequest{K: a.K}
-		if a.MinInstances > 0 {
-			n := a.MinInstances
-			req.MinInstances = &n
+	}
+	if path, body, broadcast, ok := adminRequest(a); ok {
+		switch {
+		case a.Kind == Rebuild: // an index build takes longer than an admin call
+			return t.slowAdmin(ctx, a.Region, path, body)
+		case !broadcast:
+			return admin(a.Region, path, body)
 		}
-		return admin(a.Region, "/admin/scale", req)
-	case Rebuild: // an index build takes longer than an admin call's 3 s
-		return t.slowAdmin(ctx, a.Region, "/admin/rebuild", contract.RebuildRequest{Analyzer: a.Analyzer, Metric: a.Metric})
-	case Purge:
-		return admin(a.Region, "/admin/purge", contract.PurgeRequest{Tenant: a.Tenant, Prefix: a.Prefix})
-	case Warm:
-		return admin(a.Region, "/admin/warm", contract.WarmRequest{Tenant: a.Tenant, Questions: a.Questions})
-	case RotateKeys:
-		return t.each(a.Region, func(r string) error {
-			return admin(r, "/admin/rotate", contract.RotateRequest{Current: a.KeyCurrent, Accept: a.KeyAccept})
-		})
+		return t.each(a.Region, func(r string) error { return admin(r, path, body) })
 	}
 	return fmt.Errorf("unknown action %q", a.Kind)
+}
+
+// adminRequest is the contract call an action makes on a region: the admin
+// path and body, and whether a region-less action goes to every region.
+func adminRequest(a Action) (path string, body any, broadcast, ok bool) {
+	switch a.Kind {
+	case Freeze:
+		return "/admin/freeze", contract.FreezeRequest{Frozen: a.Frozen}, false, true
+	case Promote:
+		return "/admin/promote", contract.PromoteRequest{Primary: a.Primary, Epoch: a.Epoch}, true, true
+	case EmitFrom:
+		return "/admin/emit", contract.EmitRequest{EmitFrom: a.EmitFrom}, true, true
+	case Scale:
+		return "/admin/scale", contract.ScaleRequest{K: a.K, MinInstances: a.MinInstances}, false, true
+	case Rebuild:
+		return "/admin/rebuild", contract.RebuildRequest{Analyzer: a.Analyzer, Metric: a.Metric}, false, true
+	case Purge:
+		return "/admin/purge", contract.PurgeRequest{Tenant: a.Tenant, Prefix: a.Prefix}, false, true
+	case Warm:
+		return "/admin/warm", contract.WarmRequest{Tenant: a.Tenant, Questions: a.Questions}, false, true
+	case RotateKeys:
+		return "/admin/rotate", contract.RotateRequest{Current: a.KeyCurrent, Accept: a.KeyAccept}, true, true
+	}
+	return "", nil, false, false
+}
+
+// Describer is an optional Router capability: where its changes go, for
+// dry runs and for what rollback shows before it acts.
+type Describer interface {
+	Describe() string
+}
+
+// Describe says what Do would send for a, and where, without sending it.
+func (t *HTTP) Describe(a Action) string {
+	switch a.Kind {
+	case Hook:
+		return fmt.Sprintf("run %q on this machine (environment: PATH, HOME, LANG, LC_ALL, TZ, TMPDIR, USER plus %q; timeout %s)",
+			a.Argv, a.Env, time.Duration(a.TimeoutMS)*time.Millisecond)
+	case SetWeights:
+		b, _ := json.Marshal(a.Weights)
+		via := "a router without a description"
+		if d, ok := t.router.(Describer); ok {
+			via = d.Describe()
+		}
+		return fmt.Sprintf("set weights %s through %s", b, via)
+	case Blackhole:
+		return fmt.Sprintf("POST %s/faults blackhole %q, lease %dms (admin token)", t.ep.Faults, t.ep.Proxies[a.Region], a.LeaseMS)
+	case ClearFaults:
+		scope := "every fault"
+		if a.Region != "" {
+			scope = fmt.Sprintf("each fault on %s's proxies %q", a.Region, t.ep.Proxies[a.Region])
+			if a.Scope != "" {
+				scope += " (" + a.Scope + ")"
+			}
+		}
+		return fmt.Sprintf("GET %s/faults, then DELETE %s/faults/{id} for %s (admin token)", t.ep.Faults, t.ep.Faults, scope)
+	}
+	path, body, broadcast, ok := adminRequest(a)
+	if !ok {
+		return fmt.Sprintf("unknown action %q", a.Kind)
+	}
+	regions := []string{a.Region}
+	if broadcast && a.Region == "" {
+		regions = t.Regions()
+	}
+	var urls []string
+	for _, r := range regions {
+		u, err := t.regionURL(r, path)
+		if err != nil {
+			u = err.Error()
+		}
+		urls = append(urls, u)
+	}
+	b, _ := json.Marshal(body)
+	return fmt.Sprintf("POST %s %s (admin token)", strings.Join(urls, ", "), b)
 }
 
 // RegionError is an action that did not reach one region.
@@ -536,13 +616,39 @@ func splitProxies(region string, proxies []string) (in, out []string) {
 // ErrLocked means another drill holds the target's drill lock.
 var ErrLocked = errors.New("another drill is running on this target")
 
-// Lock takes or renews the drill lock when the router has one; a router
-// without a lock cannot keep a second drill out (documented per adapter).
+// LockedError is ErrLocked with who holds the lock: Owner when the router
+// says, else Detail (a lock command's output).
+type LockedError struct {
+	Owner  string
+	Until  time.Time
+	Detail string
+}
+
+func (e *LockedError) Error() string {
+	switch {
+	case e.Owner != "" && !e.Until.IsZero():
+		return fmt.Sprintf("%v: %s until %s", ErrLocked, e.Owner, e.Until.UTC().Format(time.RFC3339))
+	case e.Owner != "":
+		return fmt.Sprintf("%v: %s", ErrLocked, e.Owner)
+	}
+	return fmt.Sprintf("%v: %s", ErrLocked, e.Detail)
+}
+
+// Is makes errors.Is(err, ErrLocked) hold.
+func (e *LockedError) Is(target error) bool { return target == ErrLocked }
+
+// HeldBy reports whether the lock is held by owner, as far as the router says.
+func (e *LockedError) HeldBy(owner string) bool {
+	return owner != "" && (e.Owner == owner || (e.Owner == "" && strings.Contains(e.Detail, owner)))
+}
+
+// Lock takes or renews the drill lock. A router without one is refused
+// (ErrNoLock) unless it was wrapped in NoLock, the explicit waiver.
 func (t *HTTP) Lock(ctx context.Context, owner string, lease time.Duration) error {
 	if l, ok := t.router.(Locker); ok {
 		return l.Lock(ctx, owner, lease)
 	}
-	return nil
+	return ErrNoLock
 }
 
 // Unlock releases the drill lock held by owner.

@@ -1,0 +1,123 @@
+package drill
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/regiondrill/regiondrill/internal/contract"
+	"github.com/regiondrill/regiondrill/internal/target"
+)
+
+// gateOK is the drill's copy of the edge's contract health gate
+// (docs/EDGE.md): a region counts as healthy only when it answered, says
+// ready, fills the contract's required fields and matches the reference
+// contract (the primary's). ref nil compares nothing.
+func gateOK(h contract.Health, ref *contract.Health) (bool, string) {
+	if !h.Ready {
+		return false, "not ready"
+	}
+	for _, f := range []struct{ name, v string }{
+		{"region", h.Region}, {"role", string(h.Role)}, {"index_hash", h.IndexHash},
+		{"schema_rev", h.SchemaRev}, {"model_tag", h.ModelTag},
+	} {
+		if f.v == "" {
+			return false, "health lacks " + f.name
+		}
+	}
+	if ref == nil {
+		return true, ""
+	}
+	for _, f := range []struct{ name, v, want string }{
+		{"index_hash", h.IndexHash, ref.IndexHash}, {"schema_rev", h.SchemaRev, ref.SchemaRev}, {"model_tag", h.ModelTag, ref.ModelTag},
+	} {
+		if f.want != "" && f.v != f.want {
+			return false, fmt.Sprintf("%s %q differs from the primary's %q", f.name, f.v, f.want)
+		}
+	}
+	return true, ""
+}
+
+// reference is the contract regions are held to: the health of the region
+// that says primary with the highest epoch, else (every region fenced) the
+// primary's index as the snapshot recorded it.
+func (e *Engine) reference(hs map[string]contract.Health) *contract.Health {
+	var ref *contract.Health
+	for _, h := range hs {
+		if h.Role == contract.RolePrimary && (ref == nil || h.Epoch > ref.Epoch) {
+			ref = &h
+		}
+	}
+	if ref == nil && e.snap.Index[e.snap.Primary].Hash != "" {
+		ref = &contract.Health{IndexHash: e.snap.Index[e.snap.Primary].Hash}
+	}
+	return ref
+}
+
+// guarded lists the changes the survivor guard checks: each can take a
+// region out of service or hand the writes to one.
+var guarded = []target.ActionKind{target.SetWeights, target.Blackhole, target.Freeze, target.Promote}
+
+// survivorGuard refuses a change after which fewer than
+// min_serving_regions regions would serve: have weight and pass the
+// contract health gate. A promotion is refused when the promoted region
+// fails the gate. Unfreezing never is (it only gives writes back).
+func (e *Engine) survivorGuard(ctx context.Context, a target.Action) error {
+	if !slices.Contains(guarded, a.Kind) || (a.Kind == target.Freeze && !a.Frozen) {
+		return nil
+	}
+	weights, err := e.t.Weights(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: %s %s: the router's weights cannot be read: %v", ErrNoSurvivor, a.Kind, a.Region, err)
+	}
+	hs, errs := e.healthQuick(ctx)
+	ref := e.reference(hs)
+	why := map[string]string{}
+	healthy := func(r string) bool {
+		h, ok := hs[r]
+		if !ok {
+			why[r] = "unreachable: " + errs[r]
+			return false
+		}
+		ok, reason := gateOK(h, ref)
+		if !ok {
+			why[r] = reason
+		}
+		return ok
+	}
+	if a.Kind == target.Promote && !healthy(a.Primary) {
+		return fmt.Errorf("%w: promote %s: it fails the health gate (%s)", ErrNoSurvivor, a.Primary, why[a.Primary])
+	}
+	after := weights
+	if a.Kind == target.SetWeights {
+		after = a.Weights
+	}
+	var serving []string
+	for _, r := range e.p.Regions {
+		w, named := after[r]
+		if !named {
+			w = weights[r]
+		}
+		switch {
+		case w <= 0:
+			why[r] = "weight 0"
+		case a.Kind == target.Blackhole && r == a.Region:
+			why[r] = "blackholed by this change"
+		case healthy(r):
+			serving = append(serving, r)
+		}
+	}
+	need := max(1, e.p.MinServingRegions)
+	if len(serving) >= need {
+		return nil
+	}
+	var out []string
+	for r, w := range why {
+		out = append(out, r+": "+w)
+	}
+	sort.Strings(out)
+	return fmt.Errorf("%w: %s %s would leave %d region(s) serving by the health gate, min_serving_regions is %d (%s)",
+		ErrNoSurvivor, a.Kind, a.Region, len(serving), need, strings.Join(out, "; "))
+}

@@ -1,0 +1,77 @@
+package drill
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/regiondrill/regiondrill/internal/contract"
+	"github.com/regiondrill/regiondrill/internal/target"
+)
+
+// Issue 14, finding 8: the guard covered weight changes only and counted
+// any region with weight, healthy or not. Now every change that can take a
+// region out of service, or hand it the writes, counts regions that pass
+// the contract health gate, and a refusal is journaled.
+func TestSurvivorGuardCountsOnlyHealthyRegions(t *testing.T) {
+	notReady := func(h *contract.Health) { h.Ready = false }
+	skewed := func(h *contract.Health) { h.IndexHash = "ih-skewed" }
+	cases := []struct {
+		name   string
+		break_ func(*fakeTarget)
+		a      target.Action
+		refuse string // "" = allowed
+	}{
+		{"weights to a healthy survivor", nil, target.Action{Kind: target.SetWeights, Weights: map[string]int{"us-east": 0, "eu-west": 100}}, ""},
+		{"weights leaving nothing", nil, target.Action{Kind: target.SetWeights, Weights: map[string]int{"us-east": 0, "eu-west": 0}}, "weight 0"},
+		{"weights to a survivor that is not ready", func(f *fakeTarget) { f.set("eu-west", notReady) },
+			target.Action{Kind: target.SetWeights, Weights: map[string]int{"us-east": 0, "eu-west": 100}}, "eu-west: not ready"},
+		{"blackhole with a healthy survivor", nil, target.Action{Kind: target.Blackhole, Region: "us-east"}, ""},
+		{"blackhole with a skewed survivor", func(f *fakeTarget) { f.set("eu-west", skewed) },
+			target.Action{Kind: target.Blackhole, Region: "us-east"}, "index_hash"},
+		{"blackhole with the survivor unreachable", func(f *fakeTarget) { f.down["eu-west"] = true },
+			target.Action{Kind: target.Blackhole, Region: "us-east"}, "eu-west: unreachable"},
+		{"blackhole with the survivor at weight 0", func(f *fakeTarget) { f.weights["eu-west"] = 0 },
+			target.Action{Kind: target.Blackhole, Region: "us-east"}, "eu-west: weight 0"},
+		{"freeze with nothing healthy", func(f *fakeTarget) { f.set("eu-west", notReady); f.set("us-east", notReady) },
+			target.Action{Kind: target.Freeze, Region: "eu-west", Frozen: true}, "not ready"},
+		{"unfreeze with nothing healthy", func(f *fakeTarget) { f.set("eu-west", notReady); f.set("us-east", notReady) },
+			target.Action{Kind: target.Freeze, Region: "eu-west", Frozen: false}, ""},
+		{"freeze every region of a healthy target", nil, target.Action{Kind: target.Freeze, Region: "us-east", Frozen: true}, ""},
+		{"promote a healthy survivor", nil, target.Action{Kind: target.Promote, Primary: "eu-west", Epoch: 2}, ""},
+		{"promote a region that is down", func(f *fakeTarget) { f.down["eu-west"] = true },
+			target.Action{Kind: target.Promote, Primary: "eu-west", Epoch: 2}, "promote eu-west"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFake(t)
+			e, path := f.engine("")
+			if c.break_ != nil {
+				c.break_(f)
+			}
+			err := e.survivorGuard(context.Background(), c.a)
+			if c.refuse == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrNoSurvivor) || !strings.Contains(err.Error(), c.refuse) {
+				t.Fatalf("guard: %v, want a refusal naming %q", err, c.refuse)
+			}
+			// Through apply, the refusal is journaled and nothing is sent.
+			before := len(f.adminCalls())
+			if err := e.apply(context.Background(), StepEvacuate, c.a, nil, "test"); !errors.Is(err, ErrNoSurvivor) {
+				t.Fatalf("apply: %v", err)
+			}
+			_ = e.j.Flush()
+			if !journalHas(t, path, "note", `"refused":"`+string(c.a.Kind)+`"`) || journalHas(t, path, "intent", string(c.a.Kind)) {
+				t.Fatal("the refusal is not journaled, or the change was")
+			}
+			if len(f.adminCalls()) != before {
+				t.Fatal("a refused change reached the target")
+			}
+		})
+	}
+}

@@ -1,0 +1,274 @@
+package drill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/regiondrill/regiondrill/internal/journal"
+	"github.com/regiondrill/regiondrill/internal/target"
+)
+
+// Planned is one action a restore would take, as a dry run lists it.
+type Planned struct {
+	Action target.Action `json:"action"`
+	Why    string        `json:"why"`
+	Sends  string        `json:"sends"` // where it goes and what it sends
+}
+
+// restorer runs the actions that bring the target back to the snapshot or,
+// dry, only lists them (reading the target's health to decide, changing
+// nothing). Every failure is kept and the rest still runs.
+type restorer struct {
+	e    *Engine
+	step string
+	dry  bool
+	mu   sync.Mutex
+	plan []Planned
+	errs []error
+}
+
+func (r *restorer) fail(err error) {
+	r.mu.Lock()
+	r.errs = append(r.errs, err)
+	r.mu.Unlock()
+}
+
+// do journals an action with the restore id, applies it and journals the
+// outcome; dry, it lists the action. It reports whether it succeeded.
+func (r *restorer) do(ctx context.Context, a target.Action, why string) bool {
+	e := r.e
+	if r.dry {
+		r.mu.Lock()
+		r.plan = append(r.plan, Planned{Action: a, Why: why, Sends: e.t.Describe(a)})
+		r.mu.Unlock()
+		return true
+	}
+	if _, err := e.j.Append(journal.Intent, r.step, "restore", Change{Do: a, Why: why}); err != nil {
+		r.fail(err)
+		return false
+	}
+	if err := r.retry(ctx, a); err != nil {
+		r.fail(fmt.Errorf("%s %s: %w", a.Kind, a.Region, err))
+		_, _ = e.j.Append(journal.UndoFailed, r.step, "restore", map[string]string{"kind": string(a.Kind), "region": a.Region, "error": err.Error()})
+		return false
+	}
+	_, _ = e.j.Append(journal.Undone, r.step, "restore", a)
+	return true
+}
+
+// restoreRetries are the waits between the attempts of a restore action
+// that failed: restoring is idempotent, and a target that is briefly
+// unhealthy (a router refusing weights while its health checks catch up)
+// must not leave the target half restored.
+var restoreRetries = []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second}
+
+// retry applies a target action, again after each of restoreRetries while
+// it fails.
+func (r *restorer) retry(ctx context.Context, a target.Action) error {
+	err := r.e.do(ctx, a)
+	for _, wait := range restoreRetries {
+		if err == nil || a.Kind == target.Hook {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		err = r.e.do(ctx, a)
+	}
+	return err
+}
+
+// restore brings the target back to the pre-drill snapshot. It is
+// idempotent and runs every step even when one fails; the error names
+// everything that could not be restored.
+func (e *Engine) restore(ctx context.Context, step string) error {
+	_, err := e.runRestore(ctx, step, false)
+	return err
+}
+
+// runRestore restores (or, dry, lists what restoring would do). The hooks'
+// undos run alongside the target's restore, each within its timeout, so a
+// stuck hook holds up nothing else.
+func (e *Engine) runRestore(ctx context.Context, step string, dry bool) ([]Planned, error) {
+	r := &restorer{e: e, step: step, dry: dry}
+	e.mu.Lock()
+	hooks := e.hookUndos
+	if !dry {
+		e.hookUndos = nil
+	}
+	e.mu.Unlock()
+	if !dry {
+		e.stopFaultWatch() // lifting the faults is not losing them
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.undoHooks(ctx, hooks)
+	}()
+	if dry {
+		<-done // list the hooks first
+	}
+	r.target(ctx)
+	<-done
+	if !dry {
+		e.mu.Lock()
+		e.applied = nil
+		e.mu.Unlock()
+	}
+	return r.plan, errors.Join(r.errs...)
+}
+
+// undoHooks runs the user hooks' undos, newest first.
+func (r *restorer) undoHooks(ctx context.Context, hooks []hookUndo) {
+	e := r.e
+	for i := len(hooks) - 1; i >= 0; i-- {
+		h := hooks[i]
+		if r.dry {
+			r.mu.Lock()
+			r.plan = append(r.plan, Planned{Action: h.undo, Why: "undo of hook " + h.id, Sends: e.t.Describe(h.undo)})
+			r.mu.Unlock()
+			continue
+		}
+		if err := e.do(ctx, h.undo); err != nil {
+			r.fail(fmt.Errorf("hook undo %q: %w", h.undo.Argv, err))
+			_, _ = e.j.Append(journal.UndoFailed, r.step, h.id, map[string]string{"kind": "hook", "error": err.Error()})
+			continue
+		}
+		_, _ = e.j.Append(journal.Undone, r.step, h.id, h.undo)
+	}
+}
+
+// target restores the target's own state: reach every region (lift ingress
+// faults), put the snapshot's index back, fence and hand the primary back
+// (if it is healthy), then emit policy, freeze flags, capacity, top-k and
+// weights, and lift egress faults last so a region learns the state before
+// it speaks.
+func (r *restorer) target(ctx context.Context) {
+	e, s := r.e, r.e.snap
+	for _, reg := range e.p.Regions {
+		r.do(ctx, target.Action{Kind: target.ClearFaults, Region: reg, Scope: "ingress"}, "lift ingress faults: reach the region first")
+	}
+	defer func() {
+		for _, reg := range e.p.Regions {
+			r.do(ctx, target.Action{Kind: target.ClearFaults, Region: reg}, "lift egress faults")
+		}
+	}()
+	for _, reg := range e.p.Regions {
+		r.index(ctx, reg)
+	}
+	r.primary(ctx)
+	for _, reg := range e.p.Regions {
+		r.do(ctx, target.Action{Kind: target.EmitFrom, Region: reg, EmitFrom: s.EmitFrom[reg]}, "restore the emit policy")
+		r.do(ctx, target.Action{Kind: target.Freeze, Region: reg, Frozen: s.Frozen[reg]}, "restore the freeze flag")
+		if n, ok := s.MinInst[reg]; ok {
+			r.do(ctx, target.Action{Kind: target.Scale, Region: reg, MinInstances: &n}, fmt.Sprintf("restore min instances (%d)", n))
+		}
+		r.topK(ctx, reg)
+	}
+	if len(s.Weights) > 0 {
+		r.do(ctx, target.Action{Kind: target.SetWeights, Weights: s.Weights}, "restore weights")
+	}
+}
+
+// index rebuilds a region whose INDEX_HASH is not the snapshot's with the
+// snapshot's analyzer and metric, and checks the hash after.
+func (r *restorer) index(ctx context.Context, reg string) {
+	e := r.e
+	want := e.snap.Index[reg]
+	if want.Hash == "" {
+		return // a journal of an older version: its snapshot has no index
+	}
+	h, err := e.t.Health(ctx, reg)
+	if err == nil && h.IndexHash == want.Hash {
+		return
+	}
+	now := "unreadable: " + fmt.Sprint(err)
+	if err == nil {
+		now = h.IndexHash
+	}
+	a := target.Action{Kind: target.Rebuild, Region: reg, Analyzer: want.Analyzer, Metric: want.Metric}
+	if !r.do(ctx, a, fmt.Sprintf("INDEX_HASH %s, the snapshot's is %s: rebuild with analyzer %s, metric %s", now, want.Hash, want.Analyzer, want.Metric)) || r.dry {
+		return
+	}
+	if h, err = e.t.Health(ctx, reg); err != nil || h.IndexHash != want.Hash {
+		got := h.IndexHash
+		if err != nil {
+			got = "unreadable (" + err.Error() + ")"
+		}
+		r.fail(fmt.Errorf("%w: index of %s not restored: INDEX_HASH %s after the rebuild, the snapshot's is %s", ErrDrillFailed, reg, got, want.Hash))
+	}
+}
+
+// primary fences every region and promotes the snapshot's primary back when
+// the regions disagree with the snapshot, but only if the old primary
+// passes the health gate: promoting a broken region would leave no working
+// primary. Otherwise it says so and leaves the current primary in place.
+func (r *restorer) primary(ctx context.Context) {
+	e, s := r.e, r.e.snap
+	hs, _ := e.t.HealthAll(ctx)
+	top := e.maxEpoch(hs)
+	need := false
+	for _, h := range hs {
+		need = need || h.Primary != s.Primary || h.Epoch != top
+	}
+	if !need {
+		return
+	}
+	h, err := e.t.Health(ctx, s.Primary)
+	ok, why := false, "unreachable"
+	if err == nil {
+		ok, why = gateOK(h, e.reference(hs))
+	}
+	if !ok && !r.dry {
+		r.fail(fmt.Errorf("old primary %s not promoted back: it fails the health gate (%s); the primary stays where the drill left it", s.Primary, why))
+		_, _ = e.j.Append(journal.Note, r.step, "", map[string]string{"refused": string(target.Promote), "region": s.Primary, "why": why})
+		return
+	}
+	state := "it passes the health gate"
+	if !ok {
+		state = "if it passes the health gate once faults are lifted (now: " + why + ")"
+	}
+	for _, reg := range e.p.Regions {
+		r.do(ctx, target.Action{Kind: target.Freeze, Region: reg, Frozen: true}, "fence before restoring the primary")
+	}
+	epoch := max(top, e.epoch) + 1
+	if !r.dry {
+		e.mu.Lock()
+		e.epoch = epoch
+		e.mu.Unlock()
+	}
+	r.do(ctx, target.Action{Kind: target.Promote, Primary: s.Primary, Epoch: epoch}, "restore the home primary: "+state)
+}
+
+// topK puts a region's default top-k back: first to the index's own (0,
+// which is what an unclamped region reports), then, if the snapshot held a
+// clamp of its own, to that value.
+func (r *restorer) topK(ctx context.Context, reg string) {
+	e := r.e
+	zero := 0
+	want, known := e.snap.K[reg]
+	if !known {
+		r.do(ctx, target.Action{Kind: target.Scale, Region: reg, K: &zero}, "restore the index's own top-k (the snapshot has no k)")
+		return
+	}
+	if h, err := e.t.Health(ctx, reg); err == nil && h.K == want {
+		return
+	}
+	if !r.do(ctx, target.Action{Kind: target.Scale, Region: reg, K: &zero}, fmt.Sprintf("top-k back to the index's own (the snapshot's is %d)", want)) || r.dry {
+		return
+	}
+	if h, err := e.t.Health(ctx, reg); err == nil && h.K == want {
+		return
+	}
+	k := want
+	if r.do(ctx, target.Action{Kind: target.Scale, Region: reg, K: &k}, fmt.Sprintf("top-k back to the snapshot's clamp %d", want)) {
+		if h, err := e.t.Health(ctx, reg); err != nil || h.K != want {
+			r.fail(fmt.Errorf("top-k of %s not restored: %d, the snapshot's is %d", reg, h.K, want))
+		}
+	}
+}
