@@ -283,6 +283,16 @@ func TestStopConditionHaltsAndRollsBack(t *testing.T) {
 // Each misconfiguration of the lab, run with the drill that exercises it:
 // the drill fails and names the page's typical failure. The engine never
 // reads the misconfiguration's name; it finds it from what it observes.
+// targetPassed reports whether every target id of rep passed.
+func targetPassed(rep *verdict.Report, id string) bool {
+	for _, a := range rep.Acceptance {
+		if a.ID == id && !a.Pass {
+			return false
+		}
+	}
+	return true
+}
+
 func TestMisconfigurationsAreDiagnosed(t *testing.T) {
 	cases := []struct {
 		mis    lab.Misconfig
@@ -312,6 +322,13 @@ func TestMisconfigurationsAreDiagnosed(t *testing.T) {
 				 "drills":["` + c.drill + `"],"phases":` + c.phases + `}`
 			}
 			rep, _ := drillPlan(t, src, c.mis)
+			if c.mis == lab.ColdStart && !hasDiagnosis(rep, c.want) && targetPassed(rep, "p95_vs_baseline") {
+				// The storm is a random event on a shared machine: a run in
+				// which p95 held saw no failure for the detector to find.
+				// Once more; the detector must fire when p95 fails.
+				t.Logf("no cold-start storm happened (p95 held); running the drill once more")
+				rep, _ = drillPlan(t, src, c.mis)
+			}
 			if rep.Verdict != verdict.Fail || !hasDiagnosis(rep, c.want) {
 				t.Fatalf("%s with drill %s: verdict %s, diagnoses %+v; want %s", c.mis, c.drill, rep.Verdict, rep.Diagnoses, c.want)
 			}
