@@ -96,6 +96,7 @@ type Engine struct {
 	stop    chan string
 	tripped atomic.Bool // a stop condition tripped: no further change is applied
 	leases  leases      // the drill lock's and the faults' renewals (lease.go)
+	seen    healthSeen  // the sampler's last health sample (guard.go)
 	// hookUndos are the undos of the user hooks that ran, in order.
 	hookUndos []hookUndo
 	token     string

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/regiondrill/regiondrill/internal/contract"
 	"github.com/regiondrill/regiondrill/internal/target"
@@ -56,6 +58,42 @@ func (e *Engine) reference(hs map[string]contract.Health) *contract.Health {
 	return ref
 }
 
+// The guard judges from the sampler's last health sample when it is at most
+// guardFresh old, else from a read bounded by guardTimeout: a region that
+// does not answer (the one just blackholed) must not hold up the change
+// (every second it waits, a frozen survivor queues writes).
+const (
+	guardFresh   = 3 * time.Second
+	guardTimeout = 2 * time.Second
+)
+
+// healthSeen is the sampler's last health sample.
+type healthSeen struct {
+	mu   sync.Mutex
+	at   time.Time
+	hs   map[string]contract.Health
+	errs map[string]string
+}
+
+func (h *healthSeen) put(hs map[string]contract.Health, errs map[string]string, at time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.hs, h.errs, h.at = hs, errs, at
+}
+
+// guardHealth is every region's health as the guard judges it.
+func (e *Engine) guardHealth(ctx context.Context) (map[string]contract.Health, map[string]string) {
+	e.seen.mu.Lock()
+	hs, errs, at := e.seen.hs, e.seen.errs, e.seen.at
+	e.seen.mu.Unlock()
+	if !at.IsZero() && time.Since(at) <= guardFresh {
+		return hs, errs
+	}
+	ctx, cancel := context.WithTimeout(ctx, guardTimeout)
+	defer cancel()
+	return e.healthQuick(ctx)
+}
+
 // guarded lists the changes the survivor guard checks: each can take a
 // region out of service or hand the writes to one.
 var guarded = []target.ActionKind{target.SetWeights, target.Blackhole, target.Freeze, target.Promote}
@@ -68,11 +106,13 @@ func (e *Engine) survivorGuard(ctx context.Context, a target.Action) error {
 	if !slices.Contains(guarded, a.Kind) || (a.Kind == target.Freeze && !a.Frozen) {
 		return nil
 	}
-	weights, err := e.t.Weights(ctx)
+	wctx, cancel := context.WithTimeout(ctx, guardTimeout)
+	weights, err := e.t.Weights(wctx)
+	cancel()
 	if err != nil {
 		return fmt.Errorf("%w: %s %s: the router's weights cannot be read: %v", ErrNoSurvivor, a.Kind, a.Region, err)
 	}
-	hs, errs := e.healthQuick(ctx)
+	hs, errs := e.guardHealth(ctx)
 	ref := e.reference(hs)
 	why := map[string]string{}
 	healthy := func(r string) bool {

@@ -115,6 +115,7 @@ func (e *Engine) startSampler(ctx context.Context) <-chan struct{} {
 			hctx, cancel := context.WithTimeout(ctx, sampleTimeout)
 			hs, errs := e.healthQuick(hctx)
 			cancel()
+			e.seen.put(hs, errs, time.Now())
 			smp := Sample{Regions: hs, Errors: errs, Rotation: e.rotation(ctx)}
 			if e.pulse != nil {
 				ps := e.pulse.Take()
