@@ -87,10 +87,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if a.js, err = jetstream.New(nc); err != nil {
 		return fmt.Errorf("agent %s: jetstream: %w", cfg.Name, err)
 	}
-	if _, err := nc.Subscribe(clockSubject(cfg.Name), answerClock(cfg.Clock)); err != nil {
+	if _, err := nc.Subscribe(ClockSubject(cfg.Name), answerClock(cfg.Clock)); err != nil {
 		return fmt.Errorf("agent %s: %w", cfg.Name, err)
 	}
-	if _, err := nc.Subscribe(assignSubject(cfg.Name), func(m *nats.Msg) { a.onAssign(ctx, m) }); err != nil {
+	if _, err := nc.Subscribe(AssignSubject(cfg.Name), func(m *nats.Msg) { a.onAssign(ctx, m) }); err != nil {
 		return fmt.Errorf("agent %s: %w", cfg.Name, err)
 	}
 	if err := nc.Flush(); err != nil {
@@ -130,7 +130,7 @@ func (a *Agent) heartbeat() {
 	hb := Heartbeat{Name: a.cfg.Name, Instance: a.instance, Version: Version(), ClockNS: a.cfg.Clock().UnixNano(),
 		State: st, Run: run, Seq: a.seq.Add(1)}
 	b, _ := json.Marshal(hb) // plain fields always marshal
-	_ = a.nc.Publish(heartbeatSubject(a.cfg.Name), b)
+	_ = a.nc.Publish(HeartbeatSubject(a.cfg.Name), b)
 }
 
 func reply(m *nats.Msg, r AssignReply) {
@@ -268,7 +268,7 @@ func (w *work) run() {
 	gen, err := load.New(load.Config{
 		URL: asg.Entry, Rate: asg.Rate, Duration: time.Duration(asg.DurationMS) * time.Millisecond,
 		Sessions: asg.Sessions, WriteRatio: asg.WriteRatio, ReplayRatio: asg.ReplayRatio,
-		Timeout: time.Duration(asg.TimeoutMS) * time.Millisecond, MaxRetries: asg.MaxRetries,
+		Timeout: time.Duration(asg.TimeoutMS) * time.Millisecond, MaxRetries: asg.MaxRetries, MaxWorkers: asg.MaxWorkers,
 		Tenants: asg.Tenants, Questions: asg.Questions, Seed: asg.Seed, TokenAuth: asg.TokenAuth,
 		Clock: firstReading(a.cfg.Clock, st.started),
 	})

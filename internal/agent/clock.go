@@ -70,7 +70,7 @@ func MeasureOffset(ctx context.Context, nc *nats.Conn, name string, clock func()
 		}
 		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		t0 := clock().UnixNano()
-		msg, err := nc.RequestWithContext(rctx, clockSubject(name), nil)
+		msg, err := nc.RequestWithContext(rctx, ClockSubject(name), nil)
 		t3 := clock().UnixNano()
 		cancel()
 		if err != nil {

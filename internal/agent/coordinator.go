@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -48,7 +50,12 @@ type Coordinator struct {
 	vps      []*vantage
 	byName   map[string]*vantage
 	regions  *regionIndex
-	records  []load.Record
+	batches  []load.Batch // the merged records, batch by batch as they arrived
+	nrecs    int
+	appends  sync.WaitGroup // journal appends of record batches in flight
+	appendCh chan struct{}  // bounds them to GOMAXPROCS
+	appendMu sync.Mutex
+	appendEr error
 	writes   map[string]load.WriteAttempt
 	keys     []string // write keys in the order first seen
 	loadNS   int64    // the load's start instant, coordinator clock, Unix ns
@@ -121,7 +128,7 @@ func Dial(p *plan.Plan, clock func() time.Time, logger *slog.Logger) (*Coordinat
 		nc.Close()
 		return nil, fmt.Errorf("agents: jetstream: %w", err)
 	}
-	if _, err := nc.Subscribe(heartbeatWildcard, c.onHeartbeat); err != nil {
+	if _, err := nc.Subscribe(HeartbeatWildcard, c.onHeartbeat); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("agents: %w", err)
 	}
@@ -145,7 +152,7 @@ func (c *Coordinator) setConnected(up bool) {
 
 func (c *Coordinator) onHeartbeat(m *nats.Msg) {
 	var hb Heartbeat
-	if json.Unmarshal(m.Data, &hb) != nil || hb.Name == "" || heartbeatSubject(hb.Name) != m.Subject {
+	if json.Unmarshal(m.Data, &hb) != nil || hb.Name == "" || HeartbeatSubject(hb.Name) != m.Subject {
 		return // only an agent's own subject speaks for it
 	}
 	now := time.Now()
@@ -297,6 +304,7 @@ func (c *Coordinator) note(key string, v any) {
 // and waits for the last of their records.
 func (c *Coordinator) Run(ctx context.Context, env drill.TrafficEnv) error {
 	c.j = env.Journal
+	c.appendCh = make(chan struct{}, runtime.GOMAXPROCS(0))
 	c.regions = newRegionIndex()
 	c.writes = map[string]load.WriteAttempt{}
 	c.byName = map[string]*vantage{}
@@ -310,11 +318,13 @@ func (c *Coordinator) Run(ctx context.Context, env drill.TrafficEnv) error {
 	if err := c.createStream(setup); err != nil {
 		return err
 	}
-	cons, err := c.js.OrderedConsumer(setup, streamName(c.run), jetstream.OrderedConsumerConfig{})
+	cons, err := c.js.OrderedConsumer(setup, StreamName(c.run), jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		return fmt.Errorf("agents: consumer: %w", err)
 	}
-	cc, err := cons.Consume(c.onData)
+	// At most 64 messages (about 10 MB of records) in flight: more would
+	// pass the client's pending limit and make the server drop some.
+	cc, err := cons.Consume(c.onData, jetstream.PullMaxMessages(64))
 	if err != nil {
 		return fmt.Errorf("agents: consume: %w", err)
 	}
@@ -369,17 +379,17 @@ func (c *Coordinator) Run(ctx context.Context, env drill.TrafficEnv) error {
 	stopLease()
 	if c.allEnded() {
 		dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = c.js.DeleteStream(dctx, streamName(c.run)) // everything is in the journal now
+		_ = c.js.DeleteStream(dctx, StreamName(c.run)) // everything is in the journal now
 		dcancel()
 	}
-	return c.j.Flush()
+	return errors.Join(c.settle(), c.j.Flush())
 }
 
 // createStream makes the run's stream: file storage, replicated on up to
 // three servers of the cluster, deduplicated by message id.
 func (c *Coordinator) createStream(ctx context.Context) error {
 	cfg := jetstream.StreamConfig{
-		Name: streamName(c.run), Subjects: []string{dataSubject(c.run, "*")},
+		Name: StreamName(c.run), Subjects: []string{DataSubject(c.run, "*")},
 		Storage: jetstream.FileStorage, Replicas: 3, Duplicates: 10 * time.Minute, MaxAge: 24 * time.Hour,
 	}
 	_, err := c.js.CreateStream(ctx, cfg)
@@ -428,9 +438,9 @@ func (c *Coordinator) assign(ctx context.Context, base load.Config, live []strin
 		n.Instance, n.Version, n.Clock = v.instance, v.version, &off
 		asg := Assignment{Run: c.run, Vantage: v.vp.Name, Instance: v.instance, Entry: entry, Rate: rate, Sessions: sessions,
 			WriteRatio: base.WriteRatio, ReplayRatio: base.ReplayRatio, TimeoutMS: int(base.Timeout / time.Millisecond),
-			MaxRetries: base.MaxRetries, Tenants: base.Tenants, Questions: base.Questions, Seed: seed, TokenAuth: base.TokenAuth,
+			MaxRetries: base.MaxRetries, MaxWorkers: base.MaxWorkers, Tenants: base.Tenants, Questions: base.Questions, Seed: seed, TokenAuth: base.TokenAuth,
 			StartNS: c.loadNS + off.OffsetNS, DurationMS: base.Duration.Milliseconds(), LeaseMS: c.ag.Lease().Milliseconds(),
-			Subject: dataSubject(c.run, v.vp.Name), Lease: leaseSubject(c.run), Stop: stopSubject(c.run)}
+			Subject: DataSubject(c.run, v.vp.Name), Lease: LeaseSubject(c.run), Stop: StopSubject(c.run)}
 		wg.Go(func() {
 			err := c.sendAssignment(ctx, v.vp.Name, asg)
 			mu.Lock()
@@ -461,7 +471,7 @@ func (c *Coordinator) sendAssignment(ctx context.Context, name string, asg Assig
 	}
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	m, err := c.nc.RequestWithContext(rctx, assignSubject(name), b)
+	m, err := c.nc.RequestWithContext(rctx, AssignSubject(name), b)
 	if err != nil {
 		return fmt.Errorf("assignment not answered: %w", err)
 	}
@@ -485,7 +495,7 @@ func (c *Coordinator) keepLease() func() {
 		t := time.NewTicker(renewEvery(c.ag.Lease()))
 		defer t.Stop()
 		for {
-			_ = c.nc.Publish(leaseSubject(c.run), nil)
+			_ = c.nc.Publish(LeaseSubject(c.run), nil)
 			c.mu.Lock()
 			stopping := c.stopping
 			c.mu.Unlock()
@@ -502,7 +512,7 @@ func (c *Coordinator) keepLease() func() {
 	return func() { once.Do(func() { close(done) }) }
 }
 
-func (c *Coordinator) publishStop() { _ = c.nc.Publish(stopSubject(c.run), nil) }
+func (c *Coordinator) publishStop() { _ = c.nc.Publish(StopSubject(c.run), nil) }
 
 // watch declares lost the agents that fell silent (or restarted) while
 // they loaded, and trips the drill when fewer than min_agents remain.
@@ -707,15 +717,36 @@ func (c *Coordinator) onRecords(v *vantage, table string, data []byte) error {
 	m, grown := c.regions.mapping(regions)
 	names := slices.Clone(c.regions.names)
 	rebase(b, v.index, v.shift, &m)
-	c.records = append(c.records, b...)
+	c.batches = append(c.batches, b)
+	c.nrecs += len(b)
 	v.received += uint64(len(b))
 	v.batches++
 	c.mu.Unlock()
 	if grown { // before the records that use the new indexes
 		c.note("regions_index", names)
 	}
-	_, err := c.j.Append(journal.Records, "", v.vp.Name, b)
-	return err
+	// Encoding a batch for the journal is most of the merge's work: it runs
+	// on every core while the next message is decoded. The judge orders
+	// records itself; the end of a vantage waits for its batches (settle).
+	c.appendCh <- struct{}{}
+	c.appends.Go(func() {
+		defer func() { <-c.appendCh }()
+		if _, err := c.j.Append(journal.Records, "", v.vp.Name, b); err != nil {
+			c.appendMu.Lock()
+			c.appendEr = cmp.Or(c.appendEr, err)
+			c.appendMu.Unlock()
+		}
+	})
+	return nil
+}
+
+// settle waits for the record batches being journaled and returns the
+// first error any of them met.
+func (c *Coordinator) settle() error {
+	c.appends.Wait()
+	c.appendMu.Lock()
+	defer c.appendMu.Unlock()
+	return c.appendEr
 }
 
 func (c *Coordinator) onWrites(v *vantage, data []byte) error {
@@ -741,10 +772,13 @@ func (c *Coordinator) onEnd(v *vantage, data []byte) error {
 	if err := json.Unmarshal(data, &e); err != nil {
 		return err
 	}
+	if err := c.settle(); err != nil { // its records are in the journal before its end
+		return err
+	}
 	c.mu.Lock()
 	v.ended = true
 	received := v.received
-	early := !c.stopping && !v.lost
+	early := !c.stopping && !v.lost && e.Reason != EndDone
 	if early { // it ended on its own while the drill went on: the rest of the drill is unseen from there
 		v.lost, v.why = true, "its load ended early: "+e.Reason+" "+e.Error
 	}
@@ -764,7 +798,11 @@ func (c *Coordinator) onEnd(v *vantage, data []byte) error {
 func (c *Coordinator) Records() []load.Record {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return slices.Clone(c.records)
+	out := make([]load.Record, 0, c.nrecs)
+	for _, b := range c.batches {
+		out = append(out, b...)
+	}
+	return out
 }
 
 // Writes are the agents' write attempts, each key's last report.

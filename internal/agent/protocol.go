@@ -22,19 +22,22 @@ import (
 // Prefix starts every subject regiondrill uses on a shared NATS.
 const Prefix = "regiondrill"
 
-// Subjects of one agent, by its name.
-func heartbeatSubject(name string) string { return Prefix + ".agent." + name + ".hb" }
-func clockSubject(name string) string     { return Prefix + ".agent." + name + ".clock" }
-func assignSubject(name string) string    { return Prefix + ".agent." + name + ".assign" }
+// Subjects of one agent, by its name: it publishes heartbeats and answers
+// clock probes and assignments. NATS permissions can restrict each agent's
+// user to its own subjects (docs/AGENTS.md).
+func HeartbeatSubject(name string) string { return Prefix + ".agent." + name + ".hb" }
+func ClockSubject(name string) string     { return Prefix + ".agent." + name + ".clock" }
+func AssignSubject(name string) string    { return Prefix + ".agent." + name + ".assign" }
 
-// heartbeatWildcard matches every agent's heartbeat.
-const heartbeatWildcard = Prefix + ".agent.*.hb"
+// HeartbeatWildcard matches every agent's heartbeat.
+const HeartbeatWildcard = Prefix + ".agent.*.hb"
 
-// Subjects and stream of one run.
-func leaseSubject(run string) string         { return Prefix + ".run." + run + ".lease" }
-func stopSubject(run string) string          { return Prefix + ".run." + run + ".stop" }
-func dataSubject(run, vantage string) string { return Prefix + ".run." + run + ".data." + vantage }
-func streamName(run string) string           { return "RD_RUN_" + strings.ToUpper(run) }
+// Subjects and stream of one run: the coordinator publishes the lease and
+// the stop, each agent its data on DataSubject(run, its vantage).
+func LeaseSubject(run string) string         { return Prefix + ".run." + run + ".lease" }
+func StopSubject(run string) string          { return Prefix + ".run." + run + ".stop" }
+func DataSubject(run, vantage string) string { return Prefix + ".run." + run + ".data." + vantage }
+func StreamName(run string) string           { return "RD_RUN_" + strings.ToUpper(run) }
 
 // Agent states in heartbeats.
 const (
@@ -73,6 +76,7 @@ type Assignment struct {
 	ReplayRatio float64  `json:"replay_ratio"`
 	TimeoutMS   int      `json:"timeout_ms"`
 	MaxRetries  int      `json:"max_retries"`
+	MaxWorkers  int      `json:"max_workers,omitempty"` // cap on concurrent requests; 0 = the generator's default
 	Tenants     []string `json:"tenants"`
 	Questions   []string `json:"questions"`
 	Seed        int64    `json:"seed"`
