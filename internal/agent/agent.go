@@ -78,7 +78,8 @@ func Run(ctx context.Context, cfg Config) error {
 	a := &Agent{cfg: cfg, instance: hex.EncodeToString(b), log: cfg.Logger.With("agent", cfg.Name)}
 	nc, err := Connect(cfg.URL, "regiondrill agent "+cfg.Name, cfg.Auth,
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { a.log.Warn("nats disconnected", "err", err) }),
-		nats.ReconnectHandler(func(c *nats.Conn) { a.log.Info("nats reconnected", "server", c.ConnectedUrlRedacted()) }))
+		nats.ReconnectHandler(func(c *nats.Conn) { a.log.Info("nats reconnected", "server", c.ConnectedUrlRedacted()) }),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { a.log.Error("nats refused", "err", err) }))
 	if err != nil {
 		return fmt.Errorf("agent %s: %w", cfg.Name, err)
 	}

@@ -119,7 +119,8 @@ func Dial(p *plan.Plan, clock func() time.Time, logger *slog.Logger) (*Coordinat
 	}
 	nc, err := Connect(a.NATSURL, "regiondrill coordinator", auth,
 		nats.DisconnectErrHandler(func(*nats.Conn, error) { c.setConnected(false) }),
-		nats.ReconnectHandler(func(*nats.Conn) { c.setConnected(true) }))
+		nats.ReconnectHandler(func(*nats.Conn) { c.setConnected(true) }),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { c.log.Error("nats refused", "err", err) }))
 	if err != nil {
 		return nil, fmt.Errorf("agents: %w", err)
 	}
