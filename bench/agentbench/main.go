@@ -159,6 +159,11 @@ func throughput(url string, rate float64, dur time.Duration, workers int, agentC
 		return err
 	}
 	base := load.Config{URL: url, Rate: rate, Duration: dur, Sessions: 32, MaxWorkers: workers, Timeout: 5 * time.Second, Seed: 1}
+	// The agent's CPU is counted from when it is up and idle, as loadbench's
+	// would be from its first request.
+	if err := waitHeard(p); err != nil {
+		return err
+	}
 	cpu0 := cpuTicks(cmd.Process.Pid)
 	c, path, _, err := drive(p, base, func() { time.Sleep(dur + time.Second) }) // +1 s: the start lead and the grace
 	if err != nil {
@@ -179,6 +184,17 @@ func throughput(url string, rate float64, dur time.Duration, workers int, agentC
 	}
 	return json.NewEncoder(os.Stdout).Encode(map[string]any{"ok": ok, "failed": failed, "ok_per_s": float64(ok) / dur.Seconds(),
 		"agent_cpu_s": cpu, "agent_cpu_us_per_req": cpu * 1e6 / float64(max(ok, 1))})
+}
+
+// waitHeard returns once the plan's agents heartbeat.
+func waitHeard(p *plan.Plan) error {
+	c, err := agent.Dial(p, time.Now, nil)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_, err = c.Prepare(context.Background())
+	return err
 }
 
 // cpuTicks is a process's user and system CPU time in clock ticks.

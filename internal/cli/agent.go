@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -23,9 +24,10 @@ func init() { commands = append(commands, newAgentCmd) }
 
 func newAgentCmd() *cobra.Command {
 	var (
-		cfg   agent.Config
-		skew  time.Duration
-		quiet bool
+		cfg     agent.Config
+		skew    time.Duration
+		quiet   bool
+		profile string
 	)
 	cmd := &cobra.Command{
 		Use:   "agent --nats URL --name NAME [--creds FILE]",
@@ -57,6 +59,16 @@ on; --tls-ca names a private CA. Refused credentials exit 2 at once.`,
 			if skew != 0 {
 				cfg.Clock = func() time.Time { return time.Now().Add(skew) }
 			}
+			if profile != "" {
+				f, err := os.Create(profile)
+				if err != nil {
+					return Usage(err)
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return Usage(err)
+				}
+				defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+			}
 			err := agent.Run(cmd.Context(), cfg)
 			switch {
 			case errors.Is(err, agent.ErrAuth):
@@ -77,6 +89,8 @@ on; --tls-ca names a private CA. Refused credentials exit 2 at once.`,
 	f.BoolVarP(&quiet, "quiet", "q", false, "log warnings and errors only")
 	f.DurationVar(&skew, "clock-skew", 0, "test only: shift the agent's clock by this much")
 	_ = f.MarkHidden("clock-skew")
+	f.StringVar(&profile, "cpuprofile", "", "write a CPU profile of the agent here (for bench/agentbench)")
+	_ = f.MarkHidden("cpuprofile")
 	return cmd
 }
 
