@@ -2,6 +2,7 @@ package plan
 
 import (
 	"math"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -73,8 +74,14 @@ func (p *Plan) validateAgents(es *Errors) {
 		es.add("$.agents.nats_url", "required: the NATS server the agents connect to")
 	}
 	for _, u := range strings.Split(a.NATSURL, ",") {
-		if u = strings.TrimSpace(u); u != "" {
-			checkURL(es, "$.agents.nats_url", u, "nats", "tls", "ws", "wss")
+		if u = strings.TrimSpace(u); u == "" {
+			continue
+		}
+		checkURL(es, "$.agents.nats_url", u, "nats", "tls", "ws", "wss")
+		if pu, err := url.Parse(u); err == nil && pu.User != nil {
+			if _, has := pu.User.Password(); has {
+				es.add("$.agents.nats_url", "holds a password; plans are journaled: set REGIONDRILL_NATS_USER and %s in the environment", DefaultNATSPasswordEnv)
+			}
 		}
 	}
 	set := 0

@@ -2,6 +2,7 @@ package plan_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,5 +36,15 @@ func TestAgentsDefaultsAndRoundTrip(t *testing.T) {
 	}
 	if p := mustParse(t, "page-plan.json"); p.Agents != nil {
 		t.Fatal("a plan without agents must keep agents nil (load from this process)")
+	}
+}
+
+// A password written into agents.nats_url is refused: the plan is journaled.
+func TestAgentsURLPasswordRefused(t *testing.T) {
+	doc := `{"regions": ["us-east", "eu-west"], "evacuate": "us-east",
+	 "agents": {"nats_url": "nats://drill:s3cret@127.0.0.1:4222", "vantage_points": [{"name": "us", "share": 1}]}}`
+	_, err := plan.Parse([]byte(doc), "agents.json")
+	if err == nil || !strings.Contains(err.Error(), "$.agents.nats_url: holds a password") {
+		t.Fatalf("a password in agents.nats_url: %v", err)
 	}
 }
