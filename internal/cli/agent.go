@@ -16,6 +16,7 @@ import (
 
 	"github.com/regiondrill/regiondrill/internal/agent"
 	"github.com/regiondrill/regiondrill/internal/drill"
+	"github.com/regiondrill/regiondrill/internal/judge"
 	"github.com/regiondrill/regiondrill/internal/plan"
 	"github.com/regiondrill/regiondrill/internal/verdict"
 )
@@ -167,6 +168,16 @@ func printAgents(ctx context.Context, w io.Writer, p *plan.Plan) error {
 		fmt.Fprintf(tw, "  %s\t%g\t%s\t%s, seen %.1fs ago\t%s\t%s\n", v.Name, v.Share, entry, a.State, a.Age.Seconds(), a.Version, offsetText(offs, errs, v.Name))
 	}
 	_ = tw.Flush()
+	need := judge.MinRequestsForP95()
+	for _, v := range p.Agents.VantagePoints {
+		rate := p.Load.RateRPS * v.Share
+		base, after := int(rate*p.Phases.BaselineS/2), int(rate*p.Phases.HoldS)
+		if base < need || after < need {
+			fmt.Fprintf(w, "  note: %s will send about %d requests in the baseline window and %d while a change holds; "+
+				"its p95 target needs %d in each or it is inconclusive (raise load.rate_rps, its share, phases.baseline_s or phases.hold_s)\n",
+				v.Name, base, after, need)
+		}
+	}
 	for _, n := range names {
 		if !inPlan[n] {
 			fmt.Fprintf(w, "  also heard: %s (%s, not in the plan), clock offset %s\n", n, seen[n].State, offsetText(offs, errs, n))

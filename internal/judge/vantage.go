@@ -236,3 +236,9 @@ func vantageReason(rep *verdict.Report) {
 		rep.Reason = strings.Join(append(parts, rep.Reason), "; ")
 	}
 }
+
+// MinRequestsForP95 is how many requests a window needs before its p95 can
+// be bounded as the p95 target bounds it; fewer make the target
+// inconclusive. A vantage point gets its share of the load: the dry run
+// warns when its windows will be too small.
+func MinRequestsForP95() int { return measure.MinSamplesForUpper(0.95, p95Alpha) }
