@@ -10,6 +10,11 @@ import (
 // sequence numbers stay below 2^48.
 const VantageShift = 48
 
+// SessionShift does for Session what VantageShift does for Seq: each
+// agent numbers its sessions from 0, and a session of one vantage must not
+// look like the same client as another's (stickiness is judged per session).
+const SessionShift = 24
+
 // VantageOf is the vantage index a merged record's Seq carries (0 = local).
 func VantageOf(seq uint64) int { return int(seq >> VantageShift) }
 
@@ -45,8 +50,8 @@ func (x *regionIndex) mapping(table []string) (m [256]uint8, grown bool) {
 }
 
 // rebase puts one agent's records on the coordinator's timeline in place:
-// times move by shift (End 0, still in flight, stays 0), Seq takes the
-// vantage index in its top bits, regions are renumbered by m.
+// times move by shift (End 0, still in flight, stays 0), Seq and Session
+// take the vantage index in their top bits, regions are renumbered by m.
 func rebase(recs []load.Record, vantage int, shift int64, m *[256]uint8) {
 	top := uint64(vantage) << VantageShift
 	for i := range recs {
@@ -58,6 +63,7 @@ func rebase(recs []load.Record, vantage int, shift int64, m *[256]uint8) {
 			r.End += shift
 		}
 		r.Region, r.Sticky = m[r.Region], m[r.Sticky]
+		r.Session = uint32(vantage)<<SessionShift | r.Session&(1<<SessionShift-1)
 	}
 }
 

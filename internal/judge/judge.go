@@ -287,10 +287,10 @@ func (r *run) finish() error {
 		return err
 	}
 	r.records = slices.Concat(deref(r.recBatches)...)
-	r.writes = r.agents.lastWrites(slices.Concat(deref(r.writeBatches)...))
 	for _, ss := range r.storeBatches {
 		r.addStores(*ss)
 	}
+	r.writes = r.agents.writes(slices.Concat(deref(r.writeBatches)...), r.stores)
 	r.checkReplicas()
 	r.webhooks = slices.Concat(deref(r.hookBatches)...)
 	r.obs.hooksRead = len(r.hookBatches) > 0

@@ -5,15 +5,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/regiondrill/regiondrill/internal/agent"
+	"github.com/regiondrill/regiondrill/internal/contract"
 	"github.com/regiondrill/regiondrill/internal/load"
 	"github.com/regiondrill/regiondrill/internal/measure"
 	"github.com/regiondrill/regiondrill/internal/verdict"
 )
-
 
 // agentNotes is what the agents' coordinator journaled: the vantage points,
 // their clocks, their ends and their losses.
@@ -60,13 +61,43 @@ func (a *agentNotes) add(data []byte) error {
 	return nil
 }
 
-// lastWrites keeps each write key's last report: agents report a write
-// again each time its outcome changes. A journal without agents has one
-// entry per key and is returned as it is.
-func (a *agentNotes) lastWrites(ws []load.WriteAttempt) []load.WriteAttempt {
+// writes are the client's writes as the agents reported them: each key's
+// last report (an agent reports a write again each time its outcome
+// changes), and, for a vantage whose agent was lost, the writes the stores
+// hold under its seed that it never got to report: it may have sent them,
+// so they are indeterminate, not "unexpected". A journal without agents is
+// returned as it is.
+func (a *agentNotes) writes(ws []load.WriteAttempt, stores []contract.Writes) []load.WriteAttempt {
 	if len(a.vantages) == 0 {
 		return ws
 	}
+	ws = lastReports(ws)
+	reported := make(map[string]bool, len(ws))
+	for _, w := range ws {
+		reported[w.Key] = true
+	}
+	var prefixes []string
+	for _, v := range a.vantages {
+		if a.inconclusive(v) != "" {
+			prefixes = append(prefixes, load.WriteKey(v.Seed, 0)[:len(load.WriteKey(v.Seed, 0))-1])
+		}
+	}
+	for _, s := range stores {
+		for _, st := range s.Writes {
+			if reported[st.Key] || !slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(st.Key, p) }) {
+				continue
+			}
+			reported[st.Key] = true
+			// The generator derives the event from the key: w-S-N is event ev-S-N, rev 1.
+			ws = append(ws, load.WriteAttempt{Key: st.Key, Tenant: st.Tenant, EventID: "ev-" + strings.TrimPrefix(st.Key, "w-"), Rev: 1,
+				BodyHash: st.BodyHash, Outcome: load.OutcomeIndeterminate, Attempts: 1})
+		}
+	}
+	return ws
+}
+
+// lastReports keeps each write key's last report, in the order first seen.
+func lastReports(ws []load.WriteAttempt) []load.WriteAttempt {
 	at := make(map[string]int, len(ws))
 	out := ws[:0]
 	for _, w := range ws {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/regiondrill/regiondrill/internal/agent"
+	"github.com/regiondrill/regiondrill/internal/contract"
 	"github.com/regiondrill/regiondrill/internal/drill"
 	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/judge"
@@ -32,8 +33,8 @@ func agentsJournal(t *testing.T, broken func(ev []journal.Event) []journal.Event
 		ev(journal.RunStart, "", drill.RunStart{Plan: json.RawMessage(planJSON), Target: "lab", Origin: time.Unix(0, 0), Drills: []string{"B"}}),
 		ev(journal.Note, "", map[string]any{"load_start": drill.LoadStart{AtMS: 50}}),
 		ev(journal.Note, "", map[string]any{"agents_vantages": []agent.VantageNote{
-			{Index: 1, Name: "us", Share: 0.5, Clock: &off, Assigned: true},
-			{Index: 2, Name: "eu", Share: 0.5, Clock: &off, Assigned: true}}}),
+			{Index: 1, Name: "us", Share: 0.5, Seed: 1001, Clock: &off, Assigned: true},
+			{Index: 2, Name: "eu", Share: 0.5, Seed: 1002, Clock: &off, Assigned: true}}}),
 		ev(journal.Note, "", map[string]any{"regions_index": []string{"", "eu-west"}}),
 	}
 	for v, name := range []string{"us", "eu"} {
@@ -52,6 +53,9 @@ func agentsJournal(t *testing.T, broken func(ev []journal.Event) []journal.Event
 	evs = append(evs, ev(journal.Writes, "us", []load.WriteAttempt{w}))
 	w.Outcome = load.OutcomeAcked
 	evs = append(evs, ev(journal.Writes, "us", []load.WriteAttempt{w}))
+	// The stores hold that write, and one of eu's that eu never reported.
+	evs = append(evs, ev(journal.Stores, "", []contract.Writes{{Region: "eu-west", Writes: []contract.StoredWrite{
+		{Key: "w-1001-1", AppliedBy: "eu-west", Epoch: 1}, {Key: "w-1002-9", AppliedBy: "eu-west", Epoch: 1}}}}))
 	evs = append(evs, ev(journal.RunEnd, "", drill.RunEnd{Outcome: "completed"}))
 	if broken != nil {
 		evs = broken(evs)
@@ -88,18 +92,19 @@ func TestVantageVerdicts(t *testing.T) {
 	if len(rep.VantagePoints) != 2 || vantageOf(rep, "us").Requests != 10 || vantageOf(rep, "eu").ClockOffsetMS != 250 {
 		t.Fatalf("vantage points: %+v", rep.VantagePoints)
 	}
-	if rep.Writes.Attempted != 1 || rep.Writes.Acknowledged != 1 {
-		t.Fatalf("a write reported twice counts once, as last reported: %+v", rep.Writes)
+	if rep.Writes.Attempted != 1 || rep.Writes.Acknowledged != 1 || rep.Writes.Unexpected != 1 {
+		t.Fatalf("a write reported twice counts once, as last reported; a stored write no agent reported is unexpected: %+v", rep.Writes)
 	}
 	cases := []struct {
-		name   string
-		broken func([]journal.Event) []journal.Event
-		reason string
+		name       string
+		broken     func([]journal.Event) []journal.Event
+		reason     string
+		unexpected int // eu's unreported stored write is indeterminate once eu is inconclusive
 	}{
 		{"agent lost", func(evs []journal.Event) []journal.Event {
 			b, _ := json.Marshal(map[string]any{"agents_lost": agent.LostNote{Vantage: "eu", LastHeartbeatMS: 21000, Why: "no heartbeat for 3.0 s"}})
 			return append(evs[:len(evs)-1], journal.Event{Type: journal.Note, Data: b}, evs[len(evs)-1])
-		}, "inconclusive: agent lost at 21.0 s (its last heartbeat)"},
+		}, "inconclusive: agent lost at 21.0 s (its last heartbeat)", 0},
 		{"records lost in transit", func(evs []journal.Event) []journal.Event {
 			for i, e := range evs {
 				if strings.Contains(string(e.Data), `"agents_end":{"vantage":"eu"`) {
@@ -109,7 +114,7 @@ func TestVantageVerdicts(t *testing.T) {
 				}
 			}
 			return evs
-		}, "inconclusive: 2 of the 10 records it sent never reached the journal"},
+		}, "inconclusive: 2 of the 10 records it sent never reached the journal", 0},
 		{"no end (coordinator died)", func(evs []journal.Event) []journal.Event {
 			var out []journal.Event
 			for _, e := range evs {
@@ -118,7 +123,7 @@ func TestVantageVerdicts(t *testing.T) {
 				}
 			}
 			return out
-		}, "inconclusive: the journal holds no end of its records"},
+		}, "inconclusive: the journal holds no end of its records", 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -126,6 +131,9 @@ func TestVantageVerdicts(t *testing.T) {
 			eu := vantageOf(rep, "eu")
 			if rep.Verdict == verdict.Pass || !strings.HasPrefix(eu.Reason, c.reason) || !strings.Contains(rep.Reason, "vantage eu inconclusive") {
 				t.Fatalf("verdict %s (%s), eu %q; want it inconclusive: %s", rep.Verdict, rep.Reason, eu.Reason, c.reason)
+			}
+			if rep.Writes.Unexpected != c.unexpected || rep.Writes.IndeterminateApplied != 1 {
+				t.Fatalf("eu's unreported write: %+v", rep.Writes)
 			}
 			if us := vantageOf(rep, "us"); us.Verdict != verdict.Pass {
 				t.Fatalf("us is judged on its own and passes: %+v", us)

@@ -18,7 +18,7 @@ func TargetName(t verdict.Target) string {
 // vantageRow is one line of the vantage table.
 type vantageRow struct {
 	Name, Entry, Requests, Errors, Cutover, Burst, P95, Clock, Verdict, Reason string
-	Pass                                                                       bool
+	Class                                                                      string // pass, fail or inconclusive: the badge's colour
 }
 
 // vantageView is the vantage table and one SLO chart per vantage point: the
@@ -30,15 +30,12 @@ func vantageView(r *verdict.Report, regions []string, tl *timeline) ([]vantageRo
 		row := vantageRow{Name: v.Name, Entry: v.Entry, Requests: fmtValue(v.Requests), Errors: fmtValue(v.Errors),
 			Cutover: "—", Burst: fmtNum(v.Max5xxBurstS) + " s", P95: "—",
 			Clock:   signed(v.ClockOffsetMS) + " ms ± " + fmtNum(v.ClockErrorMS),
-			Verdict: strings.ToUpper(string(v.Verdict)), Reason: v.Reason, Pass: v.Verdict == verdict.Pass}
+			Verdict: strings.ToUpper(string(v.Verdict)), Reason: v.Reason, Class: string(v.Verdict)}
 		if v.CutoverS != nil {
 			row.Cutover = fmtNum(*v.CutoverS) + " s"
 		}
 		if v.P95VsBaseline != nil {
 			row.P95 = signed(100**v.P95VsBaseline) + " %"
-		}
-		if strings.HasPrefix(v.Reason, "inconclusive:") {
-			row.Verdict = "INCONCLUSIVE"
 		}
 		rows = append(rows, row)
 		own := *r

@@ -15,7 +15,7 @@ import (
 // one JUnit case per vantage and target; an inconclusive vantage says so.
 func TestVantagePointsRendered(t *testing.T) {
 	r := fixture(false)
-	r.Verdict, r.Reason = verdict.Fail, "vantage ap inconclusive: agent lost at 21.0 s (its last heartbeat): no heartbeat for 3.0 s"
+	r.Verdict, r.Reason = verdict.Inconclusive, "vantage ap inconclusive: agent lost at 21.0 s (its last heartbeat): no heartbeat for 3.0 s"
 	cut := 1.25
 	zero := 0.0
 	ratio := 0.12
@@ -23,11 +23,11 @@ func TestVantagePointsRendered(t *testing.T) {
 		{Name: "us", Entry: "https://us.example.com", Requests: 1500, Errors: 12, CutoverS: &cut, Max5xxBurstS: 1, P95VsBaseline: &ratio,
 			ClockOffsetMS: 0.05, ClockErrorMS: 0.1, Verdict: verdict.Pass, Series: r.Series},
 		{Name: "ap", Entry: "https://ap.example.com", Requests: 600, CutoverS: &zero, P95VsBaseline: &zero, ClockOffsetMS: 249.9, ClockErrorMS: 0.2,
-			Verdict: verdict.Fail, Reason: "inconclusive: agent lost at 21.0 s (its last heartbeat): no heartbeat for 3.0 s", Series: r.Series},
+			Verdict: verdict.Inconclusive, Reason: "inconclusive: agent lost at 21.0 s (its last heartbeat): no heartbeat for 3.0 s", Series: r.Series},
 	}
 	r.Acceptance = append(r.Acceptance,
 		verdict.Target{ID: "cutover_s", Drill: "A", Vantage: "us", Target: "≤ 30 s", Value: 1.25, Pass: true},
-		verdict.Target{ID: "vantage_conclusive", Vantage: "ap", Target: "agent alive to the end", Value: "inconclusive"})
+		verdict.Target{ID: "vantage_conclusive", Vantage: "ap", Target: "agent alive to the end"}.Inconclusive("vantage ap: agent lost"))
 
 	var html, js, junit bytes.Buffer
 	for _, w := range []struct {
