@@ -143,6 +143,9 @@ failure was diagnosed, or a target lacked its evidence (inconclusive);
 			}
 			if dryRun {
 				printDryRun(cmd.OutOrStdout(), p)
+				if p.Agents != nil {
+					return printAgents(cmd.Context(), cmd.OutOrStdout(), p)
+				}
 				return nil
 			}
 			planJSON, err := json.Marshal(withoutSecrets(p))
@@ -190,6 +193,11 @@ func runPlan(ctx context.Context, stdout, stderr io.Writer, p *plan.Plan, planJS
 	if p.Lab.Embedder.Kind == "openai" {
 		emb = &embed.OpenAI{BaseURL: p.Lab.Embedder.URL, Model: p.Lab.Embedder.Model}
 	}
+	traffic, closeTraffic, err := planTraffic(ctx, p, stderr, logger)
+	if err != nil {
+		return err
+	}
+	defer closeTraffic()
 	var tgt *target.HTTP
 	label := "lab"
 	if p.UsesLab() {
@@ -242,7 +250,7 @@ func runPlan(ctx context.Context, stdout, stderr io.Writer, p *plan.Plan, planJS
 		_ = jw.Close()
 		return Exit(ExitAborted, err)
 	}
-	eng := drill.New(drill.Options{Plan: p, PlanJSON: planJSON, Target: tgt, Journal: jw, Corpus: kb, Embedder: ruler, Logger: logger, Label: label, Owner: owner})
+	eng := drill.New(drill.Options{Plan: p, PlanJSON: planJSON, Target: tgt, Journal: jw, Corpus: kb, Embedder: ruler, Logger: logger, Label: label, Owner: owner, Traffic: traffic})
 	runErr := redactErr(eng.Run(ctx), secrets)
 	view.close()
 	if errors.Is(runErr, target.ErrLocked) {
@@ -310,11 +318,12 @@ func printSummary(w io.Writer, rep *verdict.Report, out string) {
 		case !t.Pass:
 			mark = "FAIL"
 		}
-		fmt.Fprintf(w, "  %s %s %-18s %-22v target %s\n", mark, t.Drill, t.ID, t.Value, t.Target)
+		fmt.Fprintf(w, "  %s %s %-18s %-22v target %s\n", mark, t.Drill, report.TargetName(t), t.Value, t.Target)
 		if t.Missing != "" {
 			fmt.Fprintf(w, "         missing: %s\n", t.Missing)
 		}
 	}
+	printVantages(w, rep)
 	for _, d := range rep.Diagnoses {
 		fmt.Fprintf(w, "\ndiagnosis: %s (%s)\n", d.Title, d.ID)
 		for _, e := range d.Evidence {

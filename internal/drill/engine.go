@@ -52,6 +52,9 @@ type Options struct {
 	Logger   *slog.Logger
 	Label    string // what is drilled, for the report ("lab" or the edge URL)
 	Owner    string // who holds the target's drill lock while this run lasts
+	// Traffic sends the load instead of this process (agents); nil runs
+	// the local generator.
+	Traffic Traffic
 }
 
 // lockLease is how long the drill lock outlives a drill that stops renewing it.

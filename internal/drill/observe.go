@@ -52,14 +52,18 @@ func (e *Engine) startLoad(ctx context.Context) <-chan struct{} {
 	for _, p := range e.o.Corpus.Probes {
 		qs = append(qs, p.Question)
 	}
-	e.rec = load.NewRecorder()
-	gen, err := load.New(load.Config{
+	cfg := load.Config{
 		URL: e.t.Endpoints().Edge, Rate: e.p.Load.RateRPS, Duration: 24 * time.Hour,
 		Sessions: e.p.Load.Sessions, WriteRatio: e.p.Load.WriteRatio, ReplayRatio: e.p.Load.ReplayRatio,
 		Timeout: e.p.RequestTimeout(), MaxRetries: e.p.Load.MaxRetries,
 		Tenants: []string{hotTenant, "t2", "t3", "t4", "t5", "t6", "t7", "t8"}, Questions: qs, Seed: e.p.Seed,
 		TokenAuth: e.t.Endpoints().Token,
-	})
+	}
+	if e.o.Traffic != nil {
+		return e.startTraffic(ctx, cfg)
+	}
+	e.rec = load.NewRecorder()
+	gen, err := load.New(cfg)
 	if err != nil {
 		_, _ = e.j.Append(journal.Note, "", "", map[string]string{"load_error": err.Error()})
 		close(done)
@@ -165,10 +169,10 @@ type StopData struct {
 // checkStops evaluates the plan's stop conditions; the first one that stays
 // above its threshold for its duration trips the drill.
 func (e *Engine) checkStops(hs map[string]contract.Health, over map[int]time.Time) {
-	if len(e.p.StopConditions) == 0 || e.rec == nil || e.tripped.Load() {
+	if len(e.p.StopConditions) == 0 || e.tripped.Load() {
 		return
 	}
-	recs := e.rec.Records()
+	recs := e.records()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	for i, sc := range e.p.StopConditions {
@@ -572,10 +576,7 @@ func checkCacheWarm(c *checkEnv) (bool, string, string) {
 
 // window returns the records scheduled in the last d.
 func (c *checkEnv) window(d time.Duration) ([]load.Record, int64, int64) {
-	if c.e.rec == nil {
-		return nil, 0, 0
-	}
-	recs := c.e.rec.Records()
+	recs := c.e.records()
 	now := int64(0)
 	for i := range recs {
 		now = max(now, recs[i].Sched)

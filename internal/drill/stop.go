@@ -71,7 +71,7 @@ func httpAlarm(ctx context.Context, u string) (float64, bool, string) {
 // queue is empty (nothing in flight could still deliver them). While any
 // queue holds messages, loss cannot be told from delay: no value.
 func (e *Engine) liveWriteLoss(ctx context.Context, hs map[string]contract.Health) (float64, bool, string) {
-	if e.gen == nil || len(hs) < len(e.p.Regions) {
+	if (e.gen == nil && e.o.Traffic == nil) || len(hs) < len(e.p.Regions) {
 		return 0, false, "not every region readable"
 	}
 	for _, h := range hs {
@@ -90,7 +90,7 @@ func (e *Engine) liveWriteLoss(ctx context.Context, hs map[string]contract.Healt
 		}
 	}
 	lost := 0
-	for _, a := range e.gen.Writes() {
+	for _, a := range e.writes() {
 		if a.Outcome == load.OutcomeAcked && !held[a.Key] {
 			lost++
 		}

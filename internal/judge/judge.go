@@ -54,6 +54,7 @@ type run struct {
 	lastAtMS  int64
 	openSteps map[string]int
 	obs       observations // what the drill saw or failed to see (evidence.go)
+	agents    agentNotes   // what the agents' coordinator journaled (vantage.go)
 
 	// Bulk data batch by batch, each filled by a decode worker (see later);
 	// finish waits for them and joins each kind once, at its exact size.
@@ -183,6 +184,9 @@ func (r *run) add(ev journal.Event) error {
 			Observed
 		}
 		err = ev.Decode(&n)
+		if err == nil {
+			err = r.agents.add(ev.Data)
+		}
 		switch {
 		case n.Mark != nil:
 			r.marks = append(r.marks, markAt{at: ev.At, Mark: *n.Mark})
@@ -283,10 +287,10 @@ func (r *run) finish() error {
 		return err
 	}
 	r.records = slices.Concat(deref(r.recBatches)...)
-	r.writes = slices.Concat(deref(r.writeBatches)...)
 	for _, ss := range r.storeBatches {
 		r.addStores(*ss)
 	}
+	r.writes = r.agents.writes(slices.Concat(deref(r.writeBatches)...), r.stores)
 	r.checkReplicas()
 	r.webhooks = slices.Concat(deref(r.hookBatches)...)
 	r.obs.hooksRead = len(r.hookBatches) > 0
@@ -407,6 +411,7 @@ func (r *run) build() (*verdict.Report, error) {
 		r.judgeDrill(rep, w, led)
 	}
 	r.judgeRun(rep, led)
+	r.judgeVantages(rep)
 	r.diagnose(rep, led, wh)
 	rep.Series = r.series()
 	rep.SLO = r.slo()
@@ -418,6 +423,7 @@ func (r *run) build() (*verdict.Report, error) {
 		}
 	}
 	r.settle(rep)
+	vantageReason(rep)
 	sort.SliceStable(rep.Acceptance, func(i, j int) bool {
 		return statusRank(rep.Acceptance[i].Status) < statusRank(rep.Acceptance[j].Status)
 	})

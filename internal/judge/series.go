@@ -11,7 +11,24 @@ import (
 // series builds the per-second samples behind the charts, on the journal's
 // clock (seconds since the run's start).
 func (r *run) series() []verdict.Second {
-	s := measure.PerSecond(r.records, r.regions)
+	out := r.seriesOf(r.records)
+	for _, h := range r.health {
+		t := int(h.at / 1000)
+		if t < 0 || t >= len(out) {
+			continue
+		}
+		for name, hh := range h.Regions {
+			out[t].Backlog[name] = hh.Queue.Backlog
+			out[t].BacklogAge[name] = r2(hh.Queue.OldestAgeSeconds)
+		}
+	}
+	return out
+}
+
+// seriesOf is the client's side of the series: requests, errors and
+// latency per second of some records.
+func (r *run) seriesOf(recs []load.Record) []verdict.Second {
+	s := measure.PerSecond(recs, r.regions)
 	offset := int(r.loadAtMS / 1000)
 	total := int(r.lastAtMS/1000) + 1
 	out := make([]verdict.Second, total)
@@ -39,16 +56,6 @@ func (r *run) series() []verdict.Second {
 			}
 			out[t].ByRegion[name] = b.Count
 			out[t].P95Region[name] = r2(b.P95)
-		}
-	}
-	for _, h := range r.health {
-		t := int(h.at / 1000)
-		if t < 0 || t >= total {
-			continue
-		}
-		for name, hh := range h.Regions {
-			out[t].Backlog[name] = hh.Queue.Backlog
-			out[t].BacklogAge[name] = r2(hh.Queue.OldestAgeSeconds)
 		}
 	}
 	return out

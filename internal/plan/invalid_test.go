@@ -48,6 +48,9 @@ var invalid = []struct {
 	{"invalid-waive-with-sink.json", "$.targets.waive[0]", "waives the sink but $.targets.sink is set"},
 	{"invalid-regression-target.json", "$.regression.cutover", `unknown field "cutover" (did you mean "cutover_s"?)`},
 	{"invalid-regression-negative.yaml", "$.regression.cutover_s.max_increase_pct", "must be a finite percentage ≥ 0, got -10"},
+	{"invalid-agents-shares.json", "$.agents.vantage_points", "shares must sum to 1, they sum to 0.9"},
+	{"invalid-agents-name.yaml", "$.agents.vantage_points[0].name", `agent name "us east" must be letters, digits`},
+	{"invalid-agents-min.json", "$.agents.min_agents", "must be between 1 and the number of vantage points (2), got 3"},
 }
 
 func TestInvalidPlans(t *testing.T) {

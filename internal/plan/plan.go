@@ -34,6 +34,7 @@ type Plan struct {
 	Lab                     Lab             `json:"lab" doc:"Settings of the built-in lab; ignored when targets is set."`                                                           //
 	Targets                 *Targets        `json:"targets,omitempty" doc:"Real regions and router to drill; when absent the built-in lab is used."`                                // default nil (lab)
 	Regression              Regression      `json:"regression" doc:"How far each acceptance target may move against a baseline run before compare fails."`                          // default: see Regression
+	Agents                  *Agents         `json:"agents,omitempty" doc:"Agents that send the load from other places over NATS; when absent this process sends it."`               // default nil (local)
 }
 
 // Routing is the page's routing block.
@@ -298,6 +299,9 @@ func (p *Plan) fillDerived() {
 	}
 	if p.Targets != nil && p.Targets.Queue.NATSAuth.User != "" && p.Targets.Queue.NATSAuth.PasswordEnv == "" {
 		p.Targets.Queue.NATSAuth.PasswordEnv = DefaultNATSPasswordEnv
+	}
+	if p.Agents != nil {
+		p.Agents.fillDefaults()
 	}
 }
 

@@ -28,6 +28,7 @@ func (p *Plan) Validate() error {
 	p.validateLab(&es)
 	p.validateTargets(&es)
 	p.validateRegression(&es)
+	p.validateAgents(&es)
 	return es.err()
 }
 

@@ -81,6 +81,7 @@ type page struct {
 	Key                                       []kv
 	Acceptance                                []targetRow
 	Failed, Inconclusive, Total               int
+	Vantages                                  []vantageRow
 	Diagnoses                                 []diagView
 	Charts                                    []chartView
 	DeltaS                                    chartView
@@ -142,7 +143,7 @@ func newPage(r *verdict.Report) *page {
 			status = verdict.StatusOf(t.Pass)
 		}
 		p.Acceptance = append(p.Acceptance, targetRow{
-			ID: t.ID, Drill: drillLetter(t.Drill), Threshold: t.Target, Value: fmtValue(t.Value), Detail: t.Detail, Pass: t.Pass,
+			ID: TargetName(t), Drill: drillLetter(t.Drill), Threshold: t.Target, Value: fmtValue(t.Value), Detail: t.Detail, Pass: t.Pass,
 			Status: string(status), Missing: t.Missing, Anchor: "acceptance/" + t.ID + "/" + t.Drill,
 		})
 		switch status {
@@ -191,6 +192,8 @@ func newPage(r *verdict.Report) *page {
 	} {
 		p.Charts = append(p.Charts, chartView{ID: c.id, Title: c.title, Caption: c.caption, SVG: c.render()})
 	}
+	vrows, vcharts := vantageView(r, regions, tl)
+	p.Vantages, p.Charts = vrows, append(p.Charts, vcharts...)
 	p.DeltaS = chartView{
 		ID: "delta_s", Title: "ΔS histogram, probe set before vs after",
 		Caption: "All bars should sit left of the amber line (ΔS ≤ 0.45); any bar right of the red line (ΔS ≥ 0.60) means rebuild the index and purge caches.",

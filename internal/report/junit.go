@@ -111,6 +111,9 @@ func WriteJUnit(w io.Writer, r *verdict.Report) error {
 	for _, t := range r.Acceptance {
 		l := suiteOf(t.Drill)
 		c := junitCase{Name: "acceptance/" + t.ID, Classname: classname(l), Time: "0"}
+		if t.Vantage != "" { // one case per vantage point and target
+			c.Name = "vantage/" + t.Vantage + "/" + t.ID
+		}
 		switch {
 		case t.Status == verdict.StatusInconclusive:
 			c.Failure = &junitProblem{

@@ -55,6 +55,8 @@ type Target struct {
 	Missing string  `json:"missing,omitempty"`
 	Detail  string  `json:"detail,omitempty"`
 	Limit   float64 `json:"limit,omitempty"`
+	// Vantage is the vantage point the target judges; "" for the whole run.
+	Vantage string `json:"vantage,omitempty"`
 }
 
 // Inconclusive marks t as lacking the observation missing.
@@ -250,6 +252,9 @@ type Report struct {
 	Load        json.RawMessage            `json:"load,omitempty"` // generator summary
 	StopReason  string                     `json:"stop_reason,omitempty"`
 	Plan        json.RawMessage            `json:"plan"`
+	// VantagePoints judges each agent's clients on their own; absent
+	// without agents.
+	VantagePoints []VantagePoint `json:"vantage_points,omitempty"`
 }
 
 // Failed lists acceptance targets that did not pass (failed or
