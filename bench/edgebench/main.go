@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/regiondrill/regiondrill/internal/edge"
+	"github.com/regiondrill/regiondrill/internal/lab/edge"
 )
 
 func main() {

@@ -21,7 +21,7 @@ import (
 	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/load"
 	"github.com/regiondrill/regiondrill/internal/plan"
-	"github.com/regiondrill/regiondrill/internal/target"
+	"github.com/regiondrill/regiondrill/internal/adapter"
 )
 
 // batch is how many records one records event carries, as the engine writes them.
@@ -123,9 +123,9 @@ func run(in, out string, want int) error {
 				}
 			}
 		case ev.Type == journal.Webhooks:
-			var ds []target.Delivery
+			var ds []adapter.Delivery
 			if err = ev.Decode(&ds); err == nil {
-				err = batches(inflateDeliveries(p, evs, ds, k), func(b []target.Delivery) error { return emit(ev, b) })
+				err = batches(inflateDeliveries(p, evs, ds, k), func(b []adapter.Delivery) error { return emit(ev, b) })
 			}
 		default:
 			err = emit(ev, nil)
@@ -229,7 +229,7 @@ func inflateStores(ss []contract.Writes, k int) []contract.Writes {
 // inflateDeliveries copies each delivery with the webhook id its write's
 // copy would carry under the plan's dedupe key. A delivery whose id matches
 // no write (a stray) is copied under a suffixed id.
-func inflateDeliveries(p *plan.Plan, evs []journal.Event, ds []target.Delivery, k int) []target.Delivery {
+func inflateDeliveries(p *plan.Plan, evs []journal.Event, ds []adapter.Delivery, k int) []adapter.Delivery {
 	byID := map[string]load.WriteAttempt{}
 	for _, ev := range evs {
 		if ev.Type != journal.Writes {
@@ -242,7 +242,7 @@ func inflateDeliveries(p *plan.Plan, evs []journal.Event, ds []target.Delivery, 
 			}
 		}
 	}
-	out := make([]target.Delivery, 0, len(ds)*k)
+	out := make([]adapter.Delivery, 0, len(ds)*k)
 	for _, d := range ds {
 		w, ok := byID[d.ID]
 		for c := range k {

@@ -39,7 +39,7 @@ import (
 
 	"github.com/regiondrill/regiondrill/internal/contract"
 	"github.com/regiondrill/regiondrill/internal/lab"
-	"github.com/regiondrill/regiondrill/internal/pool"
+	"github.com/regiondrill/regiondrill/internal/lab/pool"
 )
 
 type result struct {

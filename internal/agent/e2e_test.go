@@ -18,9 +18,9 @@ import (
 
 	"github.com/regiondrill/regiondrill/internal/agent"
 	"github.com/regiondrill/regiondrill/internal/cli"
-	"github.com/regiondrill/regiondrill/internal/edge"
-	"github.com/regiondrill/regiondrill/internal/fault"
 	"github.com/regiondrill/regiondrill/internal/lab"
+	"github.com/regiondrill/regiondrill/internal/lab/edge"
+	"github.com/regiondrill/regiondrill/internal/lab/fault"
 	"github.com/regiondrill/regiondrill/internal/verdict"
 )
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/regiondrill/regiondrill/internal/natsauth"
 	"net"
 	"net/http"
 	"os"
@@ -15,7 +16,6 @@ import (
 
 	"github.com/regiondrill/regiondrill/internal/cli"
 	"github.com/regiondrill/regiondrill/internal/lab"
-	"github.com/regiondrill/regiondrill/internal/writepath"
 )
 
 // startProcess runs a Debian service binary on loopback for one test and
@@ -92,7 +92,7 @@ func TestDrillBOverExternalNATS(t *testing.T) {
 	}
 	port := freePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	auth := writepath.Credentials{User: "regions", Password: "ext-secret"}
+	auth := natsauth.Credentials{User: "regions", Password: "ext-secret"}
 	startProcess(t, addr, "nats-server", "-js", "-a", "127.0.0.1", "-p", fmt.Sprint(port), "-sd", t.TempDir(), "--user", auth.User, "--pass", auth.Password)
 	if l, err := lab.Start(context.Background(), lab.Config{Regions: []string{"us-east", "eu-west"}, NATSURL: "nats://" + addr}); err == nil {
 		_ = l.Close()

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regiondrill/regiondrill/internal/adapter"
 	"github.com/regiondrill/regiondrill/internal/cli"
 	"github.com/regiondrill/regiondrill/internal/lab"
-	"github.com/regiondrill/regiondrill/internal/target"
 )
 
 func freePort(t *testing.T) int {
@@ -111,7 +111,7 @@ func TestDrillsBehindRealHAProxy(t *testing.T) {
 			defer l.Close()
 			ep := l.Endpoints()
 			entry, sock, lockMap := haproxyFront(t, ep, regions)
-			hap := &target.HAProxy{Addr: "unix:" + sock, Backend: "regions"}
+			hap := &adapter.HAProxy{Addr: "unix:" + sock, Backend: "regions"}
 			ctx := context.Background()
 			time.Sleep(700 * time.Millisecond) // first health checks
 			before, err := hap.State(ctx)
@@ -144,7 +144,7 @@ func TestDrillsBehindRealHAProxy(t *testing.T) {
 			if rep.Writes.Acknowledged == 0 || rep.Writes.Lost != 0 || rep.Writes.Duplicates != 0 {
 				t.Fatalf("writes %+v", rep.Writes)
 			}
-			var after map[string]target.ServerState
+			var after map[string]adapter.ServerState
 			deadline := time.Now().Add(10 * time.Second)
 			for time.Now().Before(deadline) { // health checks bring a restored server back
 				if after, err = hap.State(ctx); err == nil && reflect.DeepEqual(after, before) {

@@ -1,8 +1,12 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/regiondrill/regiondrill/internal/adapter"
+	"github.com/regiondrill/regiondrill/internal/embed"
+	"io"
 	"log/slog"
 	"sort"
 	"strings"
@@ -10,8 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/regiondrill/regiondrill/internal/edge"
 	"github.com/regiondrill/regiondrill/internal/lab"
+	"github.com/regiondrill/regiondrill/internal/lab/edge"
 	"github.com/regiondrill/regiondrill/internal/plan"
 )
 
@@ -138,4 +142,45 @@ func printEndpoints(w interface{ Write([]byte) (int, error) }, ep lab.Endpoints,
 	fmt.Fprintf(w, "  sink      %s/deliveries\n", ep.Sink)
 	fmt.Fprintf(w, "  ledger    %s\n", ep.Ledger)
 	fmt.Fprintf(w, "\n  admin token: %s\n\nPress Ctrl-C to stop.\n", ep.Token)
+}
+
+// startPlanLab starts the built-in lab a plan runs against (its regions,
+// routing, misconfigurations, NATS and data directory). It is the only place
+// outside internal/lab that starts one.
+func startPlanLab(ctx context.Context, p *plan.Plan, emb embed.Embedder, logger *slog.Logger, stderr io.Writer) (*lab.Lab, error) {
+	mis, err := lab.ParseMisconfigs(misconfigNames(p))
+	if err != nil {
+		return nil, Usage(err)
+	}
+	creds, err := natsCredentials("$.lab", p.Lab.NATSAuth)
+	if err != nil {
+		return nil, Usage(err)
+	}
+	fmt.Fprintf(stderr, "starting the lab: %s\n", strings.Join(p.Regions, ", "))
+	l, err := lab.Start(ctx, lab.Config{
+		Regions: p.Regions, Primary: p.Primary, Misconfigure: mis, Routing: edge.Mode(p.Routing.Mode),
+		StickTTL: p.StickTTL(), Hysteresis: p.Hysteresis(), Embedder: emb, NATSURL: p.Lab.NATSURL, NATSAuth: creds,
+		DataDir: p.Lab.DataDir, Seed: uint64(p.Seed), Logger: logger,
+	})
+	if err != nil {
+		return nil, Exit(ExitAborted, fmt.Errorf("start the lab: %w", err))
+	}
+	return l, nil
+}
+
+func misconfigNames(p *plan.Plan) []string {
+	var out []string
+	for _, m := range p.Lab.Misconfigure {
+		out = append(out, string(m))
+	}
+	return out
+}
+
+func labEndpoints(l *lab.Lab) adapter.Endpoints {
+	ep := l.Endpoints()
+	t := adapter.Endpoints{Edge: ep.Edge, Faults: ep.Faults, Sink: ep.Sink, Regions: ep.Regions, Token: ep.Token, Proxies: map[string][]string{}}
+	for _, r := range l.Regions() {
+		t.Proxies[r] = l.Proxies(r)
+	}
+	return t
 }

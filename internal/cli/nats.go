@@ -2,17 +2,17 @@ package cli
 
 import (
 	"fmt"
+	"github.com/regiondrill/regiondrill/internal/natsauth"
 	"os"
 
 	"github.com/regiondrill/regiondrill/internal/plan"
-	"github.com/regiondrill/regiondrill/internal/writepath"
 )
 
 // natsCredentials turns a plan's NATS credentials into connect credentials,
 // reading the password from its environment variable: secrets stay out of
 // plans, journals and command lines.
-func natsCredentials(path string, a plan.NATSAuth) (writepath.Credentials, error) {
-	c := writepath.Credentials{User: a.User, CredsFile: a.CredsFile, NKeyFile: a.NKeyFile}
+func natsCredentials(path string, a plan.NATSAuth) (natsauth.Credentials, error) {
+	c := natsauth.Credentials{User: a.User, CredsFile: a.CredsFile, NKeyFile: a.NKeyFile}
 	if a.User == "" {
 		return c, nil
 	}

@@ -10,9 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/regiondrill/regiondrill/internal/adapter"
 	"github.com/regiondrill/regiondrill/internal/drill"
 	"github.com/regiondrill/regiondrill/internal/journal"
-	"github.com/regiondrill/regiondrill/internal/target"
 )
 
 func init() { commands = append(commands, newRollbackCmd) }
@@ -102,7 +102,7 @@ func rollback(cmd *cobra.Command, path string, trust, force, dryRun bool) error 
 	me := fmt.Sprintf("regiondrill rollback pid %d on %s, of %s", os.Getpid(), host, filepath.Base(filepath.Dir(path))+"/"+filepath.Base(path))
 	release, err := drill.TakeLock(cmd.Context(), j, tgt, me)
 	if err != nil {
-		if errors.Is(err, target.ErrNoLock) {
+		if errors.Is(err, adapter.ErrNoLock) {
 			return Usage(err)
 		}
 		return Exit(ExitAborted, fmt.Errorf("refused: %w", err))

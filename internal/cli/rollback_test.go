@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regiondrill/regiondrill/internal/adapter"
 	"github.com/regiondrill/regiondrill/internal/cli"
-	"github.com/regiondrill/regiondrill/internal/target"
 )
 
 // editLine rewrites the first journal line containing marker with edit,
@@ -162,7 +162,7 @@ func TestRollbackRestoresHAProxyWeights(t *testing.T) {
 	l := newLab(t)
 	ep := l.Endpoints()
 	entry, sock, lockMap := haproxyFront(t, ep, []string{"us-east", "eu-west"})
-	hap := &target.HAProxy{Addr: "unix:" + sock, Backend: "regions", LockMap: lockMap}
+	hap := &adapter.HAProxy{Addr: "unix:" + sock, Backend: "regions", LockMap: lockMap}
 	ctx := context.Background()
 	time.Sleep(700 * time.Millisecond) // first health checks
 	before, err := hap.State(ctx)
@@ -180,18 +180,18 @@ func TestRollbackRestoresHAProxyWeights(t *testing.T) {
 	}
 	lt := &labTarget{lab: l, ep: ep, plan: planPath}
 	d, j := lt.startRun(t, "4 observe and clamp")
-	if err := hap.Lock(ctx, "a second drill", time.Minute); !errors.Is(err, target.ErrLocked) || !strings.Contains(err.Error(), "regiondrill pid") {
+	if err := hap.Lock(ctx, "a second drill", time.Minute); !errors.Is(err, adapter.ErrLocked) || !strings.Contains(err.Error(), "regiondrill pid") {
 		t.Fatalf("HAProxy drill lock during the drill: %v", err)
 	}
 	d.Signal(syscall.SIGKILL)
 	_ = d.Wait()
-	if st, err := hap.State(ctx); err != nil || st["us-east"].Admin != target.AdminDrain {
+	if st, err := hap.State(ctx); err != nil || st["us-east"].Admin != adapter.AdminDrain {
 		t.Fatalf("us-east not drained when the drill died (%v): %+v", err, st)
 	}
 	if code, out := lt.runBinary(t, "rollback", j); code != 0 {
 		t.Fatalf("rollback exited %d: %s", code, out)
 	}
-	var after map[string]target.ServerState
+	var after map[string]adapter.ServerState
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		if after, err = hap.State(ctx); err == nil && reflect.DeepEqual(after, before) {
 			break

@@ -15,17 +15,15 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/regiondrill/regiondrill/internal/adapter"
 	"github.com/regiondrill/regiondrill/internal/corpus"
 	"github.com/regiondrill/regiondrill/internal/drill"
-	"github.com/regiondrill/regiondrill/internal/edge"
 	"github.com/regiondrill/regiondrill/internal/embed"
 	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/judge"
-	"github.com/regiondrill/regiondrill/internal/lab"
 	"github.com/regiondrill/regiondrill/internal/plan"
 	"github.com/regiondrill/regiondrill/internal/probe"
 	"github.com/regiondrill/regiondrill/internal/report"
-	"github.com/regiondrill/regiondrill/internal/target"
 	"github.com/regiondrill/regiondrill/internal/verdict"
 )
 
@@ -198,28 +196,15 @@ func runPlan(ctx context.Context, stdout, stderr io.Writer, p *plan.Plan, planJS
 		return err
 	}
 	defer closeTraffic()
-	var tgt *target.HTTP
+	var tgt *adapter.HTTP
 	label := "lab"
 	if p.UsesLab() {
-		mis, err := lab.ParseMisconfigs(misconfigNames(p))
+		l, err := startPlanLab(ctx, p, emb, logger, stderr)
 		if err != nil {
-			return Usage(err)
-		}
-		creds, err := natsCredentials("$.lab", p.Lab.NATSAuth)
-		if err != nil {
-			return Usage(err)
-		}
-		fmt.Fprintf(stderr, "starting the lab: %s\n", strings.Join(p.Regions, ", "))
-		l, err := lab.Start(ctx, lab.Config{
-			Regions: p.Regions, Primary: p.Primary, Misconfigure: mis, Routing: edge.Mode(p.Routing.Mode),
-			StickTTL: p.StickTTL(), Hysteresis: p.Hysteresis(), Embedder: emb, NATSURL: p.Lab.NATSURL, NATSAuth: creds,
-			DataDir: p.Lab.DataDir, Seed: uint64(p.Seed), Logger: logger,
-		})
-		if err != nil {
-			return Exit(ExitAborted, fmt.Errorf("start the lab: %w", err))
+			return err
 		}
 		defer l.Close()
-		tgt = target.New(labEndpoints(l))
+		tgt = adapter.New(labEndpoints(l))
 	} else {
 		if tgt, label, err = planTarget(p); err == nil {
 			err = needToken(p, tgt)
@@ -253,7 +238,7 @@ func runPlan(ctx context.Context, stdout, stderr io.Writer, p *plan.Plan, planJS
 	eng := drill.New(drill.Options{Plan: p, PlanJSON: planJSON, Target: tgt, Journal: jw, Corpus: kb, Embedder: ruler, Logger: logger, Label: label, Owner: owner, Traffic: traffic})
 	runErr := redactErr(eng.Run(ctx), secrets)
 	view.close()
-	if errors.Is(runErr, target.ErrLocked) {
+	if errors.Is(runErr, adapter.ErrLocked) {
 		_ = jw.Close()
 		return Exit(ExitAborted, fmt.Errorf("refused: %w", runErr))
 	}
@@ -285,23 +270,6 @@ func runPlan(ctx context.Context, stdout, stderr io.Writer, p *plan.Plan, planJS
 		return Exit(ExitFail, nil)
 	}
 	return gate
-}
-
-func misconfigNames(p *plan.Plan) []string {
-	var out []string
-	for _, m := range p.Lab.Misconfigure {
-		out = append(out, string(m))
-	}
-	return out
-}
-
-func labEndpoints(l *lab.Lab) target.Endpoints {
-	ep := l.Endpoints()
-	t := target.Endpoints{Edge: ep.Edge, Faults: ep.Faults, Sink: ep.Sink, Regions: ep.Regions, Token: ep.Token, Proxies: map[string][]string{}}
-	for _, r := range l.Regions() {
-		t.Proxies[r] = l.Proxies(r)
-	}
-	return t
 }
 
 func printSummary(w io.Writer, rep *verdict.Report, out string) {

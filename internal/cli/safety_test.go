@@ -16,11 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regiondrill/regiondrill/internal/adapter"
 	"github.com/regiondrill/regiondrill/internal/cli"
 	"github.com/regiondrill/regiondrill/internal/drill"
 	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/lab"
-	"github.com/regiondrill/regiondrill/internal/target"
 )
 
 // These tests drive the real binary against a lab started by the test, kill
@@ -57,7 +57,7 @@ func buildBinary(t *testing.T) string {
 
 type labTarget struct {
 	lab  *lab.Lab
-	tg   *target.HTTP
+	tg   *adapter.HTTP
 	ep   lab.Endpoints
 	plan string
 	hook string // file the plan's hook creates; its undo removes it
@@ -69,7 +69,7 @@ func startLab(t *testing.T, drill string) *labTarget {
 	t.Helper()
 	l := newLab(t)
 	ep := l.Endpoints()
-	tg := target.New(target.Endpoints{Edge: ep.Edge, Faults: ep.Faults, Sink: ep.Sink, Regions: ep.Regions, Token: ep.Token,
+	tg := adapter.New(adapter.Endpoints{Edge: ep.Edge, Faults: ep.Faults, Sink: ep.Sink, Regions: ep.Regions, Token: ep.Token,
 		Proxies: map[string][]string{"us-east": l.Proxies("us-east"), "eu-west": l.Proxies("eu-west")}})
 	dir := t.TempDir()
 	hook := filepath.Join(dir, "hook-applied")

@@ -3,34 +3,34 @@ package cli
 import (
 	"bytes"
 	"fmt"
+	"github.com/regiondrill/regiondrill/internal/contract"
 	"io"
 	"os"
 	"strings"
 
-	"github.com/regiondrill/regiondrill/internal/lab"
+	"github.com/regiondrill/regiondrill/internal/adapter"
 	"github.com/regiondrill/regiondrill/internal/plan"
-	"github.com/regiondrill/regiondrill/internal/target"
 )
 
 // planTarget builds the target a plan names: its regions, the router it
 // names (lab edge, HAProxy, command; its lock or the plan's waiver) and its
 // queue source. run and rollback both build it here, so rollback reaches
 // exactly the endpoints of the run's own plan.
-func planTarget(p *plan.Plan) (*target.HTTP, string, error) {
+func planTarget(p *plan.Plan) (*adapter.HTTP, string, error) {
 	ep, err := targetEndpoints(p)
 	if err != nil {
 		return nil, "", err
 	}
-	tgt, label := target.New(ep), ep.Edge
+	tgt, label := adapter.New(ep), ep.Edge
 	switch q := p.Targets.Queue; q.Kind {
 	case "jetstream":
 		creds, err := natsCredentials("$.targets.queue", q.NATSAuth)
 		if err != nil {
 			return nil, "", err
 		}
-		tgt = tgt.WithBacklog(&target.JetStreamBacklog{URL: q.NATSURL, Streams: q.Streams, Consumer: q.Consumer, Options: creds.Options()})
+		tgt = tgt.WithBacklog(&adapter.JetStreamBacklog{URL: q.NATSURL, Streams: q.Streams, Consumer: q.Consumer, Options: creds.Options()})
 	case "prometheus":
-		tgt = tgt.WithBacklog(&target.PrometheusBacklog{URL: p.Targets.Prometheus.URL, Query: q.Query})
+		tgt = tgt.WithBacklog(&adapter.PrometheusBacklog{URL: p.Targets.Prometheus.URL, Query: q.Query})
 	}
 	if r := planRouter(p); r != nil {
 		tgt, label = tgt.WithRouter(r), string(p.Targets.Router.Kind)+" "+p.Targets.Router.Address+p.Targets.Router.Socket
@@ -40,23 +40,23 @@ func planTarget(p *plan.Plan) (*target.HTTP, string, error) {
 
 // planRouter is the router adapter a plan names (nil: the lab edge's API),
 // wrapped in the explicit waiver when the plan runs it without a lock.
-func planRouter(p *plan.Plan) target.Router {
+func planRouter(p *plan.Plan) adapter.Router {
 	r := p.Targets.Router
-	var out target.Router
+	var out adapter.Router
 	switch r.Kind {
 	case plan.RouterHAProxy:
 		addr := r.Address
 		if r.Socket != "" {
 			addr = "unix:" + r.Socket
 		}
-		out = &target.HAProxy{Addr: addr, Backend: r.Backend, LockMap: r.LockMap}
+		out = &adapter.HAProxy{Addr: addr, Backend: r.Backend, LockMap: r.LockMap}
 	case plan.RouterCommand:
-		out = &target.Command{Set: r.SetWeight, Get: r.GetWeights, LockArgv: r.Lock, UnlockArgv: r.Unlock}
+		out = &adapter.Command{Set: r.SetWeight, Get: r.GetWeights, LockArgv: r.Lock, UnlockArgv: r.Unlock}
 	default:
 		return nil
 	}
 	if r.NoLock {
-		return target.NoLock{Router: out}
+		return adapter.NoLock{Router: out}
 	}
 	return out
 }
@@ -65,13 +65,13 @@ func planRouter(p *plan.Plan) target.Router {
 // token written in the plan or else the one in its token_env (needToken
 // says when there is none). The edge address is only used with the lab
 // router.
-func targetEndpoints(p *plan.Plan) (target.Endpoints, error) {
+func targetEndpoints(p *plan.Plan) (adapter.Endpoints, error) {
 	t := p.Targets
 	edge := strings.TrimSuffix(t.Entry, "/") // the load goes here
 	if edge == "" {
 		edge = "http://" + t.Router.Address
 	}
-	ep := target.Endpoints{Edge: edge, Faults: strings.TrimSuffix(strings.TrimSuffix(t.Faults, "/"), "/faults"),
+	ep := adapter.Endpoints{Edge: edge, Faults: strings.TrimSuffix(strings.TrimSuffix(t.Faults, "/"), "/faults"),
 		Sink: strings.TrimSuffix(strings.TrimSuffix(t.Sink, "/"), "/deliveries"), Regions: map[string]string{}, Proxies: map[string][]string{}}
 	for _, r := range p.Regions {
 		rt := t.Regions[r]
@@ -79,8 +79,8 @@ func targetEndpoints(p *plan.Plan) (target.Endpoints, error) {
 		if ep.Token == "" {
 			ep.Token = rt.Token
 		}
-		// The lab names its proxies after the region and its egress routes.
-		ep.Proxies[r] = lab.ProxyNames(r, p.Regions)
+		// The fault service names its proxies after the region and its egress routes.
+		ep.Proxies[r] = contract.ProxyNames(r, p.Regions)
 	}
 	if ep.Token == "" {
 		ep.Token = os.Getenv(t.TokenEnv)
@@ -89,7 +89,7 @@ func targetEndpoints(p *plan.Plan) (target.Endpoints, error) {
 }
 
 // needToken says what is missing when a plan's target has no admin token.
-func needToken(p *plan.Plan, tgt *target.HTTP) error {
+func needToken(p *plan.Plan, tgt *adapter.HTTP) error {
 	if tgt.Endpoints().Token != "" {
 		return nil
 	}

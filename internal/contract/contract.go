@@ -195,3 +195,17 @@ const (
 	HeaderIndexHash      = "X-Index-Hash" // response: INDEX_HASH of the index that answered
 	StickyCookie         = "rd_sticky"
 )
+
+// ProxyNames names the fault proxies of a region among these regions, as the
+// fault service of the contract names them: its ingress (the region's name),
+// one egress proxy per peer region, and one each to the ledger and the
+// webhook sink. A blackhole of the region cuts all of them.
+func ProxyNames(name string, regions []string) []string {
+	out := []string{name}
+	for _, peer := range regions {
+		if peer != name {
+			out = append(out, name+">"+peer)
+		}
+	}
+	return append(out, name+">ledger", name+">sink")
+}

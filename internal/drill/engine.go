@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/regiondrill/regiondrill/internal/adapter"
 	"github.com/regiondrill/regiondrill/internal/contract"
 	"github.com/regiondrill/regiondrill/internal/corpus"
 	"github.com/regiondrill/regiondrill/internal/embed"
@@ -25,7 +26,6 @@ import (
 	"github.com/regiondrill/regiondrill/internal/load"
 	"github.com/regiondrill/regiondrill/internal/plan"
 	"github.com/regiondrill/regiondrill/internal/pulse"
-	"github.com/regiondrill/regiondrill/internal/target"
 )
 
 // Errors that end a run early.
@@ -44,7 +44,7 @@ var (
 type Options struct {
 	Plan     *plan.Plan
 	PlanJSON json.RawMessage
-	Target   *target.HTTP
+	Target   *adapter.HTTP
 	Journal  *journal.Writer
 	Corpus   *corpus.Corpus
 	Embedder embed.Embedder
@@ -85,7 +85,7 @@ type IndexState struct {
 type Engine struct {
 	o       Options
 	p       *plan.Plan
-	t       *target.HTTP
+	t       *adapter.HTTP
 	j       *journal.Writer
 	log     *slog.Logger
 	snap    Snapshot
@@ -118,16 +118,16 @@ func New(o Options) *Engine {
 
 // RunStart is the data of the run_start event.
 type RunStart struct {
-	Plan      json.RawMessage  `json:"plan"`
-	Target    string           `json:"target"`
-	Endpoints target.Endpoints `json:"endpoints"`
-	Origin    time.Time        `json:"origin"`
-	Snapshot  Snapshot         `json:"snapshot"`
-	Regions   []string         `json:"regions"`
-	Drills    []string         `json:"drills"`
-	Owner     string           `json:"owner"`
-	PID       int              `json:"pid,omitempty"`  // the drill's process, so rollback can tell a dead drill from a live one
-	Host      string           `json:"host,omitempty"` // where it ran
+	Plan      json.RawMessage   `json:"plan"`
+	Target    string            `json:"target"`
+	Endpoints adapter.Endpoints `json:"endpoints"`
+	Origin    time.Time         `json:"origin"`
+	Snapshot  Snapshot          `json:"snapshot"`
+	Regions   []string          `json:"regions"`
+	Drills    []string          `json:"drills"`
+	Owner     string            `json:"owner"`
+	PID       int               `json:"pid,omitempty"`  // the drill's process, so rollback can tell a dead drill from a live one
+	Host      string            `json:"host,omitempty"` // where it ran
 }
 
 // RunEnd is the data of the run_end event.
@@ -268,13 +268,13 @@ func (e *Engine) snapshot(ctx context.Context) (Snapshot, error) {
 
 // Change is the data of an intent event: the action and its undo.
 type Change struct {
-	Do   target.Action  `json:"do"`
-	Undo *target.Action `json:"undo,omitempty"`
-	Why  string         `json:"why"`
+	Do   adapter.Action  `json:"do"`
+	Undo *adapter.Action `json:"undo,omitempty"`
+	Why  string          `json:"why"`
 }
 
 // apply journals a change with its undo, applies it, and journals the result.
-func (e *Engine) apply(ctx context.Context, step string, do target.Action, undo *target.Action, why string) error {
+func (e *Engine) apply(ctx context.Context, step string, do adapter.Action, undo *adapter.Action, why string) error {
 	if e.tripped.Load() {
 		return fmt.Errorf("%w: no change after a stop condition tripped", ErrStopped)
 	}
@@ -290,14 +290,14 @@ func (e *Engine) apply(ctx context.Context, step string, do target.Action, undo 
 		return err
 	}
 	err := e.do(ctx, do)
-	if do.Kind == target.Hook && undo != nil {
+	if do.Kind == adapter.Hook && undo != nil {
 		e.mu.Lock()
 		e.hookUndos = append(e.hookUndos, hookUndo{id: id, undo: *undo})
 		e.mu.Unlock()
 	}
 	if err != nil {
 		failed := map[string]string{}
-		for _, re := range target.RegionErrors(err) {
+		for _, re := range adapter.RegionErrors(err) {
 			failed[re.Region] = re.Err.Error()
 		}
 		_, _ = e.j.Append(journal.ApplyFailed, step, id, ApplyFailure{Error: err.Error(), Regions: failed})

@@ -8,9 +8,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/regiondrill/regiondrill/internal/adapter"
 	"github.com/regiondrill/regiondrill/internal/contract"
 	"github.com/regiondrill/regiondrill/internal/journal"
-	"github.com/regiondrill/regiondrill/internal/target"
 )
 
 // PurgeEvidence is journaled around every cache purge (note cache_purge):
@@ -45,13 +45,13 @@ func (e *Engine) purgeWithEvidence(ctx context.Context, d *drillRun, step, regio
 	ev := PurgeEvidence{Drill: d.letter, Region: region, Asked: len(e.hotQuestions())}
 	defer func() { _, _ = e.j.Append(journal.Note, step, "", map[string]any{"cache_purge": ev}) }()
 	var errs []error
-	if err := e.t.Do(ctx, target.Action{Kind: target.Warm, Region: region, Tenant: purgeTenant, Questions: e.hotQuestions()}); err != nil {
+	if err := e.t.Do(ctx, adapter.Action{Kind: adapter.Warm, Region: region, Tenant: purgeTenant, Questions: e.hotQuestions()}); err != nil {
 		errs = append(errs, fmt.Errorf("warm before the purge: %w", err))
 	}
 	ev.EntriesBefore = e.cacheEntries(ctx, region, &errs)
 	ev.HitsBefore = e.askCached(ctx, region, &ev, &errs)
 	e.mark(d, "purge", "purge "+region)
-	err := e.apply(ctx, step, target.Action{Kind: target.Purge, Region: region}, nil, "purge the region's cache")
+	err := e.apply(ctx, step, adapter.Action{Kind: adapter.Purge, Region: region}, nil, "purge the region's cache")
 	ev.AtMS = e.j.Since()
 	if err != nil {
 		ev.Error = errors.Join(append(errs, err)...).Error()

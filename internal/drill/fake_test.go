@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regiondrill/regiondrill/internal/adapter"
 	"github.com/regiondrill/regiondrill/internal/contract"
 	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/plan"
-	"github.com/regiondrill/regiondrill/internal/target"
 )
 
 // fakeTarget is a target over HTTP with every part in one test server:
@@ -25,7 +25,7 @@ type fakeTarget struct {
 	health  map[string]contract.Health
 	down    map[string]bool // regions whose /health fails
 	weights map[string]int
-	faults  []target.Fault
+	faults  []adapter.Fault
 	calls   []string // admin calls: "region path body"
 	// faultsGETFails fails this many GET /faults before answering again.
 	faultsGETFails int
@@ -173,7 +173,7 @@ func (f *fakeTarget) engine(planJSON string) (*Engine, string) {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	ep := target.Endpoints{Edge: f.srv.URL, Faults: f.srv.URL, Token: "admin-token-for-tests",
+	ep := adapter.Endpoints{Edge: f.srv.URL, Faults: f.srv.URL, Token: "admin-token-for-tests",
 		Regions: map[string]string{"us-east": f.srv.URL + "/us-east", "eu-west": f.srv.URL + "/eu-west"},
 		Proxies: map[string][]string{"us-east": {"us-east", "us-east-egress"}, "eu-west": {"eu-west", "eu-west-egress"}}}
 	path := filepath.Join(f.t.TempDir(), "journal.jsonl")
@@ -182,7 +182,7 @@ func (f *fakeTarget) engine(planJSON string) (*Engine, string) {
 		f.t.Fatal(err)
 	}
 	f.t.Cleanup(func() { _ = j.Close() })
-	e := New(Options{Plan: p, Target: target.New(ep), Journal: j, Owner: "test drill"})
+	e := New(Options{Plan: p, Target: adapter.New(ep), Journal: j, Owner: "test drill"})
 	if e.snap, err = e.snapshot(f.t.Context()); err != nil {
 		f.t.Fatal(err)
 	}

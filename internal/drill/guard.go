@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/regiondrill/regiondrill/internal/adapter"
 	"github.com/regiondrill/regiondrill/internal/contract"
-	"github.com/regiondrill/regiondrill/internal/target"
 )
 
 // gateOK is the drill's copy of the edge's contract health gate
@@ -96,14 +96,14 @@ func (e *Engine) guardHealth(ctx context.Context) (map[string]contract.Health, m
 
 // guarded lists the changes the survivor guard checks: each can take a
 // region out of service or hand the writes to one.
-var guarded = []target.ActionKind{target.SetWeights, target.Blackhole, target.Freeze, target.Promote}
+var guarded = []adapter.ActionKind{adapter.SetWeights, adapter.Blackhole, adapter.Freeze, adapter.Promote}
 
 // survivorGuard refuses a change after which fewer than
 // min_serving_regions regions would serve: have weight and pass the
 // contract health gate. A promotion is refused when the promoted region
 // fails the gate. Unfreezing never is (it only gives writes back).
-func (e *Engine) survivorGuard(ctx context.Context, a target.Action) error {
-	if !slices.Contains(guarded, a.Kind) || (a.Kind == target.Freeze && !a.Frozen) {
+func (e *Engine) survivorGuard(ctx context.Context, a adapter.Action) error {
+	if !slices.Contains(guarded, a.Kind) || (a.Kind == adapter.Freeze && !a.Frozen) {
 		return nil
 	}
 	wctx, cancel := context.WithTimeout(ctx, guardTimeout)
@@ -127,11 +127,11 @@ func (e *Engine) survivorGuard(ctx context.Context, a target.Action) error {
 		}
 		return ok
 	}
-	if a.Kind == target.Promote && !healthy(a.Primary) {
+	if a.Kind == adapter.Promote && !healthy(a.Primary) {
 		return fmt.Errorf("%w: promote %s: it fails the health gate (%s)", ErrNoSurvivor, a.Primary, why[a.Primary])
 	}
 	after := weights
-	if a.Kind == target.SetWeights {
+	if a.Kind == adapter.SetWeights {
 		after = a.Weights
 	}
 	var serving []string
@@ -143,7 +143,7 @@ func (e *Engine) survivorGuard(ctx context.Context, a target.Action) error {
 		switch {
 		case w <= 0:
 			why[r] = "weight 0"
-		case a.Kind == target.Blackhole && r == a.Region:
+		case a.Kind == adapter.Blackhole && r == a.Region:
 			why[r] = "blackholed by this change"
 		case healthy(r):
 			serving = append(serving, r)

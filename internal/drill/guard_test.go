@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/regiondrill/regiondrill/internal/adapter"
 	"github.com/regiondrill/regiondrill/internal/contract"
-	"github.com/regiondrill/regiondrill/internal/target"
 )
 
 // Issue 14, finding 8: the guard covered weight changes only and counted
@@ -20,28 +20,28 @@ func TestSurvivorGuardCountsOnlyHealthyRegions(t *testing.T) {
 	cases := []struct {
 		name   string
 		break_ func(*fakeTarget)
-		a      target.Action
+		a      adapter.Action
 		refuse string // "" = allowed
 	}{
-		{"weights to a healthy survivor", nil, target.Action{Kind: target.SetWeights, Weights: map[string]int{"us-east": 0, "eu-west": 100}}, ""},
-		{"weights leaving nothing", nil, target.Action{Kind: target.SetWeights, Weights: map[string]int{"us-east": 0, "eu-west": 0}}, "weight 0"},
+		{"weights to a healthy survivor", nil, adapter.Action{Kind: adapter.SetWeights, Weights: map[string]int{"us-east": 0, "eu-west": 100}}, ""},
+		{"weights leaving nothing", nil, adapter.Action{Kind: adapter.SetWeights, Weights: map[string]int{"us-east": 0, "eu-west": 0}}, "weight 0"},
 		{"weights to a survivor that is not ready", func(f *fakeTarget) { f.set("eu-west", notReady) },
-			target.Action{Kind: target.SetWeights, Weights: map[string]int{"us-east": 0, "eu-west": 100}}, "eu-west: not ready"},
-		{"blackhole with a healthy survivor", nil, target.Action{Kind: target.Blackhole, Region: "us-east"}, ""},
+			adapter.Action{Kind: adapter.SetWeights, Weights: map[string]int{"us-east": 0, "eu-west": 100}}, "eu-west: not ready"},
+		{"blackhole with a healthy survivor", nil, adapter.Action{Kind: adapter.Blackhole, Region: "us-east"}, ""},
 		{"blackhole with a skewed survivor", func(f *fakeTarget) { f.set("eu-west", skewed) },
-			target.Action{Kind: target.Blackhole, Region: "us-east"}, "index_hash"},
+			adapter.Action{Kind: adapter.Blackhole, Region: "us-east"}, "index_hash"},
 		{"blackhole with the survivor unreachable", func(f *fakeTarget) { f.down["eu-west"] = true },
-			target.Action{Kind: target.Blackhole, Region: "us-east"}, "eu-west: unreachable"},
+			adapter.Action{Kind: adapter.Blackhole, Region: "us-east"}, "eu-west: unreachable"},
 		{"blackhole with the survivor at weight 0", func(f *fakeTarget) { f.weights["eu-west"] = 0 },
-			target.Action{Kind: target.Blackhole, Region: "us-east"}, "eu-west: weight 0"},
+			adapter.Action{Kind: adapter.Blackhole, Region: "us-east"}, "eu-west: weight 0"},
 		{"freeze with nothing healthy", func(f *fakeTarget) { f.set("eu-west", notReady); f.set("us-east", notReady) },
-			target.Action{Kind: target.Freeze, Region: "eu-west", Frozen: true}, "not ready"},
+			adapter.Action{Kind: adapter.Freeze, Region: "eu-west", Frozen: true}, "not ready"},
 		{"unfreeze with nothing healthy", func(f *fakeTarget) { f.set("eu-west", notReady); f.set("us-east", notReady) },
-			target.Action{Kind: target.Freeze, Region: "eu-west", Frozen: false}, ""},
-		{"freeze every region of a healthy target", nil, target.Action{Kind: target.Freeze, Region: "us-east", Frozen: true}, ""},
-		{"promote a healthy survivor", nil, target.Action{Kind: target.Promote, Primary: "eu-west", Epoch: 2}, ""},
+			adapter.Action{Kind: adapter.Freeze, Region: "eu-west", Frozen: false}, ""},
+		{"freeze every region of a healthy target", nil, adapter.Action{Kind: adapter.Freeze, Region: "us-east", Frozen: true}, ""},
+		{"promote a healthy survivor", nil, adapter.Action{Kind: adapter.Promote, Primary: "eu-west", Epoch: 2}, ""},
 		{"promote a region that is down", func(f *fakeTarget) { f.down["eu-west"] = true },
-			target.Action{Kind: target.Promote, Primary: "eu-west", Epoch: 2}, "promote eu-west"},
+			adapter.Action{Kind: adapter.Promote, Primary: "eu-west", Epoch: 2}, "promote eu-west"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

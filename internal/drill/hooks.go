@@ -13,20 +13,20 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/regiondrill/regiondrill/internal/adapter"
 	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/plan"
-	"github.com/regiondrill/regiondrill/internal/target"
 )
 
 type hookUndo struct {
 	id   string
-	undo target.Action
+	undo adapter.Action
 }
 
 // do applies an action: hooks run here, as argv (never through a shell);
-// everything else goes to the target.
-func (e *Engine) do(ctx context.Context, a target.Action) error {
-	if a.Kind != target.Hook {
+// everything else goes to the adapter.
+func (e *Engine) do(ctx context.Context, a adapter.Action) error {
+	if a.Kind != adapter.Hook {
 		return e.t.Do(ctx, a)
 	}
 	return runHook(ctx, a.Argv, a.Env, time.Duration(a.TimeoutMS)*time.Millisecond)
@@ -128,11 +128,11 @@ func (e *Engine) runHooks(ctx context.Context, d *drillRun, step, when string) e
 			continue
 		}
 		ms := int64(h.TimeoutS * 1000)
-		var undo *target.Action
+		var undo *adapter.Action
 		if len(h.Undo) > 0 {
-			undo = &target.Action{Kind: target.Hook, Argv: h.Undo, Env: h.Env, TimeoutMS: ms}
+			undo = &adapter.Action{Kind: adapter.Hook, Argv: h.Undo, Env: h.Env, TimeoutMS: ms}
 		}
-		if err := e.apply(ctx, step, target.Action{Kind: target.Hook, Argv: h.Run, Env: h.Env, TimeoutMS: ms}, undo, "hook "+when+" "+step); err != nil {
+		if err := e.apply(ctx, step, adapter.Action{Kind: adapter.Hook, Argv: h.Run, Env: h.Env, TimeoutMS: ms}, undo, "hook "+when+" "+step); err != nil {
 			return fmt.Errorf("hook %v: %w", h.Run, err)
 		}
 	}
@@ -153,7 +153,7 @@ func hooksToUndo(evs []journal.Event) []hookUndo {
 	}
 	for _, ev := range evs {
 		var c Change
-		if ev.Type == journal.Intent && !undone[ev.ID] && ev.Decode(&c) == nil && c.Do.Kind == target.Hook && c.Undo != nil {
+		if ev.Type == journal.Intent && !undone[ev.ID] && ev.Decode(&c) == nil && c.Do.Kind == adapter.Hook && c.Undo != nil {
 			out = append(out, hookUndo{id: ev.ID, undo: *c.Undo})
 		}
 	}

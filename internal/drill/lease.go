@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/regiondrill/regiondrill/internal/adapter"
 	"github.com/regiondrill/regiondrill/internal/journal"
-	"github.com/regiondrill/regiondrill/internal/target"
 )
 
 // StopLeaseLost is the stop condition of a drill that lost a lease it
@@ -81,7 +81,7 @@ func (e *Engine) renewLock(ctx context.Context) {
 	switch {
 	case err == nil:
 		e.leases.renewed(lockName, now)
-	case errors.Is(err, target.ErrLocked):
+	case errors.Is(err, adapter.ErrLocked):
 		e.leaseLost("the drill lock is held by another: " + err.Error())
 	case leaseLost(e.leases.last(lockName), now, lockLease):
 		e.leaseLost(fmt.Sprintf("the drill lock was not renewed for %s (lease %s): %v",
@@ -167,7 +167,7 @@ func (e *Engine) renewFaults(ctx context.Context, region string) error {
 		}
 		n++
 		err := e.t.RenewFault(ctx, f.ID, time.Duration(e.leaseMS())*time.Millisecond)
-		var he *target.Error
+		var he *adapter.Error
 		if errors.As(err, &he) && he.Status == http.StatusNotFound {
 			return fmt.Errorf("%w: %s expired", errFaultGone, f.ID)
 		}

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/regiondrill/regiondrill/internal/adapter"
 	"github.com/regiondrill/regiondrill/internal/contract"
 	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/load"
@@ -19,7 +20,6 @@ import (
 	"github.com/regiondrill/regiondrill/internal/plan"
 	"github.com/regiondrill/regiondrill/internal/probe"
 	"github.com/regiondrill/regiondrill/internal/pulse"
-	"github.com/regiondrill/regiondrill/internal/target"
 	"github.com/regiondrill/regiondrill/internal/verdict"
 )
 
@@ -770,7 +770,7 @@ func checkCacheRewarmed(c *checkEnv) (bool, string, string) {
 	return true, "rewarmed", detail
 }
 
-var _ = target.Action{}
+var _ = adapter.Action{}
 
 // backlog is the total write and webhook backlog of every region, or -1
 // when a region cannot be read. Regions are read one after the other, so a

@@ -10,11 +10,11 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/regiondrill/regiondrill/internal/adapter"
 	"github.com/regiondrill/regiondrill/internal/contract"
 	"github.com/regiondrill/regiondrill/internal/corpus"
 	"github.com/regiondrill/regiondrill/internal/embed"
 	"github.com/regiondrill/regiondrill/internal/plan"
-	"github.com/regiondrill/regiondrill/internal/target"
 )
 
 // probeRegionAgainst runs a probe set against one local region whose /ask
@@ -54,7 +54,7 @@ func probeRegionAgainst(t *testing.T, n int, fails func(q string) int) (probeSet
 		t.Fatal(err)
 	}
 	e := New(Options{Plan: p, Corpus: kb, Embedder: embed.NewHash(embed.DefaultHashOptions),
-		Target: target.New(target.Endpoints{Regions: map[string]string{"us-east": srv.URL}})})
+		Target: adapter.New(adapter.Endpoints{Regions: map[string]string{"us-east": srv.URL}})})
 	set, err := e.probeRegion(context.Background(), "us-east", n, 2)
 	return set, asks, err
 }

@@ -7,15 +7,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/regiondrill/regiondrill/internal/adapter"
 	"github.com/regiondrill/regiondrill/internal/journal"
-	"github.com/regiondrill/regiondrill/internal/target"
 )
 
 // Planned is one action a restore would take, as a dry run lists it.
 type Planned struct {
-	Action target.Action `json:"action"`
-	Why    string        `json:"why"`
-	Sends  string        `json:"sends"` // where it goes and what it sends
+	Action adapter.Action `json:"action"`
+	Why    string         `json:"why"`
+	Sends  string         `json:"sends"` // where it goes and what it sends
 }
 
 // restorer runs the actions that bring the target back to the snapshot or,
@@ -38,7 +38,7 @@ func (r *restorer) fail(err error) {
 
 // do journals an action with the restore id, applies it and journals the
 // outcome; dry, it lists the action. It reports whether it succeeded.
-func (r *restorer) do(ctx context.Context, a target.Action, why string) bool {
+func (r *restorer) do(ctx context.Context, a adapter.Action, why string) bool {
 	e := r.e
 	if r.dry {
 		r.mu.Lock()
@@ -67,10 +67,10 @@ var restoreRetries = []time.Duration{500 * time.Millisecond, time.Second, 2 * ti
 
 // retry applies a target action, again after each of restoreRetries while
 // it fails.
-func (r *restorer) retry(ctx context.Context, a target.Action) error {
+func (r *restorer) retry(ctx context.Context, a adapter.Action) error {
 	err := r.e.do(ctx, a)
 	for _, wait := range restoreRetries {
-		if err == nil || a.Kind == target.Hook {
+		if err == nil || a.Kind == adapter.Hook {
 			return err
 		}
 		select {
@@ -151,11 +151,11 @@ func (r *restorer) undoHooks(ctx context.Context, hooks []hookUndo) {
 func (r *restorer) target(ctx context.Context) {
 	e, s := r.e, r.e.snap
 	for _, reg := range e.p.Regions {
-		r.do(ctx, target.Action{Kind: target.ClearFaults, Region: reg, Scope: "ingress"}, "lift ingress faults: reach the region first")
+		r.do(ctx, adapter.Action{Kind: adapter.ClearFaults, Region: reg, Scope: "ingress"}, "lift ingress faults: reach the region first")
 	}
 	defer func() {
 		for _, reg := range e.p.Regions {
-			r.do(ctx, target.Action{Kind: target.ClearFaults, Region: reg}, "lift egress faults")
+			r.do(ctx, adapter.Action{Kind: adapter.ClearFaults, Region: reg}, "lift egress faults")
 		}
 	}()
 	for _, reg := range e.p.Regions {
@@ -163,15 +163,15 @@ func (r *restorer) target(ctx context.Context) {
 	}
 	r.primary(ctx)
 	for _, reg := range e.p.Regions {
-		r.do(ctx, target.Action{Kind: target.EmitFrom, Region: reg, EmitFrom: s.EmitFrom[reg]}, "restore the emit policy")
-		r.do(ctx, target.Action{Kind: target.Freeze, Region: reg, Frozen: s.Frozen[reg]}, "restore the freeze flag")
+		r.do(ctx, adapter.Action{Kind: adapter.EmitFrom, Region: reg, EmitFrom: s.EmitFrom[reg]}, "restore the emit policy")
+		r.do(ctx, adapter.Action{Kind: adapter.Freeze, Region: reg, Frozen: s.Frozen[reg]}, "restore the freeze flag")
 		if n, ok := s.MinInst[reg]; ok {
-			r.do(ctx, target.Action{Kind: target.Scale, Region: reg, MinInstances: &n}, fmt.Sprintf("restore min instances (%d)", n))
+			r.do(ctx, adapter.Action{Kind: adapter.Scale, Region: reg, MinInstances: &n}, fmt.Sprintf("restore min instances (%d)", n))
 		}
 		r.topK(ctx, reg)
 	}
 	if len(s.Weights) > 0 {
-		r.do(ctx, target.Action{Kind: target.SetWeights, Weights: s.Weights}, "restore weights")
+		r.do(ctx, adapter.Action{Kind: adapter.SetWeights, Weights: s.Weights}, "restore weights")
 	}
 }
 
@@ -191,7 +191,7 @@ func (r *restorer) index(ctx context.Context, reg string) {
 	if err == nil {
 		now = h.IndexHash
 	}
-	a := target.Action{Kind: target.Rebuild, Region: reg, Analyzer: want.Analyzer, Metric: want.Metric}
+	a := adapter.Action{Kind: adapter.Rebuild, Region: reg, Analyzer: want.Analyzer, Metric: want.Metric}
 	if !r.do(ctx, a, fmt.Sprintf("INDEX_HASH %s, the snapshot's is %s: rebuild with analyzer %s, metric %s", now, want.Hash, want.Analyzer, want.Metric)) || r.dry {
 		return
 	}
@@ -226,7 +226,7 @@ func (r *restorer) primary(ctx context.Context) {
 	}
 	if !ok && !r.dry {
 		r.fail(fmt.Errorf("old primary %s not promoted back: it fails the health gate (%s); the primary stays where the drill left it", s.Primary, why))
-		_, _ = e.j.Append(journal.Note, r.step, "", map[string]string{"refused": string(target.Promote), "region": s.Primary, "why": why})
+		_, _ = e.j.Append(journal.Note, r.step, "", map[string]string{"refused": string(adapter.Promote), "region": s.Primary, "why": why})
 		return
 	}
 	state := "it passes the health gate"
@@ -234,7 +234,7 @@ func (r *restorer) primary(ctx context.Context) {
 		state = "if it passes the health gate once faults are lifted (now: " + why + ")"
 	}
 	for _, reg := range e.p.Regions {
-		r.do(ctx, target.Action{Kind: target.Freeze, Region: reg, Frozen: true}, "fence before restoring the primary")
+		r.do(ctx, adapter.Action{Kind: adapter.Freeze, Region: reg, Frozen: true}, "fence before restoring the primary")
 	}
 	epoch := max(top, e.epoch) + 1
 	if !r.dry {
@@ -242,7 +242,7 @@ func (r *restorer) primary(ctx context.Context) {
 		e.epoch = epoch
 		e.mu.Unlock()
 	}
-	r.do(ctx, target.Action{Kind: target.Promote, Primary: s.Primary, Epoch: epoch}, "restore the home primary: "+state)
+	r.do(ctx, adapter.Action{Kind: adapter.Promote, Primary: s.Primary, Epoch: epoch}, "restore the home primary: "+state)
 }
 
 // topK puts a region's default top-k back: first to the index's own (0,
@@ -253,20 +253,20 @@ func (r *restorer) topK(ctx context.Context, reg string) {
 	zero := 0
 	want, known := e.snap.K[reg]
 	if !known {
-		r.do(ctx, target.Action{Kind: target.Scale, Region: reg, K: &zero}, "restore the index's own top-k (the snapshot has no k)")
+		r.do(ctx, adapter.Action{Kind: adapter.Scale, Region: reg, K: &zero}, "restore the index's own top-k (the snapshot has no k)")
 		return
 	}
 	if h, err := e.t.Health(ctx, reg); err == nil && h.K == want {
 		return
 	}
-	if !r.do(ctx, target.Action{Kind: target.Scale, Region: reg, K: &zero}, fmt.Sprintf("top-k back to the index's own (the snapshot's is %d)", want)) || r.dry {
+	if !r.do(ctx, adapter.Action{Kind: adapter.Scale, Region: reg, K: &zero}, fmt.Sprintf("top-k back to the index's own (the snapshot's is %d)", want)) || r.dry {
 		return
 	}
 	if h, err := e.t.Health(ctx, reg); err == nil && h.K == want {
 		return
 	}
 	k := want
-	if r.do(ctx, target.Action{Kind: target.Scale, Region: reg, K: &k}, fmt.Sprintf("top-k back to the snapshot's clamp %d", want)) {
+	if r.do(ctx, adapter.Action{Kind: adapter.Scale, Region: reg, K: &k}, fmt.Sprintf("top-k back to the snapshot's clamp %d", want)) {
 		if h, err := e.t.Health(ctx, reg); err != nil || h.K != want {
 			r.fail(fmt.Errorf("top-k of %s not restored: %d, the snapshot's is %d", reg, h.K, want))
 		}

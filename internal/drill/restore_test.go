@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regiondrill/regiondrill/internal/adapter"
 	"github.com/regiondrill/regiondrill/internal/contract"
-	"github.com/regiondrill/regiondrill/internal/target"
 )
 
 // Issue 14, finding 5: restore never undid an index rebuild, forced top-k to
@@ -21,10 +21,10 @@ func TestRestorePutsBackIndexTopKAndMinInstances(t *testing.T) {
 	want := e.snap
 	ctx := context.Background()
 	k, n := 3, 8
-	for _, a := range []target.Action{
-		{Kind: target.Rebuild, Region: "us-east", Analyzer: "simple"}, // drill C's skewed follower
-		{Kind: target.Scale, Region: "eu-west", K: &k},                // the clamp
-		{Kind: target.Scale, Region: "eu-west", MinInstances: &n},     // the pre-warm
+	for _, a := range []adapter.Action{
+		{Kind: adapter.Rebuild, Region: "us-east", Analyzer: "simple"}, // drill C's skewed follower
+		{Kind: adapter.Scale, Region: "eu-west", K: &k},                // the clamp
+		{Kind: adapter.Scale, Region: "eu-west", MinInstances: &n},     // the pre-warm
 	} {
 		if err := e.t.Do(ctx, a); err != nil {
 			t.Fatal(err)
@@ -67,7 +67,7 @@ func TestRestoreDoesNotPromoteAnUnhealthyOldPrimary(t *testing.T) {
 	f := newFake(t)
 	e, _ := f.engine("")
 	ctx := context.Background()
-	if err := e.t.Do(ctx, target.Action{Kind: target.Promote, Primary: "eu-west", Epoch: 2}); err != nil {
+	if err := e.t.Do(ctx, adapter.Action{Kind: adapter.Promote, Primary: "eu-west", Epoch: 2}); err != nil {
 		t.Fatal(err)
 	}
 	f.set("us-east", func(h *contract.Health) { h.Ready = false })
@@ -95,7 +95,7 @@ func TestHookUndoDoesNotHoldUpRestore(t *testing.T) {
 	f := newFake(t)
 	e, _ := f.engine("")
 	f.weights = map[string]int{"us-east": 0, "eu-west": 100}
-	e.hookUndos = []hookUndo{{id: "c001", undo: target.Action{Kind: target.Hook, Argv: []string{"sleep", "30"}, TimeoutMS: 1500}}}
+	e.hookUndos = []hookUndo{{id: "c001", undo: adapter.Action{Kind: adapter.Hook, Argv: []string{"sleep", "30"}, TimeoutMS: 1500}}}
 	start := time.Now()
 	var restoredAt time.Time
 	go func() {
@@ -129,9 +129,9 @@ func TestDryRunListsAndChangesNothing(t *testing.T) {
 	f := newFake(t)
 	e, _ := f.engine("")
 	ctx := context.Background()
-	_ = e.t.Do(ctx, target.Action{Kind: target.Promote, Primary: "eu-west", Epoch: 2})
+	_ = e.t.Do(ctx, adapter.Action{Kind: adapter.Promote, Primary: "eu-west", Epoch: 2})
 	f.set("us-east", func(h *contract.Health) { h.IndexHash = "ih-simple" })
-	e.hookUndos = []hookUndo{{id: "c001", undo: target.Action{Kind: target.Hook, Argv: []string{"/usr/local/bin/undo-it", "us-east"}, TimeoutMS: 1000}}}
+	e.hookUndos = []hookUndo{{id: "c001", undo: adapter.Action{Kind: adapter.Hook, Argv: []string{"/usr/local/bin/undo-it", "us-east"}, TimeoutMS: 1000}}}
 	calls := len(f.adminCalls())
 	plan, err := e.runRestore(ctx, "dry", true)
 	if err != nil {

@@ -9,9 +9,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/regiondrill/regiondrill/internal/adapter"
 	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/plan"
-	"github.com/regiondrill/regiondrill/internal/target"
 )
 
 // Errors of a rollback that refuses to start.
@@ -73,13 +73,13 @@ func (j *Journaled) Restored() bool {
 	return false
 }
 
-// engine is an engine positioned where the dead drill left the target.
-func (j *Journaled) engine(t *target.HTTP, w *journal.Writer) *Engine {
+// engine is an engine positioned where the dead drill left the adapter.
+func (j *Journaled) engine(t *adapter.HTTP, w *journal.Writer) *Engine {
 	e := New(Options{Plan: j.Plan, Target: t, Journal: w})
 	e.snap, e.epoch = j.Start.Snapshot, j.Start.Snapshot.Epoch
 	for _, ev := range j.events { // promotions since the snapshot raised the epoch
-		var a target.Action
-		if (ev.Type == journal.Applied || ev.Type == journal.Undone) && ev.Decode(&a) == nil && a.Kind == target.Promote {
+		var a adapter.Action
+		if (ev.Type == journal.Applied || ev.Type == journal.Undone) && ev.Decode(&a) == nil && a.Kind == adapter.Promote {
 			e.epoch = max(e.epoch, a.Epoch)
 		}
 	}
@@ -89,7 +89,7 @@ func (j *Journaled) engine(t *target.HTTP, w *journal.Writer) *Engine {
 
 // PlanRollback lists every action a rollback would take, reading the
 // target's health to decide and changing nothing.
-func PlanRollback(ctx context.Context, j *Journaled, t *target.HTTP) ([]Planned, error) {
+func PlanRollback(ctx context.Context, j *Journaled, t *adapter.HTTP) ([]Planned, error) {
 	return j.engine(t, nil).runRestore(ctx, "rollback", true)
 }
 
@@ -97,7 +97,7 @@ func PlanRollback(ctx context.Context, j *Journaled, t *target.HTTP) ([]Planned,
 // started, for a drill whose process died before its own undo ran. The
 // caller holds the target's drill lock (TakeLock). It is idempotent:
 // running it twice restores the same state. What it does is appended to w.
-func Rollback(ctx context.Context, j *Journaled, t *target.HTTP, w *journal.Writer) error {
+func Rollback(ctx context.Context, j *Journaled, t *adapter.HTTP, w *journal.Writer) error {
 	e := j.engine(t, w)
 	_, _ = w.Append(journal.Note, "rollback", "", map[string]string{"rollback": "restoring the pre-drill snapshot"})
 	err := e.restore(ctx, "rollback")
@@ -115,9 +115,9 @@ func Rollback(ctx context.Context, j *Journaled, t *target.HTTP, w *journal.Writ
 // when that drill is gone: its process no longer exists on this host, or
 // it ended, or its lease ran out without renewal; a drill that still runs
 // is refused (interrupt it: it restores itself).
-func TakeLock(ctx context.Context, j *Journaled, t *target.HTTP, me string) (release func(), err error) {
+func TakeLock(ctx context.Context, j *Journaled, t *adapter.HTTP, me string) (release func(), err error) {
 	err = t.Lock(ctx, me, lockLease)
-	var le *target.LockedError
+	var le *adapter.LockedError
 	if errors.As(err, &le) && le.HeldBy(j.Start.Owner) {
 		switch {
 		case j.End != nil || processGone(j.Start):

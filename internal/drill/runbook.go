@@ -7,9 +7,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/regiondrill/regiondrill/internal/adapter"
 	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/plan"
-	"github.com/regiondrill/regiondrill/internal/target"
 )
 
 // Step names of the page's runbook.
@@ -174,7 +174,7 @@ const maxBaselines = 3
 func (e *Engine) baselineOnce(ctx context.Context, d *drillRun) error {
 	// Warm the hot path in every region: the cache_warm gate checks it holds.
 	for _, r := range e.p.Regions {
-		if err := e.t.Do(ctx, target.Action{Kind: target.Warm, Region: r, Tenant: hotTenant, Questions: e.hotQuestions()}); err != nil {
+		if err := e.t.Do(ctx, adapter.Action{Kind: adapter.Warm, Region: r, Tenant: hotTenant, Questions: e.hotQuestions()}); err != nil {
 			return fmt.Errorf("warm %s: %w", r, err)
 		}
 	}
@@ -222,8 +222,8 @@ func (e *Engine) stepEvacuate(ctx context.Context, d *drillRun) ([]string, error
 		// Publish a follower built with the wrong analyzer or metric.
 		d.stopTraffic = e.startIndexTraffic(ctx, d)
 		e.mark(d, "rebuild", "publish skewed "+d.evac)
-		err := e.apply(ctx, StepEvacuate, target.Action{Kind: target.Rebuild, Region: d.evac, Analyzer: e.p.Lab.SkewAnalyzer, Metric: e.p.Lab.SkewMetric},
-			&target.Action{Kind: target.Rebuild, Region: d.evac}, "publish a follower with the wrong analyzer/metric")
+		err := e.apply(ctx, StepEvacuate, adapter.Action{Kind: adapter.Rebuild, Region: d.evac, Analyzer: e.p.Lab.SkewAnalyzer, Metric: e.p.Lab.SkewMetric},
+			&adapter.Action{Kind: adapter.Rebuild, Region: d.evac}, "publish a follower with the wrong analyzer/metric")
 		return []string{"published " + d.evac + " with analyzer " + e.p.Lab.SkewAnalyzer}, err
 	case plan.DrillPlannedEvacuation, plan.DrillReturnToHome:
 		// Planned: pre-warm the survivor for the traffic it is about to take.
@@ -232,30 +232,30 @@ func (e *Engine) stepEvacuate(ctx context.Context, d *drillRun) ([]string, error
 		}
 		if e.p.FreezeWritesOnFollowers {
 			for _, r := range e.p.Regions {
-				if err := e.apply(ctx, StepEvacuate, target.Action{Kind: target.Freeze, Region: r, Frozen: true},
-					&target.Action{Kind: target.Freeze, Region: r, Frozen: false}, "freeze writes during the cutover"); err != nil {
+				if err := e.apply(ctx, StepEvacuate, adapter.Action{Kind: adapter.Freeze, Region: r, Frozen: true},
+					&adapter.Action{Kind: adapter.Freeze, Region: r, Frozen: false}, "freeze writes during the cutover"); err != nil {
 					return notes, err
 				}
 			}
 		}
 		e.mark(d, "decision", "evacuate "+d.evac+" (weight 0)")
-		if err := e.apply(ctx, StepEvacuate, target.Action{Kind: target.SetWeights, Weights: e.weightsWith(ctx, d.evac, 0)},
-			&target.Action{Kind: target.SetWeights, Weights: e.snap.Weights}, "drain the region by weight"); err != nil {
+		if err := e.apply(ctx, StepEvacuate, adapter.Action{Kind: adapter.SetWeights, Weights: e.weightsWith(ctx, d.evac, 0)},
+			&adapter.Action{Kind: adapter.SetWeights, Weights: e.snap.Weights}, "drain the region by weight"); err != nil {
 			return notes, err
 		}
 		notes = append(notes, fmt.Sprintf("weights: %s → 0", d.evac))
 	case plan.DrillHardOutage, plan.DrillWebhookReroute:
 		e.mark(d, "decision", "blackhole "+d.evac)
-		if err := e.apply(ctx, StepEvacuate, target.Action{Kind: target.Blackhole, Region: d.evac, LeaseMS: e.leaseMS()},
-			&target.Action{Kind: target.ClearFaults, Region: d.evac}, "hard outage: cut ingress and egress"); err != nil {
+		if err := e.apply(ctx, StepEvacuate, adapter.Action{Kind: adapter.Blackhole, Region: d.evac, LeaseMS: e.leaseMS()},
+			&adapter.Action{Kind: adapter.ClearFaults, Region: d.evac}, "hard outage: cut ingress and egress"); err != nil {
 			return notes, err
 		}
 		d.blackholed = true
 		e.watchFaults(ctx, d.evac)
 		if e.p.FreezeWritesOnFollowers {
 			for _, r := range e.p.Survivors() {
-				if err := e.apply(ctx, StepEvacuate, target.Action{Kind: target.Freeze, Region: r, Frozen: true},
-					&target.Action{Kind: target.Freeze, Region: r, Frozen: false}, "freeze follower writes until one region is promoted"); err != nil {
+				if err := e.apply(ctx, StepEvacuate, adapter.Action{Kind: adapter.Freeze, Region: r, Frozen: true},
+					&adapter.Action{Kind: adapter.Freeze, Region: r, Frozen: false}, "freeze follower writes until one region is promoted"); err != nil {
 					return notes, err
 				}
 			}
@@ -281,19 +281,19 @@ func (e *Engine) stepPromote(ctx context.Context, d *drillRun) ([]string, error)
 	epoch := e.nextEpoch()
 	e.mark(d, "promote", fmt.Sprintf("promote %s (epoch %d)", d.survivor, epoch))
 	var notes []string
-	err := e.apply(ctx, StepPromote, target.Action{Kind: target.Promote, Primary: d.survivor, Epoch: epoch},
-		&target.Action{Kind: target.Promote, Primary: e.snap.Primary}, "promote exactly one survivor")
+	err := e.apply(ctx, StepPromote, adapter.Action{Kind: adapter.Promote, Primary: d.survivor, Epoch: epoch},
+		&adapter.Action{Kind: adapter.Promote, Primary: e.snap.Primary}, "promote exactly one survivor")
 	if notes, err = e.missed(d, "promote", err, notes); err != nil {
 		return notes, err
 	}
 	emit := e.p.WebhookPolicy.EmitFrom
-	err = e.apply(ctx, StepPromote, target.Action{Kind: target.EmitFrom, EmitFrom: []string{emit}},
-		&target.Action{Kind: target.EmitFrom, EmitFrom: []string{e.snap.Primary}}, "emit webhooks only from the survivor")
+	err = e.apply(ctx, StepPromote, adapter.Action{Kind: adapter.EmitFrom, EmitFrom: []string{emit}},
+		&adapter.Action{Kind: adapter.EmitFrom, EmitFrom: []string{e.snap.Primary}}, "emit webhooks only from the survivor")
 	if notes, err = e.missed(d, "emit policy", err, notes); err != nil {
 		return notes, err
 	}
-	if err := e.apply(ctx, StepPromote, target.Action{Kind: target.Freeze, Region: d.survivor, Frozen: false},
-		&target.Action{Kind: target.Freeze, Region: d.survivor, Frozen: e.snap.Frozen[d.survivor]}, "the promoted region takes writes"); err != nil {
+	if err := e.apply(ctx, StepPromote, adapter.Action{Kind: adapter.Freeze, Region: d.survivor, Frozen: false},
+		&adapter.Action{Kind: adapter.Freeze, Region: d.survivor, Frozen: e.snap.Frozen[d.survivor]}, "the promoted region takes writes"); err != nil {
 		return notes, err
 	}
 	return append(notes, fmt.Sprintf("%s primary at epoch %d; webhooks from %s", d.survivor, epoch, emit)), nil
@@ -308,7 +308,7 @@ func (e *Engine) missed(d *drillRun, action string, err error, notes []string) (
 	if err == nil {
 		return notes, nil
 	}
-	failed := target.RegionErrors(err)
+	failed := adapter.RegionErrors(err)
 	if len(failed) == 0 {
 		return notes, err
 	}
@@ -365,8 +365,8 @@ func (e *Engine) clampK(ctx context.Context, d *drillRun) (string, error) {
 	}
 	k, zero := max(1, h.K/2), 0
 	e.mark(d, "clamp", fmt.Sprintf("k %d → %d on %s", h.K, k, d.survivor))
-	err = e.apply(ctx, StepObserve, target.Action{Kind: target.Scale, Region: d.survivor, K: &k},
-		&target.Action{Kind: target.Scale, Region: d.survivor, K: &zero}, "p95 above the SLO: lower k in retrieval")
+	err = e.apply(ctx, StepObserve, adapter.Action{Kind: adapter.Scale, Region: d.survivor, K: &k},
+		&adapter.Action{Kind: adapter.Scale, Region: d.survivor, K: &zero}, "p95 above the SLO: lower k in retrieval")
 	return fmt.Sprintf("p95 above the SLO: k %d → %d on %s", h.K, k, d.survivor), err
 }
 
@@ -376,8 +376,8 @@ func (e *Engine) prewarm(ctx context.Context, d *drillRun, step string) error {
 		return err
 	}
 	want, was := max(2*h.MinInstances, 4)+2, e.snap.MinInst[d.survivor]
-	return e.apply(ctx, step, target.Action{Kind: target.Scale, Region: d.survivor, MinInstances: &want},
-		&target.Action{Kind: target.Scale, Region: d.survivor, MinInstances: &was}, "pre-warm the survivor")
+	return e.apply(ctx, step, adapter.Action{Kind: adapter.Scale, Region: d.survivor, MinInstances: &want},
+		&adapter.Action{Kind: adapter.Scale, Region: d.survivor, MinInstances: &was}, "pre-warm the survivor")
 }
 
 func (e *Engine) stepVerify(ctx context.Context, d *drillRun) ([]string, error) {
@@ -395,14 +395,14 @@ func (e *Engine) stepVerify(ctx context.Context, d *drillRun) ([]string, error) 
 	// ΔS ≥ risk or citations diverged: rebuild from the artifact, purge, probe again.
 	notes := []string{region + ": " + bad + "; rebuilding and purging"}
 	e.mark(d, "rebuild", "rebuild "+region)
-	if err := e.apply(ctx, StepVerify, target.Action{Kind: target.Rebuild, Region: region}, nil, "rebuild from the same artifact"); err != nil {
+	if err := e.apply(ctx, StepVerify, adapter.Action{Kind: adapter.Rebuild, Region: region}, nil, "rebuild from the same artifact"); err != nil {
 		return notes, err
 	}
 	if err := e.purgeWithEvidence(ctx, d, StepVerify, region); err != nil {
 		return notes, err
 	}
 	d.stopTraffic() // drill C: the skewed index is gone
-	if err := e.t.Do(ctx, target.Action{Kind: target.Warm, Region: region, Tenant: hotTenant, Questions: e.hotQuestions()}); err != nil {
+	if err := e.t.Do(ctx, adapter.Action{Kind: adapter.Warm, Region: region, Tenant: hotTenant, Questions: e.hotQuestions()}); err != nil {
 		notes = append(notes, "re-warm: "+err.Error())
 	}
 	bad, err = e.verifyRegion(ctx, d, region)
@@ -430,7 +430,7 @@ func (e *Engine) stepReturn(ctx context.Context, d *drillRun) ([]string, error) 
 	if err := e.restore(ctx, StepReturn); err != nil {
 		return nil, err
 	}
-	if err := e.t.Do(ctx, target.Action{Kind: target.Warm, Region: d.evac, Tenant: hotTenant, Questions: e.hotQuestions()}); err != nil {
+	if err := e.t.Do(ctx, adapter.Action{Kind: adapter.Warm, Region: d.evac, Tenant: hotTenant, Questions: e.hotQuestions()}); err != nil {
 		return []string{"restored; re-warm failed: " + err.Error()}, nil
 	}
 	return []string{"restored the pre-drill state and re-warmed " + d.evac}, nil
@@ -439,12 +439,12 @@ func (e *Engine) stepReturn(ctx context.Context, d *drillRun) ([]string, error) 
 func (e *Engine) returnHome(ctx context.Context, d *drillRun) ([]string, error) {
 	var notes []string
 	// The repaired region must be reachable before anything else.
-	if err := e.apply(ctx, StepReturn, target.Action{Kind: target.ClearFaults, Region: d.evac}, nil, "repair: lift faults"); err != nil {
+	if err := e.apply(ctx, StepReturn, adapter.Action{Kind: adapter.ClearFaults, Region: d.evac}, nil, "repair: lift faults"); err != nil {
 		return notes, err
 	}
 	if e.p.ReturnToHome.RebuildFollower {
 		e.mark(d, "rebuild", "rebuild "+d.evac)
-		if err := e.apply(ctx, StepReturn, target.Action{Kind: target.Rebuild, Region: d.evac}, nil, "rebuild from the same artifact"); err != nil {
+		if err := e.apply(ctx, StepReturn, adapter.Action{Kind: adapter.Rebuild, Region: d.evac}, nil, "rebuild from the same artifact"); err != nil {
 			return notes, err
 		}
 	}
@@ -458,19 +458,19 @@ func (e *Engine) returnHome(ctx context.Context, d *drillRun) ([]string, error) 
 		if err := e.purgeWithEvidence(ctx, d, StepReturn, d.evac); err != nil {
 			return notes, err
 		}
-		if err := e.t.Do(ctx, target.Action{Kind: target.Warm, Region: d.evac, Tenant: hotTenant, Questions: e.hotQuestions()}); err != nil {
+		if err := e.t.Do(ctx, adapter.Action{Kind: adapter.Warm, Region: d.evac, Tenant: hotTenant, Questions: e.hotQuestions()}); err != nil {
 			notes = append(notes, "re-warm: "+err.Error())
 		}
 	}
 	// Unfreeze the returning region (it forwards its queue to the primary).
-	if err := e.apply(ctx, StepReturn, target.Action{Kind: target.Freeze, Region: d.evac, Frozen: false}, nil, "the returning region forwards its queue"); err != nil {
+	if err := e.apply(ctx, StepReturn, adapter.Action{Kind: adapter.Freeze, Region: d.evac, Frozen: false}, nil, "the returning region forwards its queue"); err != nil {
 		return notes, err
 	}
 	prev := 0
 	for _, w := range e.p.ReturnToHome.GradualWeights {
 		e.mark(d, "weight", fmt.Sprintf("%s → %d", d.evac, w))
-		if err := e.apply(ctx, StepReturn, target.Action{Kind: target.SetWeights, Weights: e.weightsWith(ctx, d.evac, w)},
-			&target.Action{Kind: target.SetWeights, Weights: e.weightsWith(ctx, d.evac, prev)}, "gradual weight step"); err != nil {
+		if err := e.apply(ctx, StepReturn, adapter.Action{Kind: adapter.SetWeights, Weights: e.weightsWith(ctx, d.evac, w)},
+			&adapter.Action{Kind: adapter.SetWeights, Weights: e.weightsWith(ctx, d.evac, prev)}, "gradual weight step"); err != nil {
 			return notes, err
 		}
 		if err := e.sleep(ctx, plan.Seconds(e.p.Phases.StepHoldS)); err != nil {
@@ -501,7 +501,7 @@ func (e *Engine) stepClose(ctx context.Context, d *drillRun) ([]string, error) {
 	// freshness (20 s in the lab) expired those keys. Warm it again so the
 	// cache_rewarmed post-check sees whether a re-warm holds, not how old it is.
 	var notes []string
-	if err := e.t.Do(ctx, target.Action{Kind: target.Warm, Region: d.evac, Tenant: hotTenant, Questions: e.hotQuestions()}); err != nil {
+	if err := e.t.Do(ctx, adapter.Action{Kind: adapter.Warm, Region: d.evac, Tenant: hotTenant, Questions: e.hotQuestions()}); err != nil {
 		notes = append(notes, "re-warm "+d.evac+": "+err.Error())
 	}
 	e.runChecks(ctx, d, "post")

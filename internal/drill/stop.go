@@ -7,11 +7,11 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/regiondrill/regiondrill/internal/adapter"
 	"github.com/regiondrill/regiondrill/internal/contract"
 	"github.com/regiondrill/regiondrill/internal/load"
 	"github.com/regiondrill/regiondrill/internal/measure"
 	"github.com/regiondrill/regiondrill/internal/plan"
-	"github.com/regiondrill/regiondrill/internal/target"
 )
 
 // alarmClient reads external alarms (HTTP and Prometheus stop conditions).
@@ -44,7 +44,7 @@ func (e *Engine) stopValue(ctx context.Context, sc plan.StopCondition, recs []lo
 		if base == "" && e.p.Targets != nil {
 			base = e.p.Targets.Prometheus.URL
 		}
-		return target.PromQuery(ctx, base, sc.Query)
+		return adapter.PromQuery(ctx, base, sc.Query)
 	}
 	return 0, false, fmt.Sprintf("unknown metric %q", sc.Metric)
 }

@@ -15,18 +15,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regiondrill/regiondrill/internal/adapter"
 	"github.com/regiondrill/regiondrill/internal/corpus"
 	"github.com/regiondrill/regiondrill/internal/drill"
-	"github.com/regiondrill/regiondrill/internal/edge"
 	"github.com/regiondrill/regiondrill/internal/embed"
 	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/judge"
 	"github.com/regiondrill/regiondrill/internal/lab"
+	"github.com/regiondrill/regiondrill/internal/lab/edge"
+	"github.com/regiondrill/regiondrill/internal/lab/webhook"
 	"github.com/regiondrill/regiondrill/internal/plan"
 	"github.com/regiondrill/regiondrill/internal/probe"
-	"github.com/regiondrill/regiondrill/internal/target"
 	"github.com/regiondrill/regiondrill/internal/verdict"
-	"github.com/regiondrill/regiondrill/internal/webhook"
 )
 
 // drillLab runs one drill of a short plan against a fresh lab and judges it.
@@ -79,7 +79,7 @@ func drillPlanOn(t *testing.T, src string, onLab func(*lab.Lab), mis ...lab.Misc
 		onLab(l)
 	}
 	ep := l.Endpoints()
-	tg := target.New(target.Endpoints{Edge: ep.Edge, Faults: ep.Faults, Sink: ep.Sink, Regions: ep.Regions, Token: ep.Token,
+	tg := adapter.New(adapter.Endpoints{Edge: ep.Edge, Faults: ep.Faults, Sink: ep.Sink, Regions: ep.Regions, Token: ep.Token,
 		Proxies: map[string][]string{"us-east": l.Proxies("us-east"), "eu-west": l.Proxies("eu-west")}})
 	kb, _ := corpus.Load()
 	path := filepath.Join(t.TempDir(), "journal.jsonl")

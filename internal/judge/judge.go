@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/regiondrill/regiondrill/internal/adapter"
 	"github.com/regiondrill/regiondrill/internal/contract"
 	"github.com/regiondrill/regiondrill/internal/drill"
 	"github.com/regiondrill/regiondrill/internal/journal"
@@ -25,7 +26,6 @@ import (
 	"github.com/regiondrill/regiondrill/internal/load"
 	"github.com/regiondrill/regiondrill/internal/measure"
 	"github.com/regiondrill/regiondrill/internal/plan"
-	"github.com/regiondrill/regiondrill/internal/target"
 	"github.com/regiondrill/regiondrill/internal/verdict"
 )
 
@@ -158,13 +158,13 @@ func (r *run) add(ev journal.Event) error {
 	case journal.Stores: // one or more batches, a region may span several
 		r.storeBatches = append(r.storeBatches, later[[]contract.Writes](r, ev))
 	case journal.Webhooks: // one or more batches
-		r.hookBatches = append(r.hookBatches, later[[]ledger.Delivery](r, ev)) // the sink's target.Delivery, same fields
+		r.hookBatches = append(r.hookBatches, later[[]ledger.Delivery](r, ev)) // the sink's adapter.Delivery, same fields
 	case journal.Intent:
 		// The emit policy the drill intended from this moment: a region
 		// that did not learn it (cut off) and emits anyway is the failure
 		// the reconciliation looks for.
 		var c drill.Change
-		if ev.Decode(&c) == nil && c.Do.Kind == target.EmitFrom {
+		if ev.Decode(&c) == nil && c.Do.Kind == adapter.EmitFrom {
 			r.policy = append(r.policy, policyAt{at: ev.At, emit: c.Do.EmitFrom})
 		}
 	case journal.Stop:

@@ -10,6 +10,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/regiondrill/regiondrill/internal/contract"
+	"github.com/regiondrill/regiondrill/internal/natsauth"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,15 +22,15 @@ import (
 	"time"
 
 	"github.com/regiondrill/regiondrill/internal/corpus"
-	"github.com/regiondrill/regiondrill/internal/edge"
 	"github.com/regiondrill/regiondrill/internal/embed"
-	"github.com/regiondrill/regiondrill/internal/fault"
-	"github.com/regiondrill/regiondrill/internal/pool"
-	"github.com/regiondrill/regiondrill/internal/rag"
-	"github.com/regiondrill/regiondrill/internal/region"
-	"github.com/regiondrill/regiondrill/internal/secrets"
-	"github.com/regiondrill/regiondrill/internal/webhook"
-	"github.com/regiondrill/regiondrill/internal/writepath"
+	"github.com/regiondrill/regiondrill/internal/lab/edge"
+	"github.com/regiondrill/regiondrill/internal/lab/fault"
+	"github.com/regiondrill/regiondrill/internal/lab/pool"
+	"github.com/regiondrill/regiondrill/internal/lab/rag"
+	"github.com/regiondrill/regiondrill/internal/lab/region"
+	"github.com/regiondrill/regiondrill/internal/lab/secrets"
+	"github.com/regiondrill/regiondrill/internal/lab/webhook"
+	"github.com/regiondrill/regiondrill/internal/lab/writepath"
 )
 
 // Config describes a lab. Zero values take the defaults.
@@ -47,7 +49,7 @@ type Config struct {
 	NATSURL      string // external NATS JetStream for the regions' queues; "" = embedded
 	// NATSAuth authenticates the regions to NATSURL. The embedded servers
 	// (per-region brokers, the ledger) always require credentials of their own.
-	NATSAuth writepath.Credentials
+	NATSAuth natsauth.Credentials
 	EdgeAddr string // default 127.0.0.1:0
 	Seed     uint64
 	// NoInvocationCost turns off the simulated 20 ms each invocation pays,
@@ -79,7 +81,7 @@ type Lab struct {
 	sink       *webhook.Sink
 	sinkURL    string
 	ledgerURL  string
-	ledgerAuth writepath.Credentials
+	ledgerAuth natsauth.Credentials
 	stopLedger func()
 	router     *edge.Router
 	edgeSrv    *http.Server
@@ -158,7 +160,7 @@ func Start(ctx context.Context, cfg Config) (l *Lab, err error) {
 
 	// The global dedupe ledger and the third-party webhook sink.
 	// The ledger server takes one user, its password derived for that use.
-	l.ledgerAuth = writepath.Credentials{User: "regiondrill-ledger", Password: hex.EncodeToString(secrets.Derive(master, secrets.PurposeNATS, "ledger"))}
+	l.ledgerAuth = natsauth.Credentials{User: "regiondrill-ledger", Password: hex.EncodeToString(secrets.Derive(master, secrets.PurposeNATS, "ledger"))}
 	if l.ledgerURL, l.stopLedger, err = writepath.StartLedgerServer(filepath.Join(cfg.DataDir, "ledger"), l.ledgerAuth); err != nil {
 		return l, fmt.Errorf("lab: ledger: %w", err)
 	}
@@ -334,26 +336,14 @@ func (l *Lab) Faults() *fault.Injector { return l.faults }
 
 // LedgerAuth is the user and password the ledger server at
 // Endpoints().Ledger accepts.
-func (l *Lab) LedgerAuth() writepath.Credentials { return l.ledgerAuth }
+func (l *Lab) LedgerAuth() natsauth.Credentials { return l.ledgerAuth }
 
 // Sink is the webhook sink.
 func (l *Lab) Sink() *webhook.Sink { return l.sink }
 
 // Proxies lists the proxies that carry a region's traffic, in and out: what a
 // blackhole of the region cuts.
-func (l *Lab) Proxies(name string) []string { return ProxyNames(name, l.cfg.Regions) }
-
-// ProxyNames names the proxies of a region in a lab of these regions: its
-// ingress (the region's name) and one egress proxy per destination.
-func ProxyNames(name string, regions []string) []string {
-	out := []string{name}
-	for _, peer := range regions {
-		if peer != name {
-			out = append(out, name+">"+peer)
-		}
-	}
-	return append(out, name+">ledger", name+">sink")
-}
+func (l *Lab) Proxies(name string) []string { return contract.ProxyNames(name, l.cfg.Regions) }
 
 // Close stops everything and removes a temporary data directory. It is safe
 // to call more than once.

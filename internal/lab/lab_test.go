@@ -11,12 +11,12 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/regiondrill/regiondrill/internal/adapter"
 	"github.com/regiondrill/regiondrill/internal/contract"
 	"github.com/regiondrill/regiondrill/internal/lab"
-	"github.com/regiondrill/regiondrill/internal/target"
 )
 
-func start(t *testing.T, mis ...lab.Misconfig) (*lab.Lab, *target.HTTP) {
+func start(t *testing.T, mis ...lab.Misconfig) (*lab.Lab, *adapter.HTTP) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -28,7 +28,7 @@ func start(t *testing.T, mis ...lab.Misconfig) (*lab.Lab, *target.HTTP) {
 	t.Logf("lab started in %s", time.Since(began))
 	t.Cleanup(func() { _ = l.Close() })
 	ep := l.Endpoints()
-	tg := target.New(target.Endpoints{Edge: ep.Edge, Faults: ep.Faults, Sink: ep.Sink, Regions: ep.Regions, Token: ep.Token,
+	tg := adapter.New(adapter.Endpoints{Edge: ep.Edge, Faults: ep.Faults, Sink: ep.Sink, Regions: ep.Regions, Token: ep.Token,
 		Proxies: map[string][]string{"us-east": l.Proxies("us-east"), "eu-west": l.Proxies("eu-west")}})
 	return l, tg
 }
@@ -61,7 +61,7 @@ func TestContractParityAndAnswers(t *testing.T) {
 		t.Fatalf("answers differ: %q vs %q", a1.Answer, a2.Answer)
 	}
 	// Rebuild with another analyzer changes the contract.
-	if err := tg.Do(ctx, target.Action{Kind: target.Rebuild, Region: "eu-west", Analyzer: "simple"}); err != nil {
+	if err := tg.Do(ctx, adapter.Action{Kind: adapter.Rebuild, Region: "eu-west", Analyzer: "simple"}); err != nil {
 		t.Fatal(err)
 	}
 	w2, _ := tg.Health(ctx, "eu-west")
@@ -90,10 +90,10 @@ func TestFollowerWriteSurvivesBlackholeExactlyOnce(t *testing.T) {
 	tok, _ := tg.Token(ctx, "eu-west", "s1")
 	body := `{"tenant":"t1","event_id":"e1","rev":1,"payload":"x"}`
 	// Cut eu-west's egress: its write stays queued.
-	if err := tg.Do(ctx, target.Action{Kind: target.Blackhole, Region: "eu-west", LeaseMS: 20000}); err != nil {
+	if err := tg.Do(ctx, adapter.Action{Kind: adapter.Blackhole, Region: "eu-west", LeaseMS: 20000}); err != nil {
 		t.Fatal(err)
 	}
-	if err := tg.Do(ctx, target.Action{Kind: target.ClearFaults, Region: "eu-west", Scope: "ingress"}); err != nil {
+	if err := tg.Do(ctx, adapter.Action{Kind: adapter.ClearFaults, Region: "eu-west", Scope: "ingress"}); err != nil {
 		t.Fatal(err)
 	}
 	if code := write(t, ep.Regions["eu-west"], tok, "k-1", body); code != http.StatusAccepted {
@@ -103,7 +103,7 @@ func TestFollowerWriteSurvivesBlackholeExactlyOnce(t *testing.T) {
 	if h, _ := tg.Health(ctx, "eu-west"); h.Queue.Backlog == 0 {
 		t.Fatal("write not queued while cut off")
 	}
-	if err := tg.Do(ctx, target.Action{Kind: target.ClearFaults, Region: "eu-west"}); err != nil {
+	if err := tg.Do(ctx, adapter.Action{Kind: adapter.ClearFaults, Region: "eu-west"}); err != nil {
 		t.Fatal(err)
 	}
 	// Replays of the key, and the primary's store holds it once.
@@ -125,7 +125,7 @@ func TestFollowerWriteSurvivesBlackholeExactlyOnce(t *testing.T) {
 		t.Fatalf("primary store holds %d records: %s", len(ws.Writes), b)
 	}
 	deadline = time.Now().Add(10 * time.Second)
-	var ds []target.Delivery
+	var ds []adapter.Delivery
 	for time.Now().Before(deadline) {
 		ds, _ = tg.Deliveries(ctx)
 		if len(ds) > 0 {
@@ -203,7 +203,7 @@ func TestMisconfigurationsChangeBehaviour(t *testing.T) {
 				mis = append(mis, lab.RebuildWrongAnalyzer)
 			}
 			l, tg := start(t, mis...)
-			if err := tg.Do(ctx, target.Action{Kind: target.Rebuild, Region: "eu-west"}); err != nil {
+			if err := tg.Do(ctx, adapter.Action{Kind: adapter.Rebuild, Region: "eu-west"}); err != nil {
 				t.Fatal(err)
 			}
 			e, _ := tg.Health(ctx, "us-east")
@@ -213,7 +213,7 @@ func TestMisconfigurationsChangeBehaviour(t *testing.T) {
 			}
 			// Publish a skewed follower on purpose: the edge's contract gate
 			// keeps it out, unless the lab's gate ignores index_hash.
-			if err := tg.Do(ctx, target.Action{Kind: target.Rebuild, Region: "eu-west", Analyzer: "whitespace"}); err != nil {
+			if err := tg.Do(ctx, adapter.Action{Kind: adapter.Rebuild, Region: "eu-west", Analyzer: "whitespace"}); err != nil {
 				t.Fatal(err)
 			}
 			l.Router().CheckNow(ctx)
@@ -235,10 +235,10 @@ func TestMisconfigurationsChangeBehaviour(t *testing.T) {
 				mis = append(mis, lab.PurgeNoop)
 			}
 			_, tg := start(t, mis...)
-			if err := tg.Do(ctx, target.Action{Kind: target.Warm, Region: "us-east", Tenant: "t1", Questions: []string{"a?", "b?"}}); err != nil {
+			if err := tg.Do(ctx, adapter.Action{Kind: adapter.Warm, Region: "us-east", Tenant: "t1", Questions: []string{"a?", "b?"}}); err != nil {
 				t.Fatal(err)
 			}
-			if err := tg.Do(ctx, target.Action{Kind: target.Purge, Region: "us-east", Tenant: "t1"}); err != nil {
+			if err := tg.Do(ctx, adapter.Action{Kind: adapter.Purge, Region: "us-east", Tenant: "t1"}); err != nil {
 				t.Fatal(err)
 			}
 			h, _ := tg.Health(ctx, "us-east")
@@ -253,7 +253,7 @@ func TestRotatedKeysAcceptedEverywhere(t *testing.T) {
 	_, tg := start(t)
 	ctx := context.Background()
 	old, _ := tg.Token(ctx, "us-east", "s-old")
-	if err := tg.Do(ctx, target.Action{Kind: target.RotateKeys, KeyCurrent: "k2", KeyAccept: []string{"k1", "k2"}}); err != nil {
+	if err := tg.Do(ctx, adapter.Action{Kind: adapter.RotateKeys, KeyCurrent: "k2", KeyAccept: []string{"k1", "k2"}}); err != nil {
 		t.Fatal(err)
 	}
 	fresh, _ := tg.Token(ctx, "eu-west", "s-new")
@@ -265,7 +265,7 @@ func TestRotatedKeysAcceptedEverywhere(t *testing.T) {
 			}
 		}
 	}
-	if err := tg.Do(ctx, target.Action{Kind: target.RotateKeys, KeyCurrent: "k2", KeyAccept: []string{"k2"}}); err != nil {
+	if err := tg.Do(ctx, adapter.Action{Kind: adapter.RotateKeys, KeyCurrent: "k2", KeyAccept: []string{"k2"}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := tg.Ask(ctx, "eu-west", old, q); err == nil {

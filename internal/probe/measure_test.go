@@ -11,8 +11,8 @@ import (
 	"github.com/regiondrill/regiondrill/internal/contract"
 	"github.com/regiondrill/regiondrill/internal/corpus"
 	"github.com/regiondrill/regiondrill/internal/embed"
+	"github.com/regiondrill/regiondrill/internal/lab/rag"
 	"github.com/regiondrill/regiondrill/internal/probe"
-	"github.com/regiondrill/regiondrill/internal/rag"
 )
 
 // dist summarises ΔS values.
