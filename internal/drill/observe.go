@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/regiondrill/regiondrill/internal/stall"
 	"math"
 	"slices"
 	"sort"
@@ -71,6 +72,13 @@ func (e *Engine) startLoad(ctx context.Context) <-chan struct{} {
 	}
 	e.gen = gen
 	e.pulse = pulse.New(e.o.Clock)
+	// The generator runs in this process: a stall of the process delays its
+	// sends and its clocks, and the judge must know when that happened.
+	mon := &stall.Monitor{Clock: e.o.Clock, OnStall: func(span time.Duration) {
+		to := e.j.Since()
+		_, _ = e.j.Append(journal.Stall, "", "", Stall{FromMS: to - span.Milliseconds(), ToMS: to})
+	}}
+	go mon.Run(ctx)
 	_, _ = e.j.Append(journal.Note, "", "", map[string]any{"load_start": LoadStart{AtMS: e.j.Since()}})
 	go func() {
 		defer close(done)
@@ -83,6 +91,14 @@ func (e *Engine) startLoad(ctx context.Context) <-chan struct{} {
 		}
 	}()
 	return done
+}
+
+// Stall is a span in which the measuring process could not run (journal
+// ms): requests in flight across it were timed by a clock that was not
+// looking, and the judge leaves them out of latency comparisons.
+type Stall struct {
+	FromMS int64 `json:"from_ms"`
+	ToMS   int64 `json:"to_ms"`
 }
 
 // Sample is one health sample of every region (data of a health event).

@@ -42,6 +42,7 @@ const (
 	Stores      Type = "stores"   // the final read of every region's store
 	Webhooks    Type = "webhooks" // the sink's deliveries
 	Stop        Type = "stop"     // a stop condition tripped
+	Stall       Type = "stall"    // the measuring process could not run for a while (internal/stall)
 	Note        Type = "note"     // anything else worth keeping
 	RunEnd      Type = "run_end"  // the run ended (outcome: passed, failed, aborted, interrupted)
 )

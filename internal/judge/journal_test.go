@@ -49,6 +49,9 @@ type synthDrill struct {
 	// gateRefused lists pre-checks that failed: the run then ends
 	// gate_failed (its records are still journaled).
 	gateRefused []string
+	// stalls are the spans the measuring process could not run in, as the
+	// stall monitor journaled them.
+	stalls []drill.Stall
 }
 
 const (
@@ -171,6 +174,11 @@ func (d *synthDrill) journal(t *testing.T) string {
 	note("drained", map[string]any{"drill": "A", "ok": true, "seconds": 0.5})
 	step(drill.StepClose, restoreAt+time.Second, runFor)
 
+	for _, st := range d.stalls {
+		at(time.Duration(st.ToMS) * time.Millisecond)
+		put(journal.Stall, "", st)
+	}
+	at(runFor)
 	recs, writes := d.records()
 	note("regions_index", []string{"", "us-east", "eu-west"})
 	put(journal.Records, "", load.Batch(recs))

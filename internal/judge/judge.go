@@ -41,6 +41,8 @@ type run struct {
 	stores    []contract.Writes
 	webhooks  []ledger.Delivery
 	health    []sample
+	stalls    []drill.Stall // spans the measuring process could not run (journal ms)
+	unstalled []load.Record // records timed while it ran; built once, by cleanRecords
 	probes    []drill.ProbeData
 	checks    []verdict.Check
 	steps     []verdict.Step
@@ -147,6 +149,10 @@ func (r *run) add(ev journal.Event) error {
 		var p drill.ProbeData
 		err = ev.Decode(&p)
 		r.probes = append(r.probes, p)
+	case journal.Stall:
+		var s drill.Stall
+		err = ev.Decode(&s)
+		r.stalls = append(r.stalls, s)
 	case journal.Health:
 		var s drill.Sample
 		err = ev.Decode(&s)
@@ -575,8 +581,14 @@ func (r *run) judgeDrill(rep *verdict.Report, w window, led *ledger.Ledger) {
 		add(rep, verdict.Target{ID: "cutover_s", Drill: w.letter, Target: fmt.Sprintf("≤ %g s", th.CutoverS), Value: v,
 			Pass: c.Complete() && c.Seconds <= th.CutoverS, Limit: th.CutoverS, Detail: cutoverDetail(c, w.evacuated)})
 		from, to := r.changeWindow(w, c.Seconds)
-		add(rep, p95Target(w.letter, measure.LatencyBounds(recs, baseFrom, baseTo, measure.AllRegions, 95, p95Alpha),
-			measure.LatencyBounds(recs, from, to, measure.AllRegions, 95, p95Alpha), th.P95VsBaseline))
+		clean := r.cleanRecords()
+		base := measure.LatencyBounds(clean, baseFrom, baseTo, measure.AllRegions, 95, p95Alpha)
+		after := measure.LatencyBounds(clean, from, to, measure.AllRegions, 95, p95Alpha)
+		t := p95Target(w.letter, base, after, th.P95VsBaseline)
+		if len(r.stalls) > 0 {
+			t = r.stalledP95(t, recs, base, after, [4]int64{baseFrom, baseTo, from, to})
+		}
+		add(rep, t)
 	}
 	// 5xx bursts inside the drill's window.
 	s, e := measure.Longest5xxRun(recs, r.ns(w.from), r.ns(w.to))
@@ -629,6 +641,45 @@ func cutoverDetail(c measure.CutoverResult, evacuated string) string {
 // upper bound of the baseline's p95 by more than the threshold, so a
 // healthy drill fails it with a chance of at most 2%.
 const p95Alpha = 0.01
+
+// cleanRecords are the records the measuring process timed while it ran:
+// those in flight across a stall are left out (internal/stall).
+func (r *run) cleanRecords() []load.Record {
+	if r.unstalled == nil {
+		spans := make([]measure.Span, 0, len(r.stalls))
+		for _, s := range r.stalls {
+			spans = append(spans, measure.Span{From: r.ns(s.FromMS), To: r.ns(s.ToMS)})
+		}
+		r.unstalled = measure.Unstalled(r.records, spans)
+	}
+	return r.unstalled
+}
+
+// stalledP95 says in t how many requests of each window the stalls of the
+// measuring process left out, and makes t inconclusive when they took most
+// of the change window: what remains would not be the window judged.
+func (r *run) stalledP95(t verdict.Target, all []load.Record, base, after measure.Bounded, win [4]int64) verdict.Target {
+	allBase := measure.LatencyBounds(all, win[0], win[1], measure.AllRegions, 95, p95Alpha)
+	allAfter := measure.LatencyBounds(all, win[2], win[3], measure.AllRegions, 95, p95Alpha)
+	outBase, outAfter := allBase.Count-base.Count, allAfter.Count-after.Count
+	if outBase == 0 && outAfter == 0 {
+		return t
+	}
+	longest := int64(0)
+	for _, s := range r.stalls {
+		longest = max(longest, s.ToMS-s.FromMS)
+	}
+	note := fmt.Sprintf("left out: %d of %d requests after the change and %d of %d in the baseline, in flight while this process could not run (%d stalls, longest %d ms; with them p95 after the change was %.0f ms)",
+		outAfter, allAfter.Count, outBase, allBase.Count, len(r.stalls), longest, allAfter.Value)
+	if 2*outAfter > allAfter.Count {
+		why := "the measuring process stalled through most of the change window, so its latency was not observed"
+		t.Pass, t.Value = false, "inconclusive"
+		t.Detail = "inconclusive: " + note
+		return t.Inconclusive(why)
+	}
+	t.Detail += "; " + note
+	return t
+}
 
 // p95Target judges p95 after the change against the baseline with
 // distribution-free confidence bounds, so that a few slow requests in a

@@ -1,6 +1,7 @@
 package judge_test
 
 import (
+	"github.com/regiondrill/regiondrill/internal/drill"
 	"strings"
 	"testing"
 	"time"
@@ -241,5 +242,55 @@ func TestGateRefusal(t *testing.T) {
 		if rep := d.judged(t); rep.Verdict != c.want {
 			t.Errorf("gate refused on %v: verdict %s (%s), want %s", c.refused, rep.Verdict, rep.Reason, c.want)
 		}
+	}
+}
+
+// A stall of the measuring process (its own machine starved: it woke 2 s
+// late) makes every request in flight across it slow from the client's
+// side. With the stall journaled those requests are left out and p95 holds;
+// without it, the same requests fail p95, as a target slow on its own would.
+// A stall over most of the window leaves nothing to judge: inconclusive. And
+// a real regression outside the stall still fails.
+func TestP95LeavesOutStalls(t *testing.T) {
+	slowIn := func(from, to time.Duration, share int) func(int, time.Duration, uint32) answer {
+		return func(i int, at time.Duration, s uint32) answer {
+			a := healthyAnswer(i, at, s)
+			if at >= from && at < to {
+				a.lat = 1200 * time.Millisecond
+			}
+			if share > 0 && at >= decisionAt && i%200 < share/5 {
+				a.lat = 400 * time.Millisecond
+			}
+			return a
+		}
+	}
+	stall := func(from, to time.Duration) []drill.Stall {
+		return []drill.Stall{{FromMS: from.Milliseconds(), ToMS: to.Milliseconds()}}
+	}
+	cases := []struct {
+		name   string
+		fn     func(int, time.Duration, uint32) answer
+		stalls []drill.Stall
+		status verdict.Status
+		want   string
+	}{
+		{"stalled 2 s, journaled", slowIn(15*time.Second, 17*time.Second, 0), stall(15*time.Second, 17*time.Second+200*time.Millisecond), verdict.StatusPass, "left out: 1"},
+		{"the same slowness, no stall", slowIn(15*time.Second, 17*time.Second, 0), nil, verdict.StatusFail, "fails only when"},
+		{"stalled through the window", slowIn(11*time.Second, 29*time.Second, 0), stall(11*time.Second, 29*time.Second), verdict.StatusInconclusive, "stalled through most"},
+		{"a real regression beside a stall", slowIn(15*time.Second, 17*time.Second, 150), stall(15*time.Second, 17*time.Second+200*time.Millisecond), verdict.StatusFail, "left out"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := healthyDrill()
+			d.answer, d.stalls = c.fn, c.stalls
+			rep := d.judged(t)
+			p := targetOf(rep, "p95_vs_baseline")
+			if p.Status != c.status || !strings.Contains(p.Detail+" "+p.Missing, c.want) {
+				t.Fatalf("p95 %v status %s, want %s with %q: %s (%s)", p.Value, p.Status, c.status, c.want, p.Detail, p.Missing)
+			}
+			if c.status != verdict.StatusPass && rep.Verdict == verdict.Pass {
+				t.Fatal("the verdict passed on a failed or inconclusive p95")
+			}
+		})
 	}
 }

@@ -124,3 +124,33 @@ func sortInt64(s []int64) {
 		copy(s, src)
 	}
 }
+
+// Span is an interval in ns since run start.
+type Span struct{ From, To int64 }
+
+// Unstalled returns the records whose life, from when they were due to when
+// they ended, overlaps none of the stalls: the requests the measuring
+// process timed while it was running. Records still in flight are kept (the
+// selectors above skip them anyway).
+func Unstalled(records []load.Record, stalls []Span) []load.Record {
+	if len(stalls) == 0 {
+		return records
+	}
+	out := make([]load.Record, 0, len(records))
+	for i := range records {
+		r := &records[i]
+		if r.End == 0 || !overlapsAny(r.Sched, r.End, stalls) {
+			out = append(out, *r)
+		}
+	}
+	return out
+}
+
+func overlapsAny(from, to int64, spans []Span) bool {
+	for _, s := range spans {
+		if from <= s.To && to >= s.From {
+			return true
+		}
+	}
+	return false
+}
