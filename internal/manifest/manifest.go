@@ -57,6 +57,7 @@ type File struct {
 // Problem kinds found by Verify.
 const (
 	Changed  = "changed"  // content differs from the manifest
+	Appended = "appended" // the sealed content is intact and more was written after it (e.g. rollback appending to a journal)
 	Missing  = "missing"  // listed but absent
 	Unlisted = "unlisted" // present but not in the manifest
 	BadPlan  = "plan"     // report.json's plan does not hash to plan_sha256
@@ -226,6 +227,9 @@ func Verify(dir string) (*Manifest, error) {
 			probs = append(probs, Problem{want.Path, Missing, "listed in the manifest but missing"})
 		case err != nil:
 			probs = append(probs, Problem{want.Path, Changed, err.Error()})
+		case got.Size > want.Size && prefixIs(dir, want):
+			probs = append(probs, Problem{want.Path, Appended, fmt.Sprintf("grew after the manifest was written: its first %d bytes are as sealed, %d bytes were appended",
+				want.Size, got.Size-want.Size)})
 		case got.SHA256 != want.SHA256 || got.Size != want.Size:
 			probs = append(probs, Problem{want.Path, Changed, fmt.Sprintf("changed since the manifest was written (%d bytes, sha256 %s; manifest: %d bytes, %s)",
 				got.Size, short(got.SHA256), want.Size, short(want.SHA256))})
@@ -311,6 +315,21 @@ func hashFile(dir, rel string) (File, error) {
 		return File{}, fmt.Errorf("manifest: hash %s: %w", rel, err)
 	}
 	return File{Path: rel, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// prefixIs reports whether the file's first want.Size bytes hash to
+// want.SHA256: what was sealed is still there, unchanged.
+func prefixIs(dir string, want File) bool {
+	f, err := os.Open(filepath.Join(dir, filepath.FromSlash(want.Path)))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	h := sha256.New()
+	if n, err := io.CopyN(h, f, want.Size); err != nil || n != want.Size {
+		return false
+	}
+	return hex.EncodeToString(h.Sum(nil)) == want.SHA256
 }
 
 // local reports whether a manifest path stays inside the bundle.

@@ -83,7 +83,7 @@ func TestTamperedBundleFailsVerify(t *testing.T) {
 			defer f.Close()
 			_, err = f.WriteString("1,80\n")
 			return err
-		}, "samples.csv", manifest.Changed},
+		}, "samples.csv", manifest.Appended},
 		{"the JUnit file deleted", func(d string) error { return os.Remove(filepath.Join(d, "junit.xml")) }, "junit.xml", manifest.Missing},
 		{"a file added", func(d string) error {
 			return os.WriteFile(filepath.Join(d, "extra.txt"), []byte("x"), 0o644)
