@@ -347,6 +347,7 @@ func TestInterruptRestoresAndExitsThree(t *testing.T) {
 }
 
 func TestFaultOutlivesNoDeadDrill(t *testing.T) {
+	t.Parallel() // its own lab, and no verdict to judge: it runs beside the safety tests
 	lt := startLab(t, "B")
 	d, _ := lt.startRun(t, "4 observe and clamp")
 	if s := lt.state(t); s.Faults == 0 {
@@ -382,6 +383,7 @@ func runStart(t *testing.T, path string) drill.RunStart {
 // journal is refused (it restores itself); and when another takes its lock
 // (issue 14, finding 7) it stops with lease_lost, restores and exits 1.
 func TestSecondDrillIsRefused(t *testing.T) {
+	t.Parallel() // its own lab, and no verdict to judge: it runs beside the safety tests
 	lt := startLab(t, "A")
 	before := lt.state(t)
 	d, j := lt.startRun(t, "2 evacuate")

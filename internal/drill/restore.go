@@ -62,8 +62,11 @@ func (r *restorer) do(ctx context.Context, a adapter.Action, why string) bool {
 // restoreRetries are the waits between the attempts of a restore action
 // that failed: restoring is idempotent, and a target that is briefly
 // unhealthy (a router refusing weights while its health checks catch up)
-// must not leave the target half restored.
-var restoreRetries = []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second}
+// must not leave the target half restored. About 30 s in all: on a starved
+// 2-core machine (load 14) the lab's edge saw both regions fail their health
+// checks for longer than the former 3.5 s, refused the restore's weights
+// ("no healthy region with weight > 0") and the run aborted half restored.
+var restoreRetries = []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 8 * time.Second, 8 * time.Second}
 
 // retry applies a target action, again after each of restoreRetries while
 // it fails.
