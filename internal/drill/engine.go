@@ -83,23 +83,26 @@ type IndexState struct {
 
 // Engine runs one plan.
 type Engine struct {
-	o       Options
-	p       *plan.Plan
-	t       *adapter.HTTP
-	j       *journal.Writer
-	log     *slog.Logger
-	snap    Snapshot
-	rec     *load.Recorder
-	gen     *load.Generator
-	pulse   *pulse.Pulse // per-second summary of ended requests, journaled with each health sample
-	mu      sync.Mutex
-	epoch   uint64
-	changes int
-	applied []string // change ids applied and not yet undone, in order
-	stop    chan string
-	tripped atomic.Bool // a stop condition tripped: no further change is applied
-	leases  leases      // the drill lock's and the faults' renewals (lease.go)
-	seen    healthSeen  // the sampler's last health sample (guard.go)
+	o    Options
+	p    *plan.Plan
+	t    *adapter.HTTP
+	j    *journal.Writer
+	log  *slog.Logger
+	snap Snapshot
+	rec  *load.Recorder
+	gen  *load.Generator
+	// guardWait is how long the survivor guard waits for a refusal that
+	// may pass (a region not ready or out of rotation for a moment).
+	guardWait time.Duration
+	pulse     *pulse.Pulse // per-second summary of ended requests, journaled with each health sample
+	mu        sync.Mutex
+	epoch     uint64
+	changes   int
+	applied   []string // change ids applied and not yet undone, in order
+	stop      chan string
+	tripped   atomic.Bool // a stop condition tripped: no further change is applied
+	leases    leases      // the drill lock's and the faults' renewals (lease.go)
+	seen      healthSeen  // the sampler's last health sample (guard.go)
 	// hookUndos are the undos of the user hooks that ran, in order.
 	hookUndos []hookUndo
 	token     string
@@ -113,7 +116,7 @@ func New(o Options) *Engine {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{o: o, p: o.Plan, t: o.Target, j: o.Journal, log: o.Logger, stop: make(chan string, 1)}
+	return &Engine{o: o, p: o.Plan, t: o.Target, j: o.Journal, log: o.Logger, stop: make(chan string, 1), guardWait: defaultGuardWait}
 }
 
 // RunStart is the data of the run_start event.

@@ -34,6 +34,8 @@ type fakeTarget struct {
 	// lockHolder, when set, holds the lock: POST answers 409.
 	lockHolder string
 	renewals   int // fault renewals seen
+	// outOfRotation lists regions the edge's status says are out of rotation.
+	outOfRotation map[string]bool
 	// rebuildHash is the index hash a rebuild leaves (else the analyzer's).
 	rebuildHash string
 	srv         *httptest.Server
@@ -64,6 +66,16 @@ func (f *fakeTarget) serve(w http.ResponseWriter, r *http.Request) {
 		reply(f.weights)
 	case r.URL.Path == "/_edge/weights":
 		_ = json.NewDecoder(r.Body).Decode(&f.weights)
+	case r.URL.Path == "/_edge/status":
+		type backend struct {
+			Name       string `json:"name"`
+			InRotation bool   `json:"in_rotation"`
+		}
+		var bs []backend
+		for name := range f.health {
+			bs = append(bs, backend{name, !f.outOfRotation[name]})
+		}
+		reply(bs)
 	case r.URL.Path == "/_edge/lock" && r.Method == http.MethodGet:
 		reply(map[string]string{"owner": f.lockHolder})
 	case r.URL.Path == "/_edge/lock":

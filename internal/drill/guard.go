@@ -81,12 +81,13 @@ func (h *healthSeen) put(hs map[string]contract.Health, errs map[string]string, 
 	h.hs, h.errs, h.at = hs, errs, at
 }
 
-// guardHealth is every region's health as the guard judges it.
-func (e *Engine) guardHealth(ctx context.Context) (map[string]contract.Health, map[string]string) {
+// guardHealth is every region's health as the guard judges it (fresh: read
+// now, whatever the sampler saw).
+func (e *Engine) guardHealth(ctx context.Context, fresh bool) (map[string]contract.Health, map[string]string) {
 	e.seen.mu.Lock()
 	hs, errs, at := e.seen.hs, e.seen.errs, e.seen.at
 	e.seen.mu.Unlock()
-	if !at.IsZero() && time.Since(at) <= guardFresh {
+	if !fresh && !at.IsZero() && time.Since(at) <= guardFresh {
 		return hs, errs
 	}
 	ctx, cancel := context.WithTimeout(ctx, guardTimeout)
@@ -102,33 +103,76 @@ var guarded = []adapter.ActionKind{adapter.SetWeights, adapter.Blackhole, adapte
 // min_serving_regions regions would serve: have weight and pass the
 // contract health gate. A promotion is refused when the promoted region
 // fails the gate. Unfreezing never is (it only gives writes back).
+//
+// A refusal for a reason that passes (a region not answering, not ready, or
+// out of the router's rotation while a busy machine catches up) is checked
+// again every second for up to guardWait before it stands: on a starved
+// 2-core machine the lab's edge once held the survivor out of rotation for a
+// few seconds just as drill E shifted weight to it, and refused the weights.
 func (e *Engine) survivorGuard(ctx context.Context, a adapter.Action) error {
 	if !slices.Contains(guarded, a.Kind) || (a.Kind == adapter.Freeze && !a.Frozen) {
 		return nil
 	}
+	deadline := time.Now().Add(e.guardWait)
+	for fresh := false; ; fresh = true {
+		transient, err := e.guardOnce(ctx, a, fresh)
+		if err == nil || !transient || !time.Now().Before(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// defaultGuardWait bounds how long the guard waits for a refusal that may
+// pass.
+const defaultGuardWait = 15 * time.Second
+
+// guardOnce is one judgement of the guard (fresh: read health now, not from
+// the sampler); transient says the refusal rests only on regions that did
+// not answer, were not ready or were out of the router's rotation.
+func (e *Engine) guardOnce(ctx context.Context, a adapter.Action, fresh bool) (transient bool, err error) {
 	wctx, cancel := context.WithTimeout(ctx, guardTimeout)
 	weights, err := e.t.Weights(wctx)
 	cancel()
 	if err != nil {
-		return fmt.Errorf("%w: %s %s: the router's weights cannot be read: %v", ErrNoSurvivor, a.Kind, a.Region, err)
+		return true, fmt.Errorf("%w: %s %s: the router's weights cannot be read: %v", ErrNoSurvivor, a.Kind, a.Region, err)
 	}
-	hs, errs := e.guardHealth(ctx)
+	hs, errs := e.guardHealth(ctx, fresh)
 	ref := e.reference(hs)
+	rotation := e.rotation(ctx) // nil when the router does not say
 	why := map[string]string{}
+	passing, lasting := 0, 0 // regions refused for reasons that may pass, and that will not
 	healthy := func(r string) bool {
 		h, ok := hs[r]
 		if !ok {
 			why[r] = "unreachable: " + errs[r]
+			passing++
 			return false
 		}
 		ok, reason := gateOK(h, ref)
 		if !ok {
 			why[r] = reason
+			if reason == "not ready" {
+				passing++
+			} else {
+				lasting++
+			}
+			return false
 		}
-		return ok
+		if in, said := rotation[r]; said && !in && a.Kind == adapter.SetWeights {
+			why[r] = "out of the router's rotation"
+			passing++
+			return false
+		}
+		return true
 	}
+	mayPass := func() bool { return passing > 0 && lasting == 0 }
 	if a.Kind == adapter.Promote && !healthy(a.Primary) {
-		return fmt.Errorf("%w: promote %s: it fails the health gate (%s)", ErrNoSurvivor, a.Primary, why[a.Primary])
+		return mayPass(), fmt.Errorf("%w: promote %s: it fails the health gate (%s)", ErrNoSurvivor, a.Primary, why[a.Primary])
 	}
 	after := weights
 	if a.Kind == adapter.SetWeights {
@@ -151,13 +195,13 @@ func (e *Engine) survivorGuard(ctx context.Context, a adapter.Action) error {
 	}
 	need := max(1, e.p.MinServingRegions)
 	if len(serving) >= need {
-		return nil
+		return false, nil
 	}
 	var out []string
 	for r, w := range why {
 		out = append(out, r+": "+w)
 	}
 	sort.Strings(out)
-	return fmt.Errorf("%w: %s %s would leave %d region(s) serving by the health gate, min_serving_regions is %d (%s)",
+	return mayPass(), fmt.Errorf("%w: %s %s would leave %d region(s) serving by the health gate, min_serving_regions is %d (%s)",
 		ErrNoSurvivor, a.Kind, a.Region, len(serving), need, strings.Join(out, "; "))
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/regiondrill/regiondrill/internal/adapter"
 	"github.com/regiondrill/regiondrill/internal/contract"
@@ -42,11 +43,14 @@ func TestSurvivorGuardCountsOnlyHealthyRegions(t *testing.T) {
 		{"promote a healthy survivor", nil, adapter.Action{Kind: adapter.Promote, Primary: "eu-west", Epoch: 2}, ""},
 		{"promote a region that is down", func(f *fakeTarget) { f.down["eu-west"] = true },
 			adapter.Action{Kind: adapter.Promote, Primary: "eu-west", Epoch: 2}, "promote eu-west"},
+		{"weights to a survivor the router holds out of rotation", func(f *fakeTarget) { f.outOfRotation = map[string]bool{"eu-west": true} },
+			adapter.Action{Kind: adapter.SetWeights, Weights: map[string]int{"us-east": 0, "eu-west": 100}}, "eu-west: out of the router's rotation"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFake(t)
 			e, path := f.engine("")
+			e.guardWait = 0 // judge once: waiting is TestSurvivorGuardWaitsForWhatPasses's
 			if c.break_ != nil {
 				c.break_(f)
 			}
@@ -74,4 +78,38 @@ func TestSurvivorGuardCountsOnlyHealthyRegions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A refusal that may pass (the survivor not ready, or out of the router's
+// rotation, for a moment) is judged again every second within the guard's
+// wait; one that will not (a skewed index) stands at once.
+func TestSurvivorGuardWaitsForWhatPasses(t *testing.T) {
+	toSurvivor := adapter.Action{Kind: adapter.SetWeights, Weights: map[string]int{"us-east": 0, "eu-west": 100}}
+	t.Run("out of rotation for a moment", func(t *testing.T) {
+		f := newFake(t)
+		e, _ := f.engine("")
+		e.guardWait = 10 * time.Second
+		f.mu.Lock()
+		f.outOfRotation = map[string]bool{"eu-west": true}
+		f.mu.Unlock()
+		time.AfterFunc(1500*time.Millisecond, func() {
+			f.mu.Lock()
+			f.outOfRotation = nil
+			f.mu.Unlock()
+		})
+		if err := e.survivorGuard(context.Background(), toSurvivor); err != nil {
+			t.Fatalf("refused a survivor back in rotation within the wait: %v", err)
+		}
+	})
+	t.Run("skewed index", func(t *testing.T) {
+		f := newFake(t)
+		e, _ := f.engine("")
+		e.guardWait = time.Minute
+		f.set("eu-west", func(h *contract.Health) { h.IndexHash = "ih-skewed" })
+		start := time.Now()
+		err := e.survivorGuard(context.Background(), adapter.Action{Kind: adapter.Blackhole, Region: "us-east"})
+		if !errors.Is(err, ErrNoSurvivor) || time.Since(start) > 5*time.Second {
+			t.Fatalf("guard: %v after %s, want a refusal at once", err, time.Since(start))
+		}
+	})
 }
