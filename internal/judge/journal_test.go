@@ -52,6 +52,8 @@ type synthDrill struct {
 	// stalls are the spans the measuring process could not run in, as the
 	// stall monitor journaled them.
 	stalls []drill.Stall
+	// planExtra is spliced into the plan as more top-level fields.
+	planExtra string
 }
 
 const (
@@ -151,7 +153,7 @@ func (d *synthDrill) journal(t *testing.T) string {
 	put(journal.RunStart, "", drill.RunStart{
 		// The checks this journal records: no live check, two post-checks.
 		Plan: []byte(`{"regions":["us-east","eu-west"],"evacuate":"us-east","promote_survivor":"eu-west","drills":["A"],
-			"checks":{"live":[],"post":["answers_equal","contracts_equal"]}}`),
+			"checks":{"live":[],"post":["answers_equal","contracts_equal"]}`+d.planExtra+`}`),
 		Target: "lab", Origin: origin, Regions: regions, Drills: []string{"A"},
 		Snapshot: drill.Snapshot{Primary: "us-east", Epoch: 1, EmitFrom: map[string][]string{"us-east": {"us-east"}}},
 	})

@@ -419,6 +419,7 @@ func (r *run) build() (*verdict.Report, error) {
 	r.judgeRun(rep, led)
 	r.judgeVantages(rep)
 	r.diagnose(rep, led, wh)
+	r.excuseStarved(rep)
 	rep.Series = r.series()
 	rep.SLO = r.slo()
 	if len(r.stops) > 0 {

@@ -294,3 +294,43 @@ func TestP95LeavesOutStalls(t *testing.T) {
 		})
 	}
 }
+
+// A drill whose measuring process stalled (once for over a second, or for 5%
+// of the drill) cannot fail on timing: its 5xx burst and p95 failures are
+// inconclusive, saying why. Without the stalls the same answers fail, and a
+// lost write fails whatever the stalls.
+func TestStarvedDrillIsNotFailedOnTiming(t *testing.T) {
+	outage := func(i int, at time.Duration, s uint32) answer {
+		if at >= 15*time.Second && at < 19*time.Second {
+			return answer{err: load.ErrTimeout, lat: 3 * time.Second}
+		}
+		return healthyAnswer(i, at, s)
+	}
+	stalled := []drill.Stall{{FromMS: 15000, ToMS: 18500}}
+	cases := []struct {
+		name   string
+		stalls []drill.Stall
+		want   verdict.Status
+	}{
+		{"timeouts while the process stalled", stalled, verdict.StatusInconclusive},
+		{"the same timeouts, no stall", nil, verdict.StatusFail},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := healthyDrill()
+			d.answer, d.stalls = outage, c.stalls
+			d.planExtra = `,"thresholds":{"max_5xx_burst_s":2}`
+			rep := d.judged(t)
+			b := targetOf(rep, "max_5xx_burst_s")
+			if b.Status != c.want {
+				t.Fatalf("max_5xx_burst_s %v: %s, want %s (%s)", b.Value, b.Status, c.want, b.Detail)
+			}
+			if c.want == verdict.StatusInconclusive && !strings.Contains(b.Missing, "could not run for 3.5 s") {
+				t.Fatalf("the reason does not say how long the process stalled: %q", b.Missing)
+			}
+			if rep.Verdict == verdict.Pass {
+				t.Fatal("a drill with a 4 s outage passed")
+			}
+		})
+	}
+}
