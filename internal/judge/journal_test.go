@@ -153,7 +153,7 @@ func (d *synthDrill) journal(t *testing.T) string {
 	put(journal.RunStart, "", drill.RunStart{
 		// The checks this journal records: no live check, two post-checks.
 		Plan: []byte(`{"regions":["us-east","eu-west"],"evacuate":"us-east","promote_survivor":"eu-west","drills":["A"],
-			"checks":{"live":[],"post":["answers_equal","contracts_equal"]}`+d.planExtra+`}`),
+			"checks":{"live":[],"post":["answers_equal","contracts_equal"]}` + d.planExtra + `}`),
 		Target: "lab", Origin: origin, Regions: regions, Drills: []string{"A"},
 		Snapshot: drill.Snapshot{Primary: "us-east", Epoch: 1, EmitFrom: map[string][]string{"us-east": {"us-east"}}},
 	})
