@@ -208,8 +208,6 @@ type Waiver string
 // WaiveSink: no webhook sink; drill D's webhook targets are inconclusive.
 const WaiveSink Waiver = "sink"
 
-func (Waiver) spellings(string) []string { return []string{string(WaiveSink)} }
-
 // Waives reports whether the plan waives w.
 func (p *Plan) Waives(w Waiver) bool { return p.Targets != nil && slices.Contains(p.Targets.Waive, w) }
 

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 )
@@ -43,34 +44,37 @@ type CheckInfo struct {
 	Description string
 }
 
+func (c CheckInfo) value() CheckName { return c.Name }
+
+func (c CheckInfo) aliases() []string {
+	if c.Alias == "" {
+		return nil
+	}
+	return []string{c.Alias}
+}
+
 // CheckRegistry is the one list of checks: validation, the JSON Schema and
-// the docs derive from it.
-var CheckRegistry = []CheckInfo{
-	{CheckEnvParity, PhasePre, "", "release, runtime and serving config are equal in every region"},
-	{CheckIndexHashEqual, PhasePre, "", "every region reports the same INDEX_HASH, metric and analyzer"},
-	{CheckQueueEmpty, PhasePre, "", "queue backlog is below thresholds.queue_backlog_max"},
-	{CheckCacheWarm, PhasePre, "", "hot-path answer cache entries exist in every region"},
-	{CheckP95Latency, PhaseLive, "", "p95 of served markets stays within thresholds.p95_vs_baseline of the baseline"},
-	{CheckErrorRate, PhaseLive, "", "error rate stays under thresholds.error_rate_max; no 5xx burst longer than max_5xx_burst_s"},
-	{CheckQueueBacklog, PhaseLive, "", "queue backlog is visible and bounded while the change holds"},
-	{CheckDeltaSProbe, PhaseLive, "delta_s_probe", "ΔS(question, retrieved) of the probe set stays ≤ thresholds.delta_s"},
-	{CheckLambdaState, PhaseLive, "lambda_state", "λ over successive probe rounds stays convergent"},
-	{CheckIndexHash, PhaseLive, "", "serving regions keep reporting the promoted INDEX_HASH"},
-	{CheckAnswersEqual, PhasePost, "", "gold questions get the same answers and citations in every region"},
-	{CheckContractsEqual, PhasePost, "", "RAG contract fields {INDEX_HASH, METRIC, ANALYZER} match across regions"},
-	{CheckBacklogZero, PhasePost, "", "queues drain to the pre-drill baseline within thresholds.backlog_drain_s"},
-	{CheckCacheRewarmed, PhasePost, "", "purged caches are warm again in every region"},
+// the docs derive from it. Each description says what the check's code
+// (drill/observe.go) compares.
+var CheckRegistry = Registry[CheckName, CheckInfo]{
+	{CheckEnvParity, PhasePre, "", "every region is ready and reports the same release, runtime, serving config, schema_rev, model_tag and secrets_rev"},
+	{CheckIndexHashEqual, PhasePre, "", "every region reports the same INDEX_HASH"},
+	{CheckQueueEmpty, PhasePre, "", "the regions' total write backlog is at most thresholds.queue_backlog_max"},
+	{CheckCacheWarm, PhasePre, "", "every region's answer cache holds at least as many entries as there are hot questions"},
+	{CheckP95Latency, PhaseLive, "", "p95 latency of the last 3 s stays at or under slo.latency_ms"},
+	{CheckErrorRate, PhaseLive, "", "error rate of the last 3 s stays at or under thresholds.error_rate_max"},
+	{CheckQueueBacklog, PhaseLive, "", "the serving regions' write backlog stays at or under thresholds.queue_backlog_max while the change holds"},
+	{CheckDeltaSProbe, PhaseLive, "delta_s_probe", "mean ΔS(question, retrieved) of 6 probes in the serving region stays at or under thresholds.delta_s"},
+	{CheckLambdaState, PhaseLive, "lambda_state", "λ over two rounds of 6 probes in the serving region is convergent for every probe"},
+	{CheckIndexHash, PhaseLive, "", "the serving region reports the primary's INDEX_HASH"},
+	{CheckAnswersEqual, PhasePost, "", "the probe questions get the same answers and top documents in every region, at most a quarter of them unanswered"},
+	{CheckContractsEqual, PhasePost, "", "INDEX_HASH, metric, analyzer, schema_rev, model_tag and secrets_rev match across regions"},
+	{CheckBacklogZero, PhasePost, "", "the regions' write and webhook backlog falls to thresholds.queue_backlog_max or under (the lowest reading over up to 3 s)"},
+	{CheckCacheRewarmed, PhasePost, "", "purged caches are warm again: cache_warm passes after the drill"},
 }
 
 // LookupCheck finds a check by name or ASCII alias.
-func LookupCheck(s string) (CheckInfo, bool) {
-	for _, c := range CheckRegistry {
-		if string(c.Name) == s || (c.Alias != "" && c.Alias == s) {
-			return c, true
-		}
-	}
-	return CheckInfo{}, false
-}
+func LookupCheck(s string) (CheckInfo, bool) { return CheckRegistry.Lookup(s) }
 
 // ChecksFor lists the registry's checks of one phase, in registry order.
 func ChecksFor(ph Phase) []CheckName {
@@ -78,6 +82,18 @@ func ChecksFor(ph Phase) []CheckName {
 	for _, c := range CheckRegistry {
 		if c.Phase == ph {
 			out = append(out, c.Name)
+		}
+	}
+	return out
+}
+
+// checkSpellings are the spellings of the checks of the given phases.
+func checkSpellings(phases ...Phase) []string {
+	var out []string
+	for _, c := range CheckRegistry {
+		if slices.Contains(phases, c.Phase) {
+			out = append(out, string(c.Name))
+			out = append(out, c.aliases()...)
 		}
 	}
 	return out
@@ -92,20 +108,6 @@ func (c *CheckName) UnmarshalText(b []byte) error {
 	}
 	*c = CheckName(b)
 	return nil
-}
-
-func (CheckName) spellings(tag string) []string {
-	var out []string
-	for _, c := range CheckRegistry {
-		if tag != "" && string(c.Phase) != tag {
-			continue
-		}
-		out = append(out, string(c.Name))
-		if c.Alias != "" {
-			out = append(out, c.Alias)
-		}
-	}
-	return out
 }
 
 // DrillKind is one of the page's drill types A to E. The value is the name;
@@ -127,8 +129,13 @@ type DrillInfo struct {
 	Description string
 }
 
+func (d DrillInfo) value() DrillKind { return d.Kind }
+
+// aliases: the letter, in either case.
+func (d DrillInfo) aliases() []string { return []string{d.Letter, strings.ToLower(d.Letter)} }
+
 // DrillRegistry is the one list of drill kinds.
-var DrillRegistry = []DrillInfo{
+var DrillRegistry = Registry[DrillKind, DrillInfo]{
 	{DrillPlannedEvacuation, "A", "planned evacuation (brownout): throttle a region by policy, traffic drains to the survivor without flapping"},
 	{DrillHardOutage, "B", "hard outage (blackhole): block the region's ingress and egress; verify stickiness, retries and queue replay"},
 	{DrillIndexSkew, "C", "index skew recovery: publish a follower with the wrong metric or analyzer; contracts refuse reuse and force a rebuild"},
@@ -137,14 +144,7 @@ var DrillRegistry = []DrillInfo{
 }
 
 // LookupDrill finds a drill by letter (any case) or name.
-func LookupDrill(s string) (DrillInfo, bool) {
-	for _, d := range DrillRegistry {
-		if string(d.Kind) == s || strings.EqualFold(d.Letter, s) {
-			return d, true
-		}
-	}
-	return DrillInfo{}, false
-}
+func LookupDrill(s string) (DrillInfo, bool) { return DrillRegistry.Lookup(s) }
 
 // Letter is the page's letter for the drill, or "?" if unknown.
 func (d DrillKind) Letter() string {
@@ -164,14 +164,6 @@ func (d *DrillKind) UnmarshalText(b []byte) error {
 	return nil
 }
 
-func (DrillKind) spellings(string) []string {
-	var out []string
-	for _, d := range DrillRegistry {
-		out = append(out, d.Letter, strings.ToLower(d.Letter), string(d.Kind))
-	}
-	return out
-}
-
 // Misconfiguration is a fault the lab builds in on purpose so a drill can
 // prove its detector fires.
 type Misconfiguration string
@@ -187,30 +179,17 @@ const (
 	MisEdgeIgnoresIndex     Misconfiguration = "edge_ignores_index_hash"
 )
 
-// MisconfigInfo is one row of the misconfiguration registry.
-type MisconfigInfo struct {
-	Name        Misconfiguration
-	Description string
-}
-
-// Misconfigurations is the one list of lab misconfigurations.
-var Misconfigurations = []MisconfigInfo{
-	{MisNoFreeze, "followers keep writing to their store during cutover (split-brain writes)"},
-	{MisNoDedupe, "the write path ignores dedupe_key, so replays duplicate"},
-	{MisRebuildWrongAnalyzer, "the follower is rebuilt with lab.skew_analyzer instead of the primary's analyzer"},
-	{MisWebhooksFromAll, "every region emits webhooks, not only the survivor"},
-	{MisStaleKeys, "a region keeps region-pinned keys and rejects the rotated key after a route flip"},
-	{MisColdStart, "the survivor is not pre-warmed and pays cold starts after promotion"},
-	{MisPurgeNoop, "cache purge reports success but purges nothing"},
-	{MisEdgeIgnoresIndex, "the edge keeps a region whose INDEX_HASH differs from the primary's in rotation"},
-}
-
-func (Misconfiguration) spellings(string) []string {
-	var out []string
-	for _, m := range Misconfigurations {
-		out = append(out, string(m.Name))
-	}
-	return out
+// Misconfigurations is the one list of lab misconfigurations; each text
+// says what the lab (internal/lab) does when it is set.
+var Misconfigurations = Enum[Misconfiguration]{
+	{MisNoFreeze, "frozen followers keep writing accepted writes straight to their store during cutover (split-brain writes)"},
+	{MisNoDedupe, "the write path ignores idempotency keys (dedupe_key), so replays duplicate"},
+	{MisRebuildWrongAnalyzer, "index rebuilds use the simple analyzer instead of the primary's, and the edge's contract gate ignores INDEX_HASH"},
+	{MisWebhooksFromAll, "every region emits webhooks, not only the one emit_from names"},
+	{MisStaleKeys, "every region keeps its own pinned key id, accepts no other and ignores key rotations"},
+	{MisColdStart, "regions ignore the pre-warm (minimum instances) setting, so the survivor pays cold starts after promotion"},
+	{MisPurgeNoop, "cache purges report success and purge nothing"},
+	{MisEdgeIgnoresIndex, "the edge's contract gate ignores INDEX_HASH, so a region serving another index stays in rotation"},
 }
 
 // StopMetric is what a stop condition watches.
@@ -225,28 +204,15 @@ const (
 	StopHTTP       StopMetric = "http"
 )
 
-// StopMetricInfo is one row of the stop-metric registry.
-type StopMetricInfo struct {
-	Metric      StopMetric
-	Description string
-}
-
-// StopMetrics is the one list of stop-condition metrics.
-var StopMetrics = []StopMetricInfo{
-	{StopErrorRate, "share of failed requests (0..1)"},
-	{StopP95, "p95 latency in milliseconds"},
-	{StopWriteLoss, "acknowledged writes missing from the store"},
-	{StopBacklog, "queue backlog in messages"},
+// StopMetrics is the one list of stop-condition metrics; each text says
+// what drill/stop.go measures.
+var StopMetrics = Enum[StopMetric]{
+	{StopErrorRate, "share of failed requests over the last 3 s (0..1)"},
+	{StopP95, "p95 latency of the last 3 s in milliseconds"},
+	{StopWriteLoss, "acknowledged writes no region's store holds, read only while every write queue is empty"},
+	{StopBacklog, "the regions' total write backlog in messages"},
 	{StopPrometheus, "value of a PromQL query (query; url or targets.prometheus.url)"},
-	{StopHTTP, "a GET of url fails or returns a non-2xx status; above is ignored"},
-}
-
-func (StopMetric) spellings(string) []string {
-	var out []string
-	for _, m := range StopMetrics {
-		out = append(out, string(m.Metric))
-	}
-	return out
+	{StopHTTP, "1 while a GET of url fails or answers non-2xx, else 0 (so above stays 0)"},
 }
 
 // RoutingMode is how the edge picks a region.
@@ -257,8 +223,10 @@ const (
 	RoutingWeights RoutingMode = "weights" // routing.weights per region
 )
 
-func (RoutingMode) spellings(string) []string {
-	return []string{string(RoutingLatency), string(RoutingWeights)}
+// RoutingModes is the one list of routing modes.
+var RoutingModes = Enum[RoutingMode]{
+	{RoutingLatency, "the lowest-latency healthy region"},
+	{RoutingWeights, "routing.weights per region"},
 }
 
 // EmbedderKind selects the lab's embedder.
@@ -269,8 +237,10 @@ const (
 	EmbedderOpenAI  EmbedderKind = "openai"  // OpenAI-compatible /v1/embeddings at url
 )
 
-func (EmbedderKind) spellings(string) []string {
-	return []string{string(EmbedderBuiltin), string(EmbedderOpenAI)}
+// EmbedderKinds is the one list of the lab's embedders.
+var EmbedderKinds = Enum[EmbedderKind]{
+	{EmbedderBuiltin, "deterministic, in-process"},
+	{EmbedderOpenAI, "an OpenAI-compatible /v1/embeddings at url"},
 }
 
 // RouterKind selects how routing weights are read and set on real targets.
@@ -282,19 +252,78 @@ const (
 	RouterCommand RouterKind = "command" // external commands set_weight / get_weights
 )
 
-func (RouterKind) spellings(string) []string {
-	return []string{string(RouterLab), string(RouterHAProxy), string(RouterCommand)}
+// RouterKinds is the one list of routers of real targets.
+var RouterKinds = Enum[RouterKind]{
+	{RouterLab, "a regiondrill edge at address"},
+	{RouterHAProxy, "HAProxy's runtime API on socket or address"},
+	{RouterCommand, "external commands set_weight and get_weights"},
 }
 
-// enumType is implemented by every typed enum; the schema and the decoder use
-// it. tag is the field's `phase` struct tag (only checks use it).
-type enumType interface {
-	spellings(tag string) []string
+// Waivers is the one list of observations a plan with targets may waive.
+var Waivers = Enum[Waiver]{
+	{WaiveSink, "no webhook sink: drill D's webhook targets are inconclusive"},
 }
 
-func known[T interface {
-	~string
-	enumType
-}](v T) bool {
-	return slices.Contains(v.spellings(""), string(v))
+// Registry is the one list of a plan enum's values: decoding, validation,
+// the JSON Schema and docs/PLAN.md derive from it. R is the row type: it
+// names its value and the other spellings accepted on input.
+type Registry[T ~string, R row[T]] []R
+
+type row[T ~string] interface {
+	value() T
+	aliases() []string
+}
+
+// Entry is a registry row that is only a value and what it means.
+type Entry[T ~string] struct {
+	Name        T
+	Description string
+}
+
+func (e Entry[T]) value() T        { return e.Name }
+func (Entry[T]) aliases() []string { return nil }
+
+// Enum is a registry of plain entries.
+type Enum[T ~string] = Registry[T, Entry[T]]
+
+// Lookup finds a row by its value or one of its aliases.
+func (r Registry[T, R]) Lookup(s string) (R, bool) {
+	for _, x := range r {
+		if string(x.value()) == s || slices.Contains(x.aliases(), s) {
+			return x, true
+		}
+	}
+	var zero R
+	return zero, false
+}
+
+// Known reports whether v is one of the registry's values or aliases.
+func (r Registry[T, R]) Known(v T) bool {
+	_, ok := r.Lookup(string(v))
+	return ok
+}
+
+// Spellings lists every spelling accepted on input: each row's value, then
+// its aliases.
+func (r Registry[T, R]) Spellings() []string {
+	var out []string
+	for _, x := range r {
+		out = append(out, string(x.value()))
+		out = append(out, x.aliases()...)
+	}
+	return out
+}
+
+// Names lists the rows' values in registry order.
+func (r Registry[T, R]) Names() []string {
+	out := make([]string, len(r))
+	for i, x := range r {
+		out[i] = string(x.value())
+	}
+	return out
+}
+
+// unknown is Validate's message for a value the registry does not hold.
+func (r Registry[T, R]) unknown(noun string, v T) string {
+	return fmt.Sprintf("unknown %s %q%s; use %s", noun, v, didYouMean(string(v), r.Names()), quoteList(r.Spellings()))
 }

@@ -10,8 +10,6 @@ import (
 // SchemaID is the $id of the generated schema.
 const SchemaID = "https://regiondrill.dev/schema/plan.json"
 
-var enumIface = reflect.TypeFor[enumType]()
-
 // Schema returns the plan's JSON Schema (draft 2020-12), generated from the
 // Plan type: json tags give names, `doc` tags descriptions, `required` tags
 // required properties, the registries enums, and Default the defaults.
@@ -41,9 +39,8 @@ func schemaFor(t reflect.Type, def reflect.Value, tag reflect.StructTag) (map[st
 			def = reflect.Value{}
 		}
 	}
-	if t.Implements(enumIface) {
-		e := reflect.Zero(t).Interface().(enumType)
-		return map[string]any{"type": "string", "enum": e.spellings(tag.Get("phase"))}, nil
+	if enum, ok := enumSpellings(t, tag); ok {
+		return map[string]any{"type": "string", "enum": enum}, nil
 	}
 	switch t.Kind() {
 	case reflect.Struct:
@@ -101,4 +98,36 @@ func schemaFor(t reflect.Type, def reflect.Value, tag reflect.StructTag) (map[st
 		return map[string]any{"type": "number"}, nil
 	}
 	return nil, fmt.Errorf("no schema for %s", strings.TrimSpace(t.String()))
+}
+
+// enumSpellings returns what a typed enum of the plan accepts, from its
+// registry (for checks, those of the field's `phase` tag); ok is false for
+// every other type.
+func enumSpellings(t reflect.Type, tag reflect.StructTag) (spellings []string, ok bool) {
+	switch t {
+	case reflect.TypeFor[CheckName]():
+		if ph := tag.Get("phase"); ph != "" {
+			var phases []Phase
+			for _, p := range strings.Fields(ph) {
+				phases = append(phases, Phase(p))
+			}
+			return checkSpellings(phases...), true
+		}
+		return CheckRegistry.Spellings(), true
+	case reflect.TypeFor[DrillKind]():
+		return DrillRegistry.Spellings(), true
+	case reflect.TypeFor[Misconfiguration]():
+		return Misconfigurations.Spellings(), true
+	case reflect.TypeFor[StopMetric]():
+		return StopMetrics.Spellings(), true
+	case reflect.TypeFor[RoutingMode]():
+		return RoutingModes.Spellings(), true
+	case reflect.TypeFor[EmbedderKind]():
+		return EmbedderKinds.Spellings(), true
+	case reflect.TypeFor[RouterKind]():
+		return RouterKinds.Spellings(), true
+	case reflect.TypeFor[Waiver]():
+		return Waivers.Spellings(), true
+	}
+	return nil, false
 }

@@ -82,8 +82,8 @@ func (p *Plan) validateRegions(es *Errors) {
 
 func (p *Plan) validateRouting(es *Errors) {
 	r := p.Routing
-	if !known(r.Mode) {
-		es.add("$.routing.mode", "unknown routing mode %q; use %s", r.Mode, quoteList(r.Mode.spellings("")))
+	if !RoutingModes.Known(r.Mode) {
+		es.add("$.routing.mode", "%s", RoutingModes.unknown("routing mode", r.Mode))
 	}
 	if !inRange(r.StickMinutes, 0, 1440) {
 		es.add("$.routing.stick_minutes", "must be between 0 and 1440 minutes, got %v", r.StickMinutes)
@@ -116,13 +116,7 @@ func (p *Plan) validateChecks(es *Errors) {
 		phase Phase
 		names []CheckName
 	}{{PhasePre, p.Checks.Pre}, {PhaseLive, p.Checks.Live}, {PhasePost, p.Checks.Post}}
-	var all []string
-	for _, c := range CheckRegistry {
-		all = append(all, string(c.Name))
-		if c.Alias != "" {
-			all = append(all, c.Alias)
-		}
-	}
+	all := CheckRegistry.Spellings()
 	for _, l := range lists {
 		base := "$.checks." + string(l.phase)
 		seen := map[CheckName]bool{}
@@ -287,8 +281,8 @@ func (p *Plan) validateNumbers(es *Errors) {
 func (p *Plan) validateStops(es *Errors) {
 	for i, c := range p.StopConditions {
 		base := index("$.stop_conditions", i)
-		if !known(c.Metric) {
-			es.add(base+".metric", "unknown metric %q%s; use %s", c.Metric, didYouMean(string(c.Metric), c.Metric.spellings("")), quoteList(c.Metric.spellings("")))
+		if !StopMetrics.Known(c.Metric) {
+			es.add(base+".metric", "%s", StopMetrics.unknown("metric", c.Metric))
 		}
 		if math.IsNaN(c.Above) || math.IsInf(c.Above, 0) {
 			es.add(base+".above", "must be a finite number")
@@ -321,10 +315,7 @@ func (p *Plan) validateStops(es *Errors) {
 
 func (p *Plan) validateLab(es *Errors) {
 	l := p.Lab
-	var ms []string
-	for _, m := range Misconfigurations {
-		ms = append(ms, string(m.Name))
-	}
+	ms := Misconfigurations.Names()
 	seen := map[Misconfiguration]bool{}
 	for i, m := range l.Misconfigure {
 		path := index("$.lab.misconfigure", i)
@@ -341,8 +332,8 @@ func (p *Plan) validateLab(es *Errors) {
 		es.add("$.lab.skew_analyzer", "must name an analyzer (default \"simple\")")
 	}
 	e := l.Embedder
-	if !known(e.Kind) {
-		es.add("$.lab.embedder.kind", "unknown embedder %q; use %s", e.Kind, quoteList(e.Kind.spellings("")))
+	if !EmbedderKinds.Known(e.Kind) {
+		es.add("$.lab.embedder.kind", "%s", EmbedderKinds.unknown("embedder", e.Kind))
 	}
 	if e.Kind == EmbedderOpenAI {
 		if e.URL == "" {
@@ -434,7 +425,7 @@ func (p *Plan) validateTargets(es *Errors) {
 			es.add("$.targets.router.lock", "router \"command\" needs a drill lock: the argv that takes it ({owner}, {lease_s}), or set no_lock: true to run without one")
 		}
 	default:
-		es.add("$.targets.router.kind", "unknown router %q; use %s", r.Kind, quoteList(r.Kind.spellings("")))
+		es.add("$.targets.router.kind", "%s", RouterKinds.unknown("router", r.Kind))
 	}
 	if t.Prometheus.URL != "" {
 		checkURL(es, "$.targets.prometheus.url", t.Prometheus.URL, "http", "https")
@@ -487,8 +478,8 @@ func (p *Plan) validateWaive(es *Errors) {
 	for i, w := range t.Waive {
 		path := index("$.targets.waive", i)
 		switch {
-		case !known(w):
-			es.add(path, "unknown waiver %q; use %s", w, quoteList(w.spellings("")))
+		case !Waivers.Known(w):
+			es.add(path, "%s", Waivers.unknown("waiver", w))
 		case w == WaiveSink && t.Sink != "":
 			es.add(path, "waives the sink but $.targets.sink is set; drop one of them")
 		}
