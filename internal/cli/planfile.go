@@ -68,11 +68,8 @@ func loadPlan(ctx context.Context, path string, stdin io.Reader) (*plan.Plan, []
 		}
 		return nil, nil, Usage(err)
 	}
-	p, err := plan.Decode(data, path)
+	p, err := plan.Parse(data, path)
 	if err != nil {
-		return nil, nil, Usage(fmt.Errorf("%s: %w", path, err))
-	}
-	if err := p.Validate(); err != nil {
 		return nil, nil, Usage(fmt.Errorf("%s: %w", path, err))
 	}
 	return p, data, nil

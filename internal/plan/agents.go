@@ -12,23 +12,23 @@ import (
 // (`regiondrill agent`) instead of from this process: each vantage point is
 // one agent, reached over NATS.
 type Agents struct {
-	NATSURL       string         `json:"nats_url" required:"true" doc:"NATS server(s) the coordinator and the agents share; comma-separated nats/tls/ws/wss URLs."`             // no default
-	Creds         string         `json:"creds,omitempty" doc:"NATS credentials file (JWT and nkey seed) of the coordinator."`                                                   // default ""
-	NKey          string         `json:"nkey,omitempty" doc:"File holding the coordinator's NATS nkey seed."`                                                                   // default ""
-	TokenEnv      string         `json:"token_env,omitempty" doc:"Environment variable holding the coordinator's NATS token."`                                                  // default ""
-	TLSCA         string         `json:"tls_ca,omitempty" doc:"PEM file of the CA that signed the NATS servers' certificates; default the system roots."`                       // default ""
-	VantagePoints []VantagePoint `json:"vantage_points" required:"true" doc:"Where the load comes from: one agent per vantage point, shares summing to 1."`                     // no default
-	MinAgents     int            `json:"min_agents,omitempty" doc:"Agents that must stay alive; fewer stops the drill. Default every vantage point."`                           // default len(vantage_points)
-	LeaseS        float64        `json:"lease_s,omitempty" doc:"Seconds an agent keeps loading without hearing from this coordinator (dead man's switch), (0,600]. Default 5."` // seconds; default 5
-	WaitS         float64        `json:"wait_s,omitempty" doc:"Seconds to wait for the agents' heartbeats before the drill, (0,600]. Default 15."`                              // seconds; default 15
-	HeartbeatS    float64        `json:"heartbeat_lost_s,omitempty" doc:"Seconds without a heartbeat after which an agent counts as lost, (0,600]. Default 3."`                 // seconds; default 3
+	NATSURL       string         `json:"nats_url" required:"true" pattern:"nonblank" doc:"NATS server(s) the coordinator and the agents share; comma-separated nats/tls/ws/wss URLs."`                         // no default
+	Creds         string         `json:"creds,omitempty" doc:"NATS credentials file (JWT and nkey seed) of the coordinator."`                                                                                  // default ""
+	NKey          string         `json:"nkey,omitempty" doc:"File holding the coordinator's NATS nkey seed."`                                                                                                  // default ""
+	TokenEnv      string         `json:"token_env,omitempty" doc:"Environment variable holding the coordinator's NATS token."`                                                                                 // default ""
+	TLSCA         string         `json:"tls_ca,omitempty" doc:"PEM file of the CA that signed the NATS servers' certificates; default the system roots."`                                                      // default ""
+	VantagePoints []VantagePoint `json:"vantage_points" required:"true" items:"[1,)" doc:"Where the load comes from: one agent per vantage point, shares summing to 1."`                                       // no default
+	MinAgents     int            `json:"min_agents,omitempty" range:"[1,)" zero:"default" doc:"Agents that must stay alive; fewer stops the drill. Default every vantage point."`                              // default len(vantage_points)
+	LeaseS        float64        `json:"lease_s,omitempty" range:"(0,600]" zero:"default" doc:"Seconds an agent keeps loading without hearing from this coordinator (dead man's switch), (0,600]. Default 5."` // seconds; default 5
+	WaitS         float64        `json:"wait_s,omitempty" range:"(0,600]" zero:"default" doc:"Seconds to wait for the agents' heartbeats before the drill, (0,600]. Default 15."`                              // seconds; default 15
+	HeartbeatS    float64        `json:"heartbeat_lost_s,omitempty" range:"(0,600]" zero:"default" doc:"Seconds without a heartbeat after which an agent counts as lost, (0,600]. Default 3."`                 // seconds; default 3
 }
 
 // VantagePoint is one place clients send traffic from.
 type VantagePoint struct {
-	Name  string  `json:"name" required:"true" doc:"The agent's --name."`                                                                           // no default
-	Share float64 `json:"share" required:"true" doc:"Share of load.rate_rps and load.sessions this vantage sends, (0,1]; the shares sum to 1."`     // ratio; no default
-	Entry string  `json:"entry,omitempty" doc:"URL this vantage's clients send traffic to; default the drill's entry (targets.entry or the edge)."` // default the drill's entry
+	Name  string  `json:"name" required:"true" pattern:"agent" not:"local" doc:"The agent's --name."`                                                                           // no default
+	Share float64 `json:"share" required:"true" range:"(0,1]" doc:"Share of load.rate_rps and load.sessions this vantage sends, (0,1]; the shares sum to 1."`                   // ratio; no default
+	Entry string  `json:"entry,omitempty" pattern:"optional_http_url" doc:"URL this vantage's clients send traffic to; default the drill's entry (targets.entry or the edge)."` // default the drill's entry
 }
 
 // LocalVantage is the name of the vantage point of a run without agents:

@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/big"
 	"path/filepath"
-	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -17,6 +18,8 @@ import (
 	"github.com/goccy/go-yaml/lexer"
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
+
+	"github.com/regiondrill/regiondrill/internal/schema"
 )
 
 // MaxSize is the largest plan document Decode reads (1 MiB).
@@ -31,10 +34,48 @@ const (
 )
 
 // Decode reads a JSON or YAML plan (by name's extension, else by sniffing),
-// applies defaults, then decodes strictly: every unknown field and type
-// error is reported with its JSON path. Errors are of type Errors. Decode
-// does not call Validate.
+// checks it through the plan's JSON Schema (Schema) and decodes it onto the
+// defaults. Every problem the schema finds is reported with its JSON path:
+// unknown fields, wrong types, and single fields out of their bounds,
+// enums or patterns. Errors are of type Errors. Decode does not call
+// Validate, which holds the rules across fields.
 func Decode(data []byte, name string) (*Plan, error) {
+	p, errs := decode(data, name)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return p, nil
+}
+
+// Parse is Decode followed by Validate. A document whose only problems are
+// values out of their bounds still decodes, so Validate runs on it too:
+// every problem of both is reported at once, and where both find one at
+// the same path Validate's words are kept (they name the registry and the
+// fields it depends on).
+func Parse(data []byte, name string) (*Plan, error) {
+	p, errs := decode(data, name)
+	if p == nil {
+		return nil, errs
+	}
+	var verrs Errors
+	if err := p.Validate(); err != nil {
+		verrs = err.(Errors)
+	}
+	for _, e := range errs {
+		if !slices.ContainsFunc(verrs, func(v *FieldError) bool { return v.Path == e.Path }) {
+			verrs = append(verrs, e)
+		}
+	}
+	if len(verrs) > 0 {
+		return nil, verrs
+	}
+	return p, nil
+}
+
+// decode parses, checks and decodes a document. p is nil when it cannot be
+// decoded (syntax, unknown fields, wrong types); otherwise errs holds the
+// values the schema refuses, if any.
+func decode(data []byte, name string) (p *Plan, errs Errors) {
 	if len(data) > MaxSize {
 		return nil, Errors{{Path: "$", Msg: fmt.Sprintf("plan is %d bytes; the limit is %d bytes (1 MiB)", len(data), MaxSize)}}
 	}
@@ -42,43 +83,42 @@ func Decode(data []byte, name string) (*Plan, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, Errors{{Path: "$", Msg: "plan is empty"}}
 	}
-	var (
-		root *node
-		err  *FieldError
-	)
+	d := &doc{pos: map[string]int{}}
+	var err *FieldError
 	if isJSON(data, name) {
-		root, err = parseJSON(data)
+		err = d.parseJSON(data)
 	} else {
-		root, err = parseYAML(data)
+		err = d.parseYAML(data)
 	}
 	if err != nil {
 		return nil, Errors{err}
 	}
-	var errs Errors
-	checkNode(&errs, "$", root, reflect.TypeFor[Plan](), 0)
-	if len(errs) > 0 {
+	v, cerr := compiled()
+	if cerr != nil {
+		return nil, Errors{{Path: "$", Msg: cerr.Error()}}
+	}
+	decodable := true
+	for _, pr := range v.Validate(d.root) {
+		errs = append(errs, d.fieldError(pr))
+		decodable = decodable && (pr.Kind == schema.Missing || pr.Kind == schema.Value)
+	}
+	d.sort(errs)
+	if !decodable {
 		return nil, errs
 	}
-	var buf bytes.Buffer
-	root.writeJSON(&buf)
-	p := Default()
-	if e := json.Unmarshal(buf.Bytes(), p); e != nil {
+	b, e := json.Marshal(d.root)
+	p = Default()
+	if e == nil {
+		e = json.Unmarshal(b, p)
+	}
+	if e != nil && len(errs) > 0 {
+		return nil, errs // a value out of its bounds is out of its Go type's too
+	}
+	if e != nil {
 		return nil, Errors{{Path: "$", Msg: "cannot decode: " + e.Error()}}
 	}
 	p.fillDerived()
-	return p, nil
-}
-
-// Parse is Decode followed by Validate.
-func Parse(data []byte, name string) (*Plan, error) {
-	p, err := Decode(data, name)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	return p, nil
+	return p, errs
 }
 
 func isJSON(data []byte, name string) bool {
@@ -92,77 +132,89 @@ func isJSON(data []byte, name string) bool {
 	return len(t) > 0 && (t[0] == '{' || t[0] == '[')
 }
 
-type kind int
-
-const (
-	kNull kind = iota
-	kBool
-	kNumber
-	kString
-	kArray
-	kObject
-)
-
-func (k kind) String() string {
-	return [...]string{"null", "boolean", "number", "string", "array", "object"}[k]
+// doc is a parsed document as JSON values (objects map[string]any, arrays
+// []any, numbers json.Number), with the position of each value's path in
+// document order so problems are reported in that order.
+type doc struct {
+	root any
+	pos  map[string]int
 }
 
-// node is a parsed document, format-independent, keys in document order.
-type node struct {
-	kind  kind
-	b     bool
-	s     string // string value, or number text
-	items []*node
-	keys  []string
-	vals  []*node
-}
+func (d *doc) at(path string) { d.pos[path] = len(d.pos) }
 
-func (n *node) writeJSON(w *bytes.Buffer) {
-	switch n.kind {
-	case kNull:
-		w.WriteString("null")
-	case kBool:
-		w.WriteString(strconv.FormatBool(n.b))
-	case kNumber:
-		w.WriteString(n.s)
-	case kString:
-		b, _ := json.Marshal(n.s) // a string always marshals
-		w.Write(b)
-	case kArray:
-		w.WriteByte('[')
-		for i, it := range n.items {
-			if i > 0 {
-				w.WriteByte(',')
+// fieldError words a schema problem at its JSON path.
+func (d *doc) fieldError(pr schema.Problem) *FieldError {
+	path := "$"
+	var v any = d.root
+	for _, tok := range pr.Loc {
+		if arr, ok := v.([]any); ok {
+			i, _ := strconv.Atoi(tok)
+			path = index(path, i)
+			if i >= 0 && i < len(arr) {
+				v = arr[i]
 			}
-			it.writeJSON(w)
+			continue
 		}
-		w.WriteByte(']')
-	case kObject:
-		w.WriteByte('{')
-		for i, k := range n.keys {
-			if i > 0 {
-				w.WriteByte(',')
-			}
-			b, _ := json.Marshal(k)
-			w.Write(b)
-			w.WriteByte(':')
-			n.vals[i].writeJSON(w)
-		}
-		w.WriteByte('}')
+		path = child(path, tok)
+		m, _ := v.(map[string]any)
+		v = m[tok]
 	}
+	msg := pr.Msg
+	switch {
+	case pr.Kind == schema.Unknown:
+		msg = fmt.Sprintf("unknown field %q%s", pr.Loc[len(pr.Loc)-1], didYouMean(pr.Loc[len(pr.Loc)-1], pr.Known()))
+	case pr.Kind == schema.Type && pr.Got == nil:
+		msg = "null is not allowed; omit the field to use its default"
+	}
+	return &FieldError{Path: path, Msg: msg}
 }
 
-func parseJSON(data []byte) (*node, *FieldError) {
+// sort orders errors as their paths occur in the document; a missing
+// field's error comes right after its object's.
+func (d *doc) sort(es Errors) {
+	rank := func(path string) int {
+		for {
+			if p, ok := d.pos[path]; ok {
+				return p
+			}
+			i := strings.LastIndexAny(path, ".[")
+			if i <= 0 {
+				return 0
+			}
+			path = path[:i]
+		}
+	}
+	slices.SortStableFunc(es, func(a, b *FieldError) int { return rank(a.Path) - rank(b.Path) })
+}
+
+// number checks a number's text and writes an integral value as an
+// integer ("10.0" → "10"), so that an integer field decodes it as JSON
+// Schema reads it.
+func number(path, text string) (json.Number, *FieldError) {
+	f, err := strconv.ParseFloat(text, 64)
+	if err != nil || math.IsInf(f, 0) {
+		return "", &FieldError{Path: path, Msg: fmt.Sprintf("number %s is out of range", text)}
+	}
+	if strings.ContainsAny(text, ".eE") {
+		if r, ok := new(big.Rat).SetString(text); ok && r.IsInt() && r.Num().IsInt64() {
+			return json.Number(r.Num().String()), nil
+		}
+	}
+	return json.Number(text), nil
+}
+
+func (d *doc) parseJSON(data []byte) *FieldError {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	n, err := jsonValue(dec, "$", 0)
+	root, err := d.jsonValue(dec, "$", 0)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if _, e := dec.Token(); e != io.EOF {
-		return nil, &FieldError{Path: "$", Msg: fmt.Sprintf("invalid JSON: unexpected data after the plan at byte %d", dec.InputOffset())}
+		return &FieldError{Path: "$", Msg: fmt.Sprintf("invalid JSON: unexpected data after the plan at byte %d", dec.InputOffset())}
 	}
-	return n, nil
+	d.root = root
+	return nil
 }
 
 func jsonSyntax(dec *json.Decoder, e error) *FieldError {
@@ -172,82 +224,69 @@ func jsonSyntax(dec *json.Decoder, e error) *FieldError {
 	return &FieldError{Path: "$", Msg: fmt.Sprintf("invalid JSON near byte %d: %v", dec.InputOffset(), e)}
 }
 
-func jsonValue(dec *json.Decoder, path string, depth int) (*node, *FieldError) {
+func (d *doc) jsonValue(dec *json.Decoder, path string, depth int) (any, *FieldError) {
+	d.at(path)
 	tok, e := dec.Token()
 	if e != nil {
 		return nil, jsonSyntax(dec, e)
 	}
 	switch t := tok.(type) {
-	case nil:
-		return &node{kind: kNull}, nil
-	case bool:
-		return &node{kind: kBool, b: t}, nil
+	case nil, bool, string:
+		return t, nil
 	case json.Number:
-		return &node{kind: kNumber, s: t.String()}, nil
-	case string:
-		return &node{kind: kString, s: t}, nil
+		return number(path, t.String())
 	case json.Delim:
 		if depth >= maxDepth {
 			return nil, &FieldError{Path: path, Msg: fmt.Sprintf("nested deeper than %d levels", maxDepth)}
 		}
 		if t == '[' {
-			n := &node{kind: kArray}
+			arr := []any{}
 			for dec.More() {
-				it, err := jsonValue(dec, index(path, len(n.items)), depth+1)
+				it, err := d.jsonValue(dec, index(path, len(arr)), depth+1)
 				if err != nil {
 					return nil, err
 				}
-				n.items = append(n.items, it)
+				arr = append(arr, it)
 			}
 			if _, e := dec.Token(); e != nil {
 				return nil, jsonSyntax(dec, e)
 			}
-			return n, nil
+			return arr, nil
 		}
-		n := &node{kind: kObject}
+		obj := map[string]any{}
 		for dec.More() {
 			kt, e := dec.Token()
 			if e != nil {
 				return nil, jsonSyntax(dec, e)
 			}
 			k, _ := kt.(string) // the decoder only yields string keys
-			if n.has(k) {
+			if _, dup := obj[k]; dup {
 				return nil, &FieldError{Path: child(path, k), Msg: "duplicate key"}
 			}
-			v, err := jsonValue(dec, child(path, k), depth+1)
+			v, err := d.jsonValue(dec, child(path, k), depth+1)
 			if err != nil {
 				return nil, err
 			}
-			n.keys = append(n.keys, k)
-			n.vals = append(n.vals, v)
+			obj[k] = v
 		}
 		if _, e := dec.Token(); e != nil {
 			return nil, jsonSyntax(dec, e)
 		}
-		return n, nil
+		return obj, nil
 	}
 	return nil, &FieldError{Path: path, Msg: fmt.Sprintf("unexpected JSON token %v", tok)}
 }
 
-func (n *node) has(k string) bool {
-	for _, x := range n.keys {
-		if x == k {
-			return true
-		}
-	}
-	return false
-}
-
-func parseYAML(data []byte) (*node, *FieldError) {
+func (d *doc) parseYAML(data []byte) *FieldError {
 	if yamlTooDeep(data) {
-		return nil, &FieldError{Path: "$", Msg: fmt.Sprintf("YAML is nested deeper than %d levels or indented past column %d", maxDepth, maxBlockColumn)}
+		return &FieldError{Path: "$", Msg: fmt.Sprintf("YAML is nested deeper than %d levels or indented past column %d", maxDepth, maxBlockColumn)}
 	}
 	f, e := parser.ParseBytes(data, 0)
 	if e != nil {
-		return nil, &FieldError{Path: "$", Msg: "invalid YAML: " + firstLine(e.Error())}
+		return &FieldError{Path: "$", Msg: "invalid YAML: " + firstLine(e.Error())}
 	}
 	if len(f.Docs) != 1 {
-		return nil, &FieldError{Path: "$", Msg: fmt.Sprintf("a plan is one YAML document; found %d", len(f.Docs))}
+		return &FieldError{Path: "$", Msg: fmt.Sprintf("a plan is one YAML document; found %d", len(f.Docs))}
 	}
 	// Count nodes with aliases expanded before decoding, so a "billion
 	// laughs" document is refused without building it.
@@ -257,16 +296,18 @@ func parseYAML(data []byte) (*node, *FieldError) {
 		if g.aliases > 0 {
 			msg = fmt.Sprintf("YAML expands to more than %d nodes through anchors and aliases; refusing it", maxYAMLNodes)
 		}
-		return nil, &FieldError{Path: "$", Msg: msg}
+		return &FieldError{Path: "$", Msg: msg}
 	}
 	if g.tooDeep {
-		return nil, &FieldError{Path: "$", Msg: fmt.Sprintf("nested deeper than %d levels", maxDepth)}
+		return &FieldError{Path: "$", Msg: fmt.Sprintf("nested deeper than %d levels", maxDepth)}
 	}
 	var v any
 	if e := yaml.UnmarshalWithOptions(data, &v, yaml.UseOrderedMap()); e != nil {
-		return nil, &FieldError{Path: "$", Msg: "invalid YAML: " + firstLine(e.Error())}
+		return &FieldError{Path: "$", Msg: "invalid YAML: " + firstLine(e.Error())}
 	}
-	return fromYAML(v, "$", 0)
+	root, err := d.fromYAML(v, "$", 0)
+	d.root = root
+	return err
 }
 
 // yamlTooDeep scans tokens (linear time) for nesting that would make the
@@ -361,192 +402,52 @@ func (g *aliasGuard) size(n ast.Node, depth int) int {
 	return 1
 }
 
-func fromYAML(v any, path string, depth int) (*node, *FieldError) {
+func (d *doc) fromYAML(v any, path string, depth int) (any, *FieldError) {
+	d.at(path)
 	if depth > maxDepth {
 		return nil, &FieldError{Path: path, Msg: fmt.Sprintf("nested deeper than %d levels", maxDepth)}
 	}
 	switch x := v.(type) {
-	case nil:
-		return &node{kind: kNull}, nil
-	case bool:
-		return &node{kind: kBool, b: x}, nil
-	case string:
-		return &node{kind: kString, s: x}, nil
+	case nil, bool, string:
+		return x, nil
 	case int:
-		return &node{kind: kNumber, s: strconv.Itoa(x)}, nil
+		return json.Number(strconv.Itoa(x)), nil
 	case int64:
-		return &node{kind: kNumber, s: strconv.FormatInt(x, 10)}, nil
+		return json.Number(strconv.FormatInt(x, 10)), nil
 	case uint64:
-		return &node{kind: kNumber, s: strconv.FormatUint(x, 10)}, nil
+		return json.Number(strconv.FormatUint(x, 10)), nil
 	case float64:
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return nil, &FieldError{Path: path, Msg: "must be a finite number"}
 		}
-		return &node{kind: kNumber, s: strconv.FormatFloat(x, 'g', -1, 64)}, nil
+		return number(path, strconv.FormatFloat(x, 'g', -1, 64))
 	case []any:
-		n := &node{kind: kArray}
+		arr := make([]any, 0, len(x))
 		for i, it := range x {
-			c, err := fromYAML(it, index(path, i), depth+1)
+			c, err := d.fromYAML(it, index(path, i), depth+1)
 			if err != nil {
 				return nil, err
 			}
-			n.items = append(n.items, c)
+			arr = append(arr, c)
 		}
-		return n, nil
+		return arr, nil
 	case yaml.MapSlice:
-		n := &node{kind: kObject}
+		obj := make(map[string]any, len(x))
 		for _, it := range x {
 			k, ok := it.Key.(string)
 			if !ok {
 				return nil, &FieldError{Path: path, Msg: fmt.Sprintf("key %v is not a string", it.Key)}
 			}
-			if n.has(k) {
+			if _, dup := obj[k]; dup {
 				return nil, &FieldError{Path: child(path, k), Msg: "duplicate key"}
 			}
-			c, err := fromYAML(it.Value, child(path, k), depth+1)
+			c, err := d.fromYAML(it.Value, child(path, k), depth+1)
 			if err != nil {
 				return nil, err
 			}
-			n.keys = append(n.keys, k)
-			n.vals = append(n.vals, c)
+			obj[k] = c
 		}
-		return n, nil
+		return obj, nil
 	}
 	return nil, &FieldError{Path: path, Msg: fmt.Sprintf("unsupported YAML value of type %T", v)}
-}
-
-// checkNode compares a document node with the Go type it decodes into and
-// records every unknown field and type mismatch.
-func checkNode(errs *Errors, path string, n *node, t reflect.Type, depth int) {
-	if t.Kind() == reflect.Pointer {
-		if n.kind == kNull {
-			return
-		}
-		t = t.Elem()
-	}
-	if n.kind == kNull {
-		switch t.Kind() {
-		case reflect.Slice, reflect.Map:
-			return
-		}
-		errs.add(path, "null is not allowed; omit the field to use its default")
-		return
-	}
-	want := func(k kind, what string) bool {
-		if n.kind != k {
-			errs.add(path, "must be %s, got %s", what, describe(n))
-			return false
-		}
-		return true
-	}
-	switch t.Kind() {
-	case reflect.Struct:
-		if !want(kObject, "an object") {
-			return
-		}
-		fields := jsonFields(t)
-		names := make([]string, 0, len(fields))
-		for _, f := range fields {
-			names = append(names, f.name)
-		}
-		for i, k := range n.keys {
-			f, ok := findField(fields, k)
-			if !ok {
-				errs.add(child(path, k), "unknown field %q%s", k, didYouMean(k, names))
-				continue
-			}
-			checkNode(errs, child(path, k), n.vals[i], f.typ, depth+1)
-		}
-	case reflect.Map:
-		if !want(kObject, "an object") {
-			return
-		}
-		for i, k := range n.keys {
-			checkNode(errs, child(path, k), n.vals[i], t.Elem(), depth+1)
-		}
-	case reflect.Slice:
-		if !want(kArray, "an array") {
-			return
-		}
-		for i, it := range n.items {
-			checkNode(errs, index(path, i), it, t.Elem(), depth+1)
-		}
-	case reflect.String:
-		want(kString, "a string")
-	case reflect.Bool:
-		want(kBool, "true or false")
-	case reflect.Int, reflect.Int64, reflect.Int32:
-		if !want(kNumber, "an integer") {
-			return
-		}
-		if _, e := strconv.ParseInt(n.s, 10, t.Bits()); e != nil {
-			errs.add(path, "must be an integer that fits %d bits, got %s", t.Bits(), n.s)
-		}
-	case reflect.Float64:
-		if !want(kNumber, "a number") {
-			return
-		}
-		if _, e := strconv.ParseFloat(n.s, 64); e != nil {
-			errs.add(path, "number %s is out of range", n.s)
-		}
-	default:
-		errs.add(path, "cannot decode into %s", t)
-	}
-}
-
-func describe(n *node) string {
-	switch n.kind {
-	case kString:
-		s := n.s
-		if len(s) > 40 {
-			s = s[:40] + "…"
-		}
-		return "string " + strconv.Quote(s)
-	case kNumber, kBool:
-		return n.kind.String() + " " + n.toText()
-	}
-	return n.kind.String()
-}
-
-func (n *node) toText() string {
-	if n.kind == kBool {
-		return strconv.FormatBool(n.b)
-	}
-	return n.s
-}
-
-type jsonField struct {
-	name  string
-	index int
-	typ   reflect.Type
-}
-
-func jsonFields(t reflect.Type) []jsonField {
-	var out []jsonField
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "-" {
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		out = append(out, jsonField{name: name, index: i, typ: f.Type})
-	}
-	return out
-}
-
-// findField matches exactly: encoding/json's case-insensitive matching
-// would let "Regions" and "regions" both through.
-func findField(fs []jsonField, k string) (jsonField, bool) {
-	for _, f := range fs {
-		if f.name == k {
-			return f, true
-		}
-	}
-	return jsonField{}, false
 }

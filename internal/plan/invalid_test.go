@@ -11,46 +11,57 @@ import (
 	"github.com/regiondrill/regiondrill/internal/plan"
 )
 
-// Each testdata/invalid-* file and the one error it must produce.
+// refusedBy says which step refuses an invalid document.
+type refusedBy int
+
+const (
+	byParser   refusedBy = iota // syntax, size, nesting, duplicate keys: before any schema
+	bySchema                    // a single field's type, bound, enum or pattern: the JSON Schema alone refuses it
+	byValidate                  // a rule across fields or items, which only Validate knows
+)
+
+// Each testdata/invalid-* file, the one error it must produce, and which
+// step refuses it.
 var invalid = []struct {
 	file, path, msg string
+	by              refusedBy
 }{
-	{"invalid-unknown-field.json", "$.routing.mod", `unknown field "mod" (did you mean "mode"?)`},
-	{"invalid-evacuate-not-in-regions.json", "$.evacuate", `"ap-south" is not in regions ("us-east", "eu-west")`},
-	{"invalid-survivor-is-evacuated.json", "$.promote_survivor", `cannot promote "us-east": it is the region being evacuated; pick one of "eu-west"`},
-	{"invalid-emit-from-evacuated.json", "$.webhook_policy.emit_from", `webhooks cannot come from "us-east": it is the region being evacuated`},
-	{"invalid-weights-not-to-100.json", "$.return_to_home.gradual_weights", "last step must be 100 so the home region gets its full weight back; it is 60"},
-	{"invalid-weights-not-rising.yaml", "$.return_to_home.gradual_weights[2]", "weights must rise strictly: 30 follows 60"},
-	{"invalid-threshold-range.json", "$.thresholds.delta_s", "must be in (0, 1], got 1.5"},
-	{"invalid-min-serving.json", "$.evacuate", `evacuating "us-east" would leave 2 regions serving; min_serving_regions is 3`},
-	{"invalid-evacuate-all.yaml", "$.evacuate", "evacuating every region leaves nothing to serve"},
-	{"invalid-unknown-check.json", "$.checks.live[3]", `unknown check "ΔS_prob" (did you mean "ΔS_probe"?)`},
-	{"invalid-check-wrong-phase.json", "$.checks.pre[1]", `"answers_equal" is a post check, not a pre check; move it to $.checks.post`},
-	{"invalid-dualhome-gt-k.json", "$.rag_probe.dualhome_k", "must be between 1 and k (5), got 8"},
-	{"invalid-drill-letter.yaml", "$.drills[1]", `unknown drill "F"; use a letter A-E or a name`},
-	{"invalid-misconfigure.json", "$.lab.misconfigure[0]", `unknown misconfiguration "no_freez" (did you mean "no_freeze"?)`},
-	{"invalid-too-large.json", "$", "the limit is 1048576 bytes (1 MiB)"},
-	{"invalid-alias-bomb.yaml", "$", "through anchors and aliases; refusing it"},
-	{"invalid-wrong-type.json", "$.rag_probe.k", `must be an integer, got string "ten"`},
-	{"invalid-dedupe-key.json", "$.webhook_policy.dedupe_key", "is not of the form sha256(field+field...)"},
-	{"invalid-region-name.yaml", "$.regions[0]", `region name "US_East" must be lower-case`},
-	{"invalid-target-url.yaml", "$.targets.regions.us-east.base_url", `"not a url" must be an absolute http/https URL`},
-	{"invalid-duplicate-key.json", "$.evacuate", "duplicate key"},
-	{"invalid-routing-mode.yaml", "$.routing.mode", `unknown routing mode "fastest"; use "latency", "weights"`},
-	{"invalid-stop-condition.yaml", "$.stop_conditions[0].query", `metric "prometheus" needs a PromQL query`},
-	{"invalid-load-rate.json", "$.load.rate_rps", "must be in [1, 20000] requests/s, got 50000"},
-	{"invalid-null.json", "$.evacuate", "null is not allowed; omit the field to use its default"},
-	{"invalid-router-kind.yaml", "$.targets.router.kind", `unknown router "nginx"`},
-	{"invalid-nats-password-in-url.json", "$.lab.nats_url", "holds a password; plans are journaled"},
-	{"invalid-nats-two-credentials.json", "$.lab.nats_auth", "set one of user, creds_file or nkey_file"},
-	{"invalid-targets-no-sink.json", "$.targets.sink", `drill D reconciles webhook deliveries: set it to the webhook sink's base URL, or add "sink" to $.targets.waive`},
-	{"invalid-advisory-pre.json", "$.checks.advisory[0]", `"env_parity" is a pre check: pre checks gate the drill and cannot be advisory`},
-	{"invalid-waive-with-sink.json", "$.targets.waive[0]", "waives the sink but $.targets.sink is set"},
-	{"invalid-regression-target.json", "$.regression.cutover", `unknown field "cutover" (did you mean "cutover_s"?)`},
-	{"invalid-regression-negative.yaml", "$.regression.cutover_s.max_increase_pct", "must be a finite percentage ≥ 0, got -10"},
-	{"invalid-agents-shares.json", "$.agents.vantage_points", "shares must sum to 1, they sum to 0.9"},
-	{"invalid-agents-name.yaml", "$.agents.vantage_points[0].name", `agent name "us east" must be letters, digits`},
-	{"invalid-agents-min.json", "$.agents.min_agents", "must be between 1 and the number of vantage points (2), got 3"},
+	{"invalid-unknown-field.json", "$.routing.mod", `unknown field "mod" (did you mean "mode"?)`, bySchema},
+	{"invalid-evacuate-not-in-regions.json", "$.evacuate", `"ap-south" is not in regions ("us-east", "eu-west")`, byValidate},
+	{"invalid-survivor-is-evacuated.json", "$.promote_survivor", `cannot promote "us-east": it is the region being evacuated; pick one of "eu-west"`, byValidate},
+	{"invalid-emit-from-evacuated.json", "$.webhook_policy.emit_from", `webhooks cannot come from "us-east": it is the region being evacuated`, byValidate},
+	{"invalid-weights-not-to-100.json", "$.return_to_home.gradual_weights", "last step must be 100 so the home region gets its full weight back; it is 60", bySchema},
+	{"invalid-weights-not-rising.yaml", "$.return_to_home.gradual_weights[2]", "weights must rise strictly: 30 follows 60", byValidate},
+	{"invalid-threshold-range.json", "$.thresholds.delta_s", "must be in (0, 1], got 1.5", bySchema},
+	{"invalid-min-serving.json", "$.evacuate", `evacuating "us-east" would leave 2 regions serving; min_serving_regions is 3`, byValidate},
+	{"invalid-evacuate-all.yaml", "$.evacuate", "evacuating every region leaves nothing to serve", bySchema},
+	{"invalid-unknown-check.json", "$.checks.live[3]", `unknown check "ΔS_prob" (did you mean "ΔS_probe"?)`, bySchema},
+	{"invalid-check-wrong-phase.json", "$.checks.pre[1]", `"answers_equal" is a post check, not a pre check; move it to $.checks.post`, bySchema},
+	{"invalid-dualhome-gt-k.json", "$.rag_probe.dualhome_k", "must be between 1 and k (5), got 8", byValidate},
+	{"invalid-drill-letter.yaml", "$.drills[1]", `unknown drill "F"; use a letter A-E or a name`, bySchema},
+	{"invalid-misconfigure.json", "$.lab.misconfigure[0]", `unknown misconfiguration "no_freez" (did you mean "no_freeze"?)`, bySchema},
+	{"invalid-too-large.json", "$", "the limit is 1048576 bytes (1 MiB)", byParser},
+	{"invalid-alias-bomb.yaml", "$", "through anchors and aliases; refusing it", byParser},
+	{"invalid-wrong-type.json", "$.rag_probe.k", `must be an integer, got string "ten"`, bySchema},
+	{"invalid-dedupe-key.json", "$.webhook_policy.dedupe_key", "is not of the form sha256(field+field...)", bySchema},
+	{"invalid-region-name.yaml", "$.regions[0]", `region name "US_East" must be lower-case`, bySchema},
+	{"invalid-target-url.yaml", "$.targets.regions.us-east.base_url", `"not a url" must be an absolute http/https URL`, bySchema},
+	{"invalid-duplicate-key.json", "$.evacuate", "duplicate key", byParser},
+	{"invalid-routing-mode.yaml", "$.routing.mode", `unknown routing mode "fastest"; use "latency", "weights"`, bySchema},
+	{"invalid-stop-condition.yaml", "$.stop_conditions[0].query", `metric "prometheus" needs a PromQL query`, byValidate},
+	{"invalid-load-rate.json", "$.load.rate_rps", "must be in [1, 20000] requests/s, got 50000", bySchema},
+	{"invalid-null.json", "$.evacuate", "null is not allowed; omit the field to use its default", bySchema},
+	{"invalid-router-kind.yaml", "$.targets.router.kind", `unknown router "nginx"`, bySchema},
+	{"invalid-nats-password-in-url.json", "$.lab.nats_url", "holds a password; plans are journaled", byValidate},
+	{"invalid-nats-two-credentials.json", "$.lab.nats_auth", "set one of user, creds_file or nkey_file", byValidate},
+	{"invalid-targets-no-sink.json", "$.targets.sink", `drill D reconciles webhook deliveries: set it to the webhook sink's base URL, or add "sink" to $.targets.waive`, byValidate},
+	{"invalid-advisory-pre.json", "$.checks.advisory[0]", `"env_parity" is a pre check: pre checks gate the drill and cannot be advisory`, bySchema},
+	{"invalid-waive-with-sink.json", "$.targets.waive[0]", "waives the sink but $.targets.sink is set", byValidate},
+	{"invalid-regression-target.json", "$.regression.cutover", `unknown field "cutover" (did you mean "cutover_s"?)`, bySchema},
+	{"invalid-regression-negative.yaml", "$.regression.cutover_s.max_increase_pct", "must be a finite percentage ≥ 0, got -10", bySchema},
+	{"invalid-agents-shares.json", "$.agents.vantage_points", "shares must sum to 1, they sum to 0.9", byValidate},
+	{"invalid-agents-name.yaml", "$.agents.vantage_points[0].name", `agent name "us east" must be letters, digits`, bySchema},
+	{"invalid-agents-min.json", "$.agents.min_agents", "must be between 1 and the number of vantage points (2), got 3", byValidate},
 }
 
 func TestInvalidPlans(t *testing.T) {

@@ -12,136 +12,136 @@ import (
 // Plan is one drill plan. Fields without a value in the document take the
 // defaults of Default.
 type Plan struct {
-	Regions                 []string        `json:"regions" required:"true" doc:"Regions that serve traffic; at least 2, unique, lower-case names."`                                // no default
-	Evacuate                string          `json:"evacuate" required:"true" doc:"Region the drill evacuates (usually the home primary)."`                                          // no default
-	PromoteSurvivor         string          `json:"promote_survivor,omitempty" doc:"Region promoted to take writes; default: first region that is not evacuated."`                  // default: first survivor
-	Routing                 Routing         `json:"routing" doc:"How the edge routes between regions."`                                                                             //
-	FreezeWritesOnFollowers bool            `json:"freeze_writes_on_followers" doc:"Followers accept and enqueue writes but never write their store during cutover. Default true."` // default true
-	Checks                  CheckSet        `json:"checks" doc:"Checks run before, during and after each change. Default: every check of each phase."`                              // default: all
-	RAGProbe                RAGProbe        `json:"rag_probe" doc:"Probe set settings for ΔS, λ and coverage."`                                                                     //
-	WebhookPolicy           WebhookPolicy   `json:"webhook_policy" doc:"Where webhooks are emitted from and how they are deduplicated."`                                            //
-	ReturnToHome            ReturnToHome    `json:"return_to_home" doc:"How the evacuated region is brought back (drill E)."`                                                       //
-	Drills                  []DrillKind     `json:"drills,omitempty" doc:"Drills to run, in order: letters A-E (any case) or names. Default [A, E]."`                               // default [A, E]
-	Primary                 string          `json:"primary,omitempty" doc:"Primary region before the drill; default: regions[0]."`                                                  // default regions[0]
-	MinServingRegions       int             `json:"min_serving_regions" doc:"Regions that must still serve after evacuation. Default 1."`                                           // default 1; regions
-	Seed                    int64           `json:"seed" doc:"Seed of every random choice, so a run can be reproduced. Default 1."`                                                 // default 1
-	Load                    Load            `json:"load" doc:"Synthetic traffic during the drill."`                                                                                 //
-	Phases                  Phases          `json:"phases" doc:"Timing of the drill's phases."`                                                                                     //
-	Thresholds              Thresholds      `json:"thresholds" doc:"Acceptance targets of the page."`                                                                               //
-	SLO                     SLO             `json:"slo" doc:"Service level objective used for the error-budget record."`                                                            //
-	StopConditions          []StopCondition `json:"stop_conditions,omitempty" doc:"Conditions that abort the drill and run every undo. Default none."`                              // default none
-	Hooks                   []Hook          `json:"hooks,omitempty" doc:"User commands run before or after runbook steps, each with its undo. Default none."`                       // default none
-	Lab                     Lab             `json:"lab" doc:"Settings of the built-in lab; ignored when targets is set."`                                                           //
-	Targets                 *Targets        `json:"targets,omitempty" doc:"Real regions and router to drill; when absent the built-in lab is used."`                                // default nil (lab)
-	Regression              Regression      `json:"regression" doc:"How far each acceptance target may move against a baseline run before compare fails."`                          // default: see Regression
-	Agents                  *Agents         `json:"agents,omitempty" doc:"Agents that send the load from other places over NATS; when absent this process sends it."`               // default nil (local)
+	Regions                 []string        `json:"regions" required:"true" items:"[2,)" unique:"true" pattern:"region" doc:"Regions that serve traffic; at least 2, unique, lower-case names."` // no default
+	Evacuate                string          `json:"evacuate" required:"true" pattern:"region" not:"all" doc:"Region the drill evacuates (usually the home primary)."`                            // no default
+	PromoteSurvivor         string          `json:"promote_survivor,omitempty" pattern:"region" doc:"Region promoted to take writes; default: first region that is not evacuated."`              // default: first survivor
+	Routing                 Routing         `json:"routing" doc:"How the edge routes between regions."`                                                                                          //
+	FreezeWritesOnFollowers bool            `json:"freeze_writes_on_followers" doc:"Followers accept and enqueue writes but never write their store during cutover. Default true."`              // default true
+	Checks                  CheckSet        `json:"checks" doc:"Checks run before, during and after each change. Default: every check of each phase."`                                           // default: all
+	RAGProbe                RAGProbe        `json:"rag_probe" doc:"Probe set settings for ΔS, λ and coverage."`                                                                                  //
+	WebhookPolicy           WebhookPolicy   `json:"webhook_policy" doc:"Where webhooks are emitted from and how they are deduplicated."`                                                         //
+	ReturnToHome            ReturnToHome    `json:"return_to_home" doc:"How the evacuated region is brought back (drill E)."`                                                                    //
+	Drills                  []DrillKind     `json:"drills,omitempty" unique:"true" doc:"Drills to run, in order: letters A-E (any case) or names. Default [A, E]."`                              // default [A, E]
+	Primary                 string          `json:"primary,omitempty" pattern:"region" doc:"Primary region before the drill; default: regions[0]."`                                              // default regions[0]
+	MinServingRegions       int             `json:"min_serving_regions" range:"[1,)" doc:"Regions that must still serve after evacuation. Default 1."`                                           // default 1; regions
+	Seed                    int64           `json:"seed" doc:"Seed of every random choice, so a run can be reproduced. Default 1."`                                                              // default 1
+	Load                    Load            `json:"load" doc:"Synthetic traffic during the drill."`                                                                                              //
+	Phases                  Phases          `json:"phases" doc:"Timing of the drill's phases."`                                                                                                  //
+	Thresholds              Thresholds      `json:"thresholds" doc:"Acceptance targets of the page."`                                                                                            //
+	SLO                     SLO             `json:"slo" doc:"Service level objective used for the error-budget record."`                                                                         //
+	StopConditions          []StopCondition `json:"stop_conditions,omitempty" doc:"Conditions that abort the drill and run every undo. Default none."`                                           // default none
+	Hooks                   []Hook          `json:"hooks,omitempty" doc:"User commands run before or after runbook steps, each with its undo. Default none."`                                    // default none
+	Lab                     Lab             `json:"lab" doc:"Settings of the built-in lab; ignored when targets is set."`                                                                        //
+	Targets                 *Targets        `json:"targets,omitempty" doc:"Real regions and router to drill; when absent the built-in lab is used."`                                             // default nil (lab)
+	Regression              Regression      `json:"regression" doc:"How far each acceptance target may move against a baseline run before compare fails."`                                       // default: see Regression
+	Agents                  *Agents         `json:"agents,omitempty" doc:"Agents that send the load from other places over NATS; when absent this process sends it."`                            // default nil (local)
 }
 
 // Routing is the page's routing block.
 type Routing struct {
-	Mode         RoutingMode    `json:"mode" doc:"latency or weights. Default latency."`                                                            // default latency
-	StickMinutes float64        `json:"stick_minutes" doc:"Session stickiness TTL in minutes. Default 15."`                                         // minutes; default 15
-	HysteresisS  float64        `json:"hysteresis_s" doc:"Seconds a region must stay healthy/unhealthy before routing flips, 0..3600. Default 30."` // seconds; default 30
-	Weights      map[string]int `json:"weights,omitempty" doc:"Per-region weight 0..100, required when mode is weights."`                           // percent; default none
+	Mode         RoutingMode    `json:"mode" doc:"latency or weights. Default latency."`                                                                             // default latency
+	StickMinutes float64        `json:"stick_minutes" range:"[0,1440]" doc:"Session stickiness TTL in minutes. Default 15."`                                         // minutes; default 15
+	HysteresisS  float64        `json:"hysteresis_s" range:"[0,3600]" doc:"Seconds a region must stay healthy/unhealthy before routing flips, 0..3600. Default 30."` // seconds; default 30
+	Weights      map[string]int `json:"weights,omitempty" keys:"region" range:"[0,100]" doc:"Per-region weight 0..100, required when mode is weights."`              // percent; default none
 }
 
 // CheckSet lists the checks of each phase.
 type CheckSet struct {
-	Pre  []CheckName `json:"pre" phase:"pre" doc:"Gate checks before the drill. Default: all pre checks."`   // default: all pre checks
-	Live []CheckName `json:"live" phase:"live" doc:"Checks while a change holds. Default: all live checks."` // default: all live checks
-	Post []CheckName `json:"post" phase:"post" doc:"Closeout checks. Default: all post checks."`             // default: all post checks
+	Pre  []CheckName `json:"pre" unique:"true" phase:"pre" doc:"Gate checks before the drill. Default: all pre checks."`   // default: all pre checks
+	Live []CheckName `json:"live" unique:"true" phase:"live" doc:"Checks while a change holds. Default: all live checks."` // default: all live checks
+	Post []CheckName `json:"post" unique:"true" phase:"post" doc:"Closeout checks. Default: all post checks."`             // default: all post checks
 	// Advisory live and post checks are run and reported, and their failure
 	// does not fail the drill.
-	Advisory []CheckName `json:"advisory,omitempty" doc:"Live or post checks whose failure is reported but does not fail the drill. Default none."` // default none
+	Advisory []CheckName `json:"advisory,omitempty" phase:"live post" doc:"Live or post checks whose failure is reported but does not fail the drill. Default none."` // default none
 }
 
 // RAGProbe configures the probe set.
 type RAGProbe struct {
-	K           int     `json:"k" doc:"Top-k chunks retrieved per probe, 1..100. Default 10."`                                            // chunks; default 10
-	DualhomeK   int     `json:"dualhome_k" doc:"Top-k compared between two regions (dual-home), 1..k. Default 5."`                        // chunks; default 5
-	DeltaSRisk  float64 `json:"delta_s_risk" doc:"ΔS at or above which a probe is high risk and forces rebuild, (0,1]. Default 0.60."`    // ratio; default 0.60
-	CoverageMin float64 `json:"coverage_min" doc:"Minimum share of expected answer tokens found in retrieved text, [0,1]. Default 0.70."` // ratio; default 0.70
+	K           int     `json:"k" range:"[1,100]" doc:"Top-k chunks retrieved per probe, 1..100. Default 10."`                                          // chunks; default 10
+	DualhomeK   int     `json:"dualhome_k" range:"[1,100]" doc:"Top-k compared between two regions (dual-home), 1..k. Default 5."`                      // chunks; default 5
+	DeltaSRisk  float64 `json:"delta_s_risk" range:"(0,1]" doc:"ΔS at or above which a probe is high risk and forces rebuild, (0,1]. Default 0.60."`    // ratio; default 0.60
+	CoverageMin float64 `json:"coverage_min" range:"[0,1]" doc:"Minimum share of expected answer tokens found in retrieved text, [0,1]. Default 0.70."` // ratio; default 0.70
 	// DualhomeMin is the dual-home tolerance: regions that replicate an
 	// index may rank a little differently, so one chunk in five may differ.
-	DualhomeMin float64 `json:"dualhome_min" doc:"Minimum mean share of a region's top dualhome_k chunks found in another region's top dualhome_k, [0,1]. Default 0.8."` // ratio; default 0.8
+	DualhomeMin float64 `json:"dualhome_min" range:"[0,1]" doc:"Minimum mean share of a region's top dualhome_k chunks found in another region's top dualhome_k, [0,1]. Default 0.8."` // ratio; default 0.8
 }
 
 // WebhookPolicy says where webhooks come from and how they are deduplicated.
 type WebhookPolicy struct {
-	EmitFrom  string `json:"emit_from,omitempty" doc:"Only region allowed to emit webhooks during the drill; default promote_survivor."`                            // default promote_survivor
-	DedupeKey string `json:"dedupe_key" doc:"Idempotency key expression sha256(a+b[+c]) over event_id, rev, source, tenant, region. Default sha256(event_id+rev)."` // default sha256(event_id+rev)
+	EmitFrom  string `json:"emit_from,omitempty" pattern:"region" doc:"Only region allowed to emit webhooks during the drill; default promote_survivor."`                                // default promote_survivor
+	DedupeKey string `json:"dedupe_key" pattern:"dedupe_key" doc:"Idempotency key expression sha256(a+b[+c]) over event_id, rev, source, tenant, region. Default sha256(event_id+rev)."` // default sha256(event_id+rev)
 }
 
 // ReturnToHome is drill E's settings.
 type ReturnToHome struct {
-	RebuildFollower bool  `json:"rebuild_follower" doc:"Rebuild the returning region's index from the primary's artifact. Default true."`                         // default true
-	PurgeCache      bool  `json:"purge_cache" doc:"Purge and re-warm the returning region's cache. Default true."`                                                // default true
-	GradualWeights  []int `json:"gradual_weights" doc:"Weight steps (percent) for the returning region, strictly rising, ending at 100. Default [10,30,60,100]."` // percent; default [10,30,60,100]
+	RebuildFollower bool  `json:"rebuild_follower" doc:"Rebuild the returning region's index from the primary's artifact. Default true."`                                                                     // default true
+	PurgeCache      bool  `json:"purge_cache" doc:"Purge and re-warm the returning region's cache. Default true."`                                                                                            // default true
+	GradualWeights  []int `json:"gradual_weights" items:"[1,)" range:"(0,100]" contains:"100" doc:"Weight steps (percent) for the returning region, strictly rising, ending at 100. Default [10,30,60,100]."` // percent; default [10,30,60,100]
 }
 
 // Load is the synthetic traffic.
 type Load struct {
-	RateRPS     float64 `json:"rate_rps" doc:"Requests per second, 1..20000. Default 80."`                                          // requests/s; default 80
-	Sessions    int     `json:"sessions" doc:"Concurrent sticky sessions, 1..100000. Default 40."`                                  // default 40
-	WriteRatio  float64 `json:"write_ratio" doc:"Share of requests that are writes, [0,1]. Default 0.3."`                           // ratio; default 0.3
-	ReplayRatio float64 `json:"replay_ratio" doc:"Share of writes deliberately sent twice with the same key, [0,1]. Default 0.05."` // ratio; default 0.05
-	TimeoutMS   int     `json:"timeout_ms" doc:"Per-request timeout in milliseconds, 1..600000. Default 2000."`                     // ms; default 2000
-	MaxRetries  int     `json:"max_retries" doc:"Retries per failed request, 0..10. Default 2."`                                    // default 2
+	RateRPS     float64 `json:"rate_rps" range:"[1,20000]" doc:"Requests per second, 1..20000. Default 80."`                                      // requests/s; default 80
+	Sessions    int     `json:"sessions" range:"[1,100000]" doc:"Concurrent sticky sessions, 1..100000. Default 40."`                             // default 40
+	WriteRatio  float64 `json:"write_ratio" range:"[0,1]" doc:"Share of requests that are writes, [0,1]. Default 0.3."`                           // ratio; default 0.3
+	ReplayRatio float64 `json:"replay_ratio" range:"[0,1]" doc:"Share of writes deliberately sent twice with the same key, [0,1]. Default 0.05."` // ratio; default 0.05
+	TimeoutMS   int     `json:"timeout_ms" range:"[1,600000]" doc:"Per-request timeout in milliseconds, 1..600000. Default 2000."`                // ms; default 2000
+	MaxRetries  int     `json:"max_retries" range:"[0,10]" doc:"Retries per failed request, 0..10. Default 2."`                                   // default 2
 }
 
 // Phases is the drill's timing.
 type Phases struct {
-	BaselineS     float64 `json:"baseline_s" doc:"Seconds of baseline traffic before the first change. Default 6."`                // seconds; default 6
-	HoldS         float64 `json:"hold_s" doc:"Seconds observed after each change. Default 8."`                                     // seconds; default 8
-	StepHoldS     float64 `json:"step_hold_s" doc:"Seconds held per gradual weight step. Default 3."`                              // seconds; default 3
-	DrainTimeoutS float64 `json:"drain_timeout_s" doc:"Seconds to wait for queues to drain before giving up. Default 60."`         // seconds; default 60
-	ProbeRounds   int     `json:"probe_rounds" doc:"Probe-set rounds per probe point (λ needs ≥2 to compare), 1..100. Default 3."` // default 3
+	BaselineS     float64 `json:"baseline_s" range:"(0,3600]" doc:"Seconds of baseline traffic before the first change. Default 6."`               // seconds; default 6
+	HoldS         float64 `json:"hold_s" range:"(0,3600]" doc:"Seconds observed after each change. Default 8."`                                    // seconds; default 8
+	StepHoldS     float64 `json:"step_hold_s" range:"(0,3600]" doc:"Seconds held per gradual weight step. Default 3."`                             // seconds; default 3
+	DrainTimeoutS float64 `json:"drain_timeout_s" range:"(0,3600]" doc:"Seconds to wait for queues to drain before giving up. Default 60."`        // seconds; default 60
+	ProbeRounds   int     `json:"probe_rounds" range:"[1,100]" doc:"Probe-set rounds per probe point (λ needs ≥2 to compare), 1..100. Default 3."` // default 3
 }
 
 // Thresholds are the page's acceptance targets.
 type Thresholds struct {
-	CutoverS        float64 `json:"cutover_s" doc:"Max seconds from evacuation decision to clean cutover. Default 30."`                 // seconds; default 30
-	Max5xxBurstS    float64 `json:"max_5xx_burst_s" doc:"Max seconds of a continuous 5xx burst. Default 60."`                           // seconds; default 60
-	P95VsBaseline   float64 `json:"p95_vs_baseline" doc:"Allowed p95 growth over baseline as a ratio, (0,10]. Default 0.25."`           // ratio; default 0.25
-	BacklogDrainS   float64 `json:"backlog_drain_s" doc:"Max seconds for the backlog to drain to the pre-drill baseline. Default 600."` // seconds; default 600
-	DeltaS          float64 `json:"delta_s" doc:"Max ΔS(question, retrieved) on the probe set, (0,1]. Default 0.45."`                   // ratio; default 0.45
-	DeltaSDrift     float64 `json:"delta_s_drift" doc:"Max ΔS difference between regions for the same probe, [0,1]. Default 0.03."`     // ratio; default 0.03
-	QueueBacklogMax int     `json:"queue_backlog_max" doc:"Backlog (messages) under which a queue counts as empty. Default 50."`        // messages; default 50
-	ErrorRateMax    float64 `json:"error_rate_max" doc:"Max share of failed requests while a change holds, [0,1]. Default 0.05."`       // ratio; default 0.05
+	CutoverS        float64 `json:"cutover_s" range:"(0,3600]" doc:"Max seconds from evacuation decision to clean cutover. Default 30."`                  // seconds; default 30
+	Max5xxBurstS    float64 `json:"max_5xx_burst_s" range:"[0,3600]" doc:"Max seconds of a continuous 5xx burst. Default 60."`                            // seconds; default 60
+	P95VsBaseline   float64 `json:"p95_vs_baseline" range:"(0,10]" doc:"Allowed p95 growth over baseline as a ratio, (0,10]. Default 0.25."`              // ratio; default 0.25
+	BacklogDrainS   float64 `json:"backlog_drain_s" range:"(0,86400]" doc:"Max seconds for the backlog to drain to the pre-drill baseline. Default 600."` // seconds; default 600
+	DeltaS          float64 `json:"delta_s" range:"(0,1]" doc:"Max ΔS(question, retrieved) on the probe set, (0,1]. Default 0.45."`                       // ratio; default 0.45
+	DeltaSDrift     float64 `json:"delta_s_drift" range:"[0,1]" doc:"Max ΔS difference between regions for the same probe, [0,1]. Default 0.03."`         // ratio; default 0.03
+	QueueBacklogMax int     `json:"queue_backlog_max" range:"[0,1000000000]" doc:"Backlog (messages) under which a queue counts as empty. Default 50."`   // messages; default 50
+	ErrorRateMax    float64 `json:"error_rate_max" range:"[0,1]" doc:"Max share of failed requests while a change holds, [0,1]. Default 0.05."`           // ratio; default 0.05
 }
 
 // SLO is the objective the error budget is measured against.
 type SLO struct {
-	Availability     float64 `json:"availability" doc:"Availability objective, (0,1]. Default 0.999."`                          // ratio; default 0.999
-	LatencyMS        float64 `json:"latency_ms" doc:"Latency objective in milliseconds. Default 800."`                          // ms; default 800
-	LatencyObjective float64 `json:"latency_objective" doc:"Share of requests that must beat latency_ms, (0,1]. Default 0.99."` // ratio; default 0.99
+	Availability     float64 `json:"availability" range:"(0,1]" doc:"Availability objective, (0,1]. Default 0.999."`                          // ratio; default 0.999
+	LatencyMS        float64 `json:"latency_ms" range:"(0,600000]" doc:"Latency objective in milliseconds. Default 800."`                     // ms; default 800
+	LatencyObjective float64 `json:"latency_objective" range:"(0,1]" doc:"Share of requests that must beat latency_ms, (0,1]. Default 0.99."` // ratio; default 0.99
 }
 
 // StopCondition aborts the drill when Metric stays above Above for ForS seconds.
 type StopCondition struct {
-	Metric StopMetric `json:"metric" required:"true" doc:"error_rate, p95_ms, write_loss, backlog, prometheus or http."`     // no default
-	Above  float64    `json:"above" doc:"Threshold in the metric's unit. Default 0."`                                        // metric unit; default 0
-	ForS   float64    `json:"for_s" doc:"Seconds the metric must stay above the threshold. Default 0 (immediately)."`        // seconds; default 0
-	Query  string     `json:"query,omitempty" doc:"PromQL query, for metric prometheus."`                                    // default ""
-	URL    string     `json:"url,omitempty" doc:"URL to GET for metric http, or Prometheus base URL for metric prometheus."` // default ""
+	Metric StopMetric `json:"metric" required:"true" doc:"error_rate, p95_ms, write_loss, backlog, prometheus or http."`                                 // no default
+	Above  float64    `json:"above" doc:"Threshold in the metric's unit. Default 0."`                                                                    // metric unit; default 0
+	ForS   float64    `json:"for_s" range:"[0,86400]" doc:"Seconds the metric must stay above the threshold. Default 0 (immediately)."`                  // seconds; default 0
+	Query  string     `json:"query,omitempty" doc:"PromQL query, for metric prometheus."`                                                                // default ""
+	URL    string     `json:"url,omitempty" pattern:"optional_http_url" doc:"URL to GET for metric http, or Prometheus base URL for metric prometheus."` // default ""
 }
 
 // Hook runs a user's command (argv, never through a shell) before or after a
 // runbook step; its undo runs when the drill restores the target.
 type Hook struct {
-	Step     string   `json:"step" required:"true" doc:"Runbook step: pre-checks, evacuate, promote, observe, verify, return, closeout (or its number 1-7)."`                 // no default
-	When     string   `json:"when" doc:"before or after the step. Default before."`                                                                                           // default before
-	Drills   []string `json:"drills,omitempty" doc:"Drill letters the hook applies to. Default every drill."`                                                                 // default all
-	Run      []string `json:"run" required:"true" doc:"argv of the command; run without a shell."`                                                                            // no default
-	Undo     []string `json:"undo,omitempty" doc:"argv that undoes run; executed on restore and by rollback. Default none."`                                                  // default none
-	TimeoutS float64  `json:"timeout_s" doc:"Seconds the command may run. Default 30."`                                                                                       // seconds; default 30
-	Env      []string `json:"env,omitempty" doc:"Names of environment variables passed to the command, besides PATH, HOME, LANG, LC_ALL, TZ, TMPDIR and USER. Default none."` // default none
+	Step     string   `json:"step" required:"true" registry:"hook_step" doc:"Runbook step: pre-checks, evacuate, promote, observe, verify, return, closeout (or its number 1-7)."`               // no default
+	When     string   `json:"when" enum:"before after" doc:"before or after the step. Default before."`                                                                                          // default before
+	Drills   []string `json:"drills,omitempty" registry:"drill" doc:"Drill letters the hook applies to. Default every drill."`                                                                   // default all
+	Run      []string `json:"run" required:"true" items:"[1,)" first:"nonblank" doc:"argv of the command; run without a shell."`                                                                 // no default
+	Undo     []string `json:"undo,omitempty" first:"nonblank" doc:"argv that undoes run; executed on restore and by rollback. Default none."`                                                    // default none
+	TimeoutS float64  `json:"timeout_s" range:"[0.1,3600]" zero:"default" doc:"Seconds the command may run. Default 30."`                                                                        // seconds; default 30
+	Env      []string `json:"env,omitempty" pattern:"env_name" doc:"Names of environment variables passed to the command, besides PATH, HOME, LANG, LC_ALL, TZ, TMPDIR and USER. Default none."` // default none
 }
 
 // Queue says where a real target's queue backlog is read.
 type Queue struct {
-	Kind     string            `json:"kind" doc:"contract, jetstream or prometheus. Default contract."`  // default contract
-	NATSURL  string            `json:"nats_url,omitempty" doc:"NATS server of the streams (jetstream)."` // default ""
+	Kind     string            `json:"kind" enum:"contract jetstream prometheus" doc:"contract, jetstream or prometheus. Default contract."` // default contract
+	NATSURL  string            `json:"nats_url,omitempty" doc:"NATS server of the streams (jetstream)."`                                     // default ""
 	NATSAuth NATSAuth          `json:"nats_auth" doc:"Credentials for nats_url (jetstream)."`
 	Streams  map[string]string `json:"streams,omitempty" doc:"Region → JetStream stream holding its writes (jetstream)."`                   // default none
 	Consumer string            `json:"consumer,omitempty" doc:"Durable consumer whose pending + unacked count is the backlog (jetstream)."` // default "" (stream messages)
@@ -170,32 +170,32 @@ var HookSteps = map[string]int{
 
 // Lab configures the built-in lab.
 type Lab struct {
-	Misconfigure []Misconfiguration `json:"misconfigure,omitempty" doc:"Faults built into the lab on purpose so drills can prove detectors fire. Default none."` // default none
-	SkewAnalyzer string             `json:"skew_analyzer" doc:"Analyzer used for the skewed follower in drill C. Default simple."`                               // default "simple"
-	SkewMetric   string             `json:"skew_metric,omitempty" doc:"Metric used for the skewed follower in drill C; empty keeps the primary's."`              // default ""
-	Embedder     Embedder           `json:"embedder" doc:"Embedder used by the lab's regions."`                                                                  //
-	NATSURL      string             `json:"nats_url,omitempty" doc:"External NATS server; empty runs an embedded one."`                                          // default "" (embedded)
+	Misconfigure []Misconfiguration `json:"misconfigure,omitempty" unique:"true" doc:"Faults built into the lab on purpose so drills can prove detectors fire. Default none."` // default none
+	SkewAnalyzer string             `json:"skew_analyzer" pattern:"nonblank" doc:"Analyzer used for the skewed follower in drill C. Default simple."`                          // default "simple"
+	SkewMetric   string             `json:"skew_metric,omitempty" doc:"Metric used for the skewed follower in drill C; empty keeps the primary's."`                            // default ""
+	Embedder     Embedder           `json:"embedder" doc:"Embedder used by the lab's regions."`                                                                                //
+	NATSURL      string             `json:"nats_url,omitempty" pattern:"optional_nats_url" doc:"External NATS server; empty runs an embedded one."`                            // default "" (embedded)
 	NATSAuth     NATSAuth           `json:"nats_auth" doc:"Credentials for nats_url."`
 	DataDir      string             `json:"data_dir,omitempty" doc:"Directory for lab state; empty uses a temporary directory."` // default "" (temp dir)
 }
 
 // Embedder selects the lab's embedder.
 type Embedder struct {
-	Kind  EmbedderKind `json:"kind" doc:"builtin or openai. Default builtin."`                     // default builtin
-	URL   string       `json:"url,omitempty" doc:"Base URL of an OpenAI-compatible API (openai)."` // default ""
-	Model string       `json:"model,omitempty" doc:"Embedding model name (openai)."`               // default ""
+	Kind  EmbedderKind `json:"kind" doc:"builtin or openai. Default builtin."`                                                 // default builtin
+	URL   string       `json:"url,omitempty" pattern:"optional_http_url" doc:"Base URL of an OpenAI-compatible API (openai)."` // default ""
+	Model string       `json:"model,omitempty" doc:"Embedding model name (openai)."`                                           // default ""
 }
 
 // Targets are real regions to drill instead of the lab.
 type Targets struct {
-	Regions    map[string]RegionTarget `json:"regions" required:"true" doc:"One entry per plan region."` // no default
-	Router     Router                  `json:"router" doc:"How routing weights are read and set."`       //
-	Prometheus Prometheus              `json:"prometheus" doc:"Prometheus for stop conditions."`         //
+	Regions    map[string]RegionTarget `json:"regions" required:"true" items:"[1,)" keys:"region" doc:"One entry per plan region."` // no default
+	Router     Router                  `json:"router" doc:"How routing weights are read and set."`                                  //
+	Prometheus Prometheus              `json:"prometheus" doc:"Prometheus for stop conditions."`                                    //
 	Queue      Queue                   `json:"queue" doc:"Where queue backlogs are read. Default the regions' contract health."`
-	Entry      string                  `json:"entry,omitempty" doc:"URL clients send traffic to (the drill's load goes there); default the lab edge at router.address."`  // default http://router.address
-	Faults     string                  `json:"faults,omitempty" doc:"Base URL of a fault control API (the lab's); needed by drills B and D."`                             // default ""
-	Sink       string                  `json:"sink,omitempty" doc:"Base URL of the webhook sink whose GET /deliveries lists deliveries; needed to reconcile webhooks."`   // default ""
-	TokenEnv   string                  `json:"token_env,omitempty" doc:"Environment variable holding the admin token when a region has none. Default REGIONDRILL_TOKEN."` // default REGIONDRILL_TOKEN
+	Entry      string                  `json:"entry,omitempty" pattern:"optional_http_url" doc:"URL clients send traffic to (the drill's load goes there); default the lab edge at router.address."` // default http://router.address
+	Faults     string                  `json:"faults,omitempty" pattern:"optional_http_url" doc:"Base URL of a fault control API (the lab's); needed by drills B and D."`                            // default ""
+	Sink       string                  `json:"sink,omitempty" pattern:"optional_http_url" doc:"Base URL of the webhook sink whose GET /deliveries lists deliveries; needed to reconcile webhooks."`  // default ""
+	TokenEnv   string                  `json:"token_env,omitempty" doc:"Environment variable holding the admin token when a region has none. Default REGIONDRILL_TOKEN."`                            // default REGIONDRILL_TOKEN
 	// Waive names observations the drills need and the targets lack, on
 	// purpose: the plan is accepted, and the targets that rest on them are
 	// inconclusive (the run exits 1).
@@ -213,8 +213,8 @@ func (p *Plan) Waives(w Waiver) bool { return p.Targets != nil && slices.Contain
 
 // RegionTarget is one real region's contract endpoint.
 type RegionTarget struct {
-	BaseURL string `json:"base_url" required:"true" doc:"http(s) base URL of the region's drill contract."` // no default
-	Token   string `json:"token,omitempty" doc:"Admin bearer token."`                                       // default ""
+	BaseURL string `json:"base_url" required:"true" pattern:"http_url" doc:"http(s) base URL of the region's drill contract."` // no default
+	Token   string `json:"token,omitempty" doc:"Admin bearer token."`                                                          // default ""
 }
 
 // Router says how to read and set weights on real targets.
@@ -233,7 +233,7 @@ type Router struct {
 
 // Prometheus is where stop-condition queries go.
 type Prometheus struct {
-	URL string `json:"url,omitempty" doc:"Base URL of the Prometheus HTTP API."` // default ""
+	URL string `json:"url,omitempty" pattern:"optional_http_url" doc:"Base URL of the Prometheus HTTP API."` // default ""
 }
 
 // DefaultDedupeKey is the page's dedupe_key expression.

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"math"
 	"reflect"
+
+	"github.com/regiondrill/regiondrill/internal/schema"
 )
 
 // Regression says how far each numeric acceptance target may move against a
@@ -31,9 +33,9 @@ type Regression struct {
 // of MaxIncrease and MaxIncreasePct of the baseline value. Both zero allows
 // no increase at all.
 type Tolerance struct {
-	MaxIncrease    float64 `json:"max_increase" doc:"Largest allowed increase, in the target's unit. Default 0."`                          // target unit; default 0
-	MaxIncreasePct float64 `json:"max_increase_pct" doc:"Largest allowed increase in percent of the baseline value. Default 0."`           // percent; default 0
-	Ignore         bool    `json:"ignore,omitempty" doc:"Show the change but never fail on it (pass to fail still fails). Default false."` // default false
+	MaxIncrease    float64 `json:"max_increase" range:"[0,)" doc:"Largest allowed increase, in the target's unit. Default 0."`                // target unit; default 0
+	MaxIncreasePct float64 `json:"max_increase_pct" range:"[0,)" doc:"Largest allowed increase in percent of the baseline value. Default 0."` // percent; default 0
+	Ignore         bool    `json:"ignore,omitempty" doc:"Show the change but never fail on it (pass to fail still fails). Default false."`    // default false
 }
 
 // Allowed is the largest increase over base that is not a regression.
@@ -62,8 +64,8 @@ var defaultRegression = Regression{
 // regressionFields are Regression's fields by target id, from its json tags.
 var regressionFields = func() map[string]int {
 	m := map[string]int{}
-	for _, f := range jsonFields(reflect.TypeFor[Regression]()) {
-		m[f.name] = f.index
+	for _, f := range schema.Fields(reflect.TypeFor[Regression]()) {
+		m[f.Name] = f.Index
 	}
 	return m
 }()
@@ -72,8 +74,8 @@ var regressionFields = func() map[string]int {
 // for, in the order of the Regression type.
 func RegressionTargets() []string {
 	var out []string
-	for _, f := range jsonFields(reflect.TypeFor[Regression]()) {
-		out = append(out, f.name)
+	for _, f := range schema.Fields(reflect.TypeFor[Regression]()) {
+		out = append(out, f.Name)
 	}
 	return out
 }

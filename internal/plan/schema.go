@@ -4,7 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"sort"
 	"strings"
+	"sync"
+
+	"github.com/regiondrill/regiondrill/internal/schema"
 )
 
 // SchemaID is the $id of the generated schema.
@@ -12,17 +16,15 @@ const SchemaID = "https://regiondrill.dev/schema/plan.json"
 
 // Schema returns the plan's JSON Schema (draft 2020-12), generated from the
 // Plan type: json tags give names, `doc` tags descriptions, `required` tags
-// required properties, the registries enums, and Default the defaults.
-// Unknown properties are refused, as Decode refuses them.
+// required properties, the registries enums, `range`, `items`, `pattern`
+// and the other tags of schema.Options every bound of a single field, and
+// Default the defaults. Unknown properties are refused. Decode checks every
+// document through this schema; Validate adds the rules across fields.
 func Schema() ([]byte, error) {
-	s, err := schemaFor(reflect.TypeFor[Plan](), reflect.ValueOf(*Default()), "")
+	s, err := schemaDoc()
 	if err != nil {
 		return nil, err
 	}
-	s["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-	s["$id"] = SchemaID
-	s["title"] = "regiondrill drill plan"
-	s["description"] = "A region-failover drill plan: the page's JSON plan plus regiondrill's extensions."
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("plan schema: %w", err)
@@ -30,79 +32,111 @@ func Schema() ([]byte, error) {
 	return b, nil
 }
 
-func schemaFor(t reflect.Type, def reflect.Value, tag reflect.StructTag) (map[string]any, error) {
-	if t.Kind() == reflect.Pointer {
-		t = t.Elem()
-		if def.IsValid() && !def.IsNil() {
-			def = def.Elem()
-		} else {
-			def = reflect.Value{}
-		}
+func schemaDoc() (map[string]any, error) {
+	s, err := schema.Generate(reflect.TypeFor[Plan](), schema.Options{
+		Required: func(_ reflect.Type, f reflect.StructField) bool { return f.Tag.Get("required") == "true" },
+		Enum:     enumOf,
+		Patterns: patterns,
+		Closed:   true,
+		Default:  *Default(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("plan schema: %w", err)
 	}
-	if enum, ok := enumSpellings(t, tag); ok {
-		return map[string]any{"type": "string", "enum": enum}, nil
+	s["$schema"] = schema.Draft
+	s["$id"] = SchemaID
+	s["title"] = "regiondrill drill plan"
+	s["description"] = "A region-failover drill plan: the page's JSON plan plus regiondrill's extensions."
+	return s, nil
+}
+
+// compiled is the plan's schema, compiled once for Decode.
+var compiled = sync.OnceValues(func() (*schema.Validator, error) {
+	doc, err := schemaDoc()
+	if err != nil {
+		return nil, err
 	}
-	switch t.Kind() {
-	case reflect.Struct:
-		props := map[string]any{}
-		var required []string
-		for _, f := range jsonFields(t) {
-			sf := t.Field(f.index)
-			var fdef reflect.Value
-			if def.IsValid() {
-				fdef = def.Field(f.index)
-			}
-			ps, err := schemaFor(f.typ, fdef, sf.Tag)
-			if err != nil {
-				return nil, fmt.Errorf("%s.%s: %w", t.Name(), sf.Name, err)
-			}
-			if d := sf.Tag.Get("doc"); d != "" {
-				ps["description"] = d
-			}
-			if fdef.IsValid() && !fdef.IsZero() && f.typ.Kind() != reflect.Struct && f.typ.Kind() != reflect.Pointer {
-				ps["default"] = fdef.Interface()
-			}
-			if sf.Tag.Get("required") == "true" {
-				required = append(required, f.name)
-			}
-			props[f.name] = ps
+	return schema.Compile(SchemaID, doc)
+})
+
+// patterns are the regular expressions the Plan's pattern, keys and first
+// tags name. They are kept to what both Go's regexp (the validator's) and
+// ECMA-262 (editors') read alike.
+var patterns = map[string]string{
+	"region":            regionName.String(),
+	"agent":             agentName.String(),
+	"http_url":          urlPattern(false, "http", "https"),
+	"optional_http_url": urlPattern(true, "http", "https"),
+	"optional_nats_url": urlPattern(true, "nats", "tls", "ws", "wss"),
+	"dedupe_key":        dedupePattern(),
+	"env_name":          `^[^=\x00]+$`,
+	"nonblank":          `\S`,
+}
+
+// urlPattern matches what checkURL accepts: one of schemes (any case, as
+// url.Parse reads them) and a host. It admits a little more than url.Parse
+// (Validate refuses the rest); never less.
+func urlPattern(optional bool, schemes ...string) string {
+	alts := make([]string, len(schemes))
+	for i, s := range schemes {
+		var b strings.Builder
+		for _, r := range s {
+			fmt.Fprintf(&b, "[%c%c]", r, r-'a'+'A')
 		}
-		s := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
-		if len(required) > 0 {
-			s["required"] = required
-		}
-		return s, nil
-	case reflect.Map:
-		if t.Key().Kind() != reflect.String {
-			return nil, fmt.Errorf("map key %s is not a string", t.Key())
-		}
-		items, err := schemaFor(t.Elem(), reflect.Value{}, "")
-		if err != nil {
-			return nil, err
-		}
-		return map[string]any{"type": "object", "additionalProperties": items,
-			"propertyNames": map[string]any{"pattern": regionName.String()}}, nil
-	case reflect.Slice:
-		items, err := schemaFor(t.Elem(), reflect.Value{}, tag)
-		if err != nil {
-			return nil, err
-		}
-		return map[string]any{"type": "array", "items": items}, nil
-	case reflect.String:
-		return map[string]any{"type": "string"}, nil
-	case reflect.Bool:
-		return map[string]any{"type": "boolean"}, nil
-	case reflect.Int, reflect.Int32, reflect.Int64:
-		return map[string]any{"type": "integer"}, nil
-	case reflect.Float64:
-		return map[string]any{"type": "number"}, nil
+		alts[i] = b.String()
 	}
-	return nil, fmt.Errorf("no schema for %s", strings.TrimSpace(t.String()))
+	p := "^(" + strings.Join(alts, "|") + ")://([^/?#@]*@)?[^/?#@]"
+	if optional {
+		p = "^$|" + p
+	}
+	return p
+}
+
+// dedupePattern is ParseDedupeKey's grammar: sha256(field+field...), blanks
+// around each field. A field named twice is left to Validate.
+func dedupePattern() string {
+	field := `\s*(` + strings.Join(DedupeFields, "|") + `)\s*`
+	return `^\s*sha256\(` + field + `(\+` + field + `)*\)\s*$`
+}
+
+// enumOf gives schema.Generate the values an enum accepts: a field's
+// literal `enum` tag, a `registry` tag naming a list, or a typed enum's
+// registry.
+func enumOf(t reflect.Type, tag reflect.StructTag) ([]string, bool) {
+	if v, ok := tag.Lookup("enum"); ok {
+		return strings.Fields(v), true
+	}
+	switch tag.Get("registry") {
+	case "drill":
+		return DrillRegistry.Spellings(), true
+	case "hook_step":
+		return hookStepNames(), true
+	}
+	return enumSpellings(t, tag)
+}
+
+// hookStepNames are HookSteps' keys, the names before the numbers.
+func hookStepNames() []string {
+	var out []string
+	for k := range HookSteps {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if da, db := a[0] <= '9', b[0] <= '9'; da != db {
+			return db
+		}
+		if HookSteps[a] != HookSteps[b] {
+			return HookSteps[a] < HookSteps[b]
+		}
+		return a < b
+	})
+	return out
 }
 
 // enumSpellings returns what a typed enum of the plan accepts, from its
-// registry (for checks, those of the field's `phase` tag); ok is false for
-// every other type.
+// registry (for checks, those of the phases in the field's `phase` tag);
+// ok is false for every other type.
 func enumSpellings(t reflect.Type, tag reflect.StructTag) (spellings []string, ok bool) {
 	switch t {
 	case reflect.TypeFor[CheckName]():

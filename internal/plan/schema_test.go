@@ -3,10 +3,14 @@ package plan_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/goccy/go-yaml"
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 
 	"github.com/regiondrill/regiondrill/internal/plan"
 )
@@ -116,4 +120,84 @@ func TestSchemaDerivedFromRegistries(t *testing.T) {
 	if rate.Default != float64(80) || rate.Description == "" {
 		t.Errorf("load.rate_rps = %+v", rate)
 	}
+}
+
+// A standard JSON Schema 2020-12 validator given nothing but plan.Schema(),
+// as an editor uses it, refuses each testdata plan whose problem is one
+// field's, at that field, and accepts the plans only Validate refuses.
+func TestEditorSchemaOnInvalidPlans(t *testing.T) {
+	s := compileSchema(t)
+	for _, c := range invalid {
+		if c.by == byParser {
+			continue
+		}
+		t.Run(c.file, func(t *testing.T) {
+			b := read(t, c.file)
+			if strings.HasSuffix(c.file, ".yaml") {
+				var err error
+				if b, err = yaml.YAMLToJSON(b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := s.Validate(instance(t, b))
+			switch c.by {
+			case bySchema:
+				want := pointer(c.path)
+				if !slices.Contains(leafLocations(err), want) {
+					t.Errorf("the schema does not refuse %s (%s); it says: %v", c.path, want, err)
+				}
+			case byValidate:
+				if err != nil {
+					t.Errorf("the schema refuses a plan only Validate should: %v", err)
+				}
+			}
+		})
+	}
+}
+
+// pointer turns a plan path ("$.checks.live[3]") into a JSON pointer
+// ("/checks/live/3").
+func pointer(path string) string {
+	p := strings.TrimPrefix(path, "$")
+	p = strings.NewReplacer("[", "/", "]", "", ".", "/").Replace(p)
+	return p
+}
+
+// leafLocations lists where a validation error's leaves are, as JSON
+// pointers; an unknown or missing property is located at itself.
+func leafLocations(err error) []string {
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return nil
+	}
+	var out []string
+	var walk func(e *jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		loc := "/" + strings.Join(e.InstanceLocation, "/")
+		if loc == "/" {
+			loc = ""
+		}
+		switch k := e.ErrorKind.(type) {
+		case *kind.AdditionalProperties:
+			for _, p := range k.Properties {
+				out = append(out, loc+"/"+p)
+			}
+		case *kind.Required:
+			for _, p := range k.Missing {
+				out = append(out, loc+"/"+p)
+			}
+		case *kind.Contains:
+			out = append(out, loc)
+			return
+		default:
+			if len(e.Causes) == 0 {
+				out = append(out, loc)
+			}
+		}
+		for _, c := range e.Causes {
+			walk(c)
+		}
+	}
+	walk(ve)
+	return out
 }
