@@ -15,13 +15,18 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
 	"github.com/regiondrill/regiondrill/internal/contract"
 	"github.com/regiondrill/regiondrill/internal/plan"
+	"github.com/regiondrill/regiondrill/internal/schema"
 )
 
 // CheckName names one conformance check.
@@ -236,12 +241,15 @@ func (c *checker) health(ctx context.Context) (string, error) {
 	if status != http.StatusOK && status != http.StatusServiceUnavailable {
 		return "", fmt.Errorf("GET /health: HTTP %d (want 200, or 503 when not ready): %s", status, snippet(b))
 	}
-	var obj map[string]json.RawMessage
-	if len(bytes.TrimSpace(b)) == 0 || json.Unmarshal(b, &obj) != nil || obj == nil {
+	obj, ok := jsonObject(b)
+	if !ok {
 		return "", fmt.Errorf("GET /health is a bare %d (body %q is not a JSON object): the drills read role, epoch, index_hash, queue and cache from it", status, snippet(b))
 	}
-	probs := checkFields("", reflect.TypeFor[contract.Health](), obj)
-	if len(probs) > 0 {
+	v, err := shapes()
+	if err != nil {
+		return "", err
+	}
+	if probs := problems(v.health, obj, true); len(probs) > 0 {
 		return "", fmt.Errorf("GET /health: %s", strings.Join(probs, "; "))
 	}
 	var h contract.Health
@@ -256,133 +264,96 @@ func (c *checker) health(ctx context.Context) (string, error) {
 	return msg, nil
 }
 
-var timeType = reflect.TypeFor[time.Time]()
+// contractShapes are the JSON Schemas of the contract's answers conform
+// checks field by field, generated from the contract's types.
+type contractShapes struct{ health, ask *schema.Validator }
 
-// checkFields compares a JSON object with the struct's json-tagged fields:
-// a field without omitempty is required, and each must have the JSON type
-// the struct field needs.
-func checkFields(prefix string, t reflect.Type, obj map[string]json.RawMessage) []string {
-	var probs []string
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag := f.Tag.Get("json")
-		name, opts, _ := strings.Cut(tag, ",")
-		if name == "-" || !f.IsExported() {
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		path := prefix + name
+// askFields are the fields of POST /ask's answer the probes read.
+var askFields = []string{"answer", "citations", "chunks", "index_hash"}
+
+var shapes = sync.OnceValues(func() (contractShapes, error) {
+	var out contractShapes
+	// Every health field is required unless the type says omitempty.
+	health, err := schema.Generate(reflect.TypeFor[contract.Health](), schema.Options{
+		Required: func(_ reflect.Type, f reflect.StructField) bool {
+			return !strings.Contains(f.Tag.Get("json"), ",omitempty")
+		},
+	})
+	if err == nil {
+		out.health, err = schema.Compile("regiondrill:contract/health", health)
+	}
+	if err != nil {
+		return out, fmt.Errorf("conform: health schema: %w", err)
+	}
+	ask, err := schema.Generate(reflect.TypeFor[contract.AskResponse](), schema.Options{
+		Required: func(owner reflect.Type, f reflect.StructField) bool {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			return owner == reflect.TypeFor[contract.AskResponse]() && slices.Contains(askFields, name)
+		},
+	})
+	if err == nil {
+		out.ask, err = schema.Compile("regiondrill:contract/ask", ask)
+	}
+	if err != nil {
+		return out, fmt.Errorf("conform: ask schema: %w", err)
+	}
+	return out, nil
+})
+
+// jsonObject decodes a body that must be a JSON object.
+func jsonObject(b []byte) (map[string]any, bool) {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, false
+	}
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	obj, ok := v.(map[string]any)
+	return obj, err == nil && ok
+}
+
+// problems words what obj lacks or has wrong against a contract schema,
+// sorted by field; uses adds the drill checks that read each health field.
+func problems(v *schema.Validator, obj map[string]any, uses bool) []string {
+	var out []string
+	for _, p := range v.Validate(obj) {
+		path := strings.Join(p.Loc, ".")
 		use := ""
-		if u, ok := healthUses[strings.SplitN(path, ".", 2)[0]]; ok {
+		if u, ok := healthUses[strings.SplitN(path, ".", 2)[0]]; ok && uses {
 			use = "; used by " + u
 		}
-		raw, ok := obj[name]
-		if !ok {
-			if !strings.Contains(opts, "omitempty") {
-				probs = append(probs, fmt.Sprintf("missing field %s (%s%s)", path, jsonType(f.Type), use))
-			}
-			continue
-		}
-		if f.Type.Kind() == reflect.Struct && f.Type != timeType {
-			var sub map[string]json.RawMessage
-			if json.Unmarshal(raw, &sub) == nil && sub != nil {
-				probs = append(probs, checkFields(path+".", f.Type, sub)...)
-				continue
-			}
-		}
-		if p := checkValue(path, f.Type, raw); p != "" {
-			probs = append(probs, p+use)
+		switch p.Kind {
+		case schema.Missing:
+			out = append(out, fmt.Sprintf("missing field %s (%s%s)", path, want(p.Node), use))
+		case schema.Type:
+			out = append(out, fmt.Sprintf("field %s is %s, want %s%s", path, describe(p.Got), want(p.Node), use))
+		case schema.Value:
+			out = append(out, fmt.Sprintf("field %s is %s, want %s%s", path, valueText(p.Got), want(p.Node), use))
 		}
 	}
-	return probs
+	sort.Strings(out)
+	return out
 }
 
-func jsonType(t reflect.Type) string {
-	if t == timeType {
+// want names what a contract field's schema asks for.
+func want(n map[string]any) string {
+	if n["format"] == "date-time" {
 		return "RFC 3339 string"
 	}
-	switch t.Kind() {
-	case reflect.String:
-		return "string"
-	case reflect.Bool:
-		return "boolean"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return "integer"
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+	types := (schema.Problem{Node: n}).Want()
+	if len(types) == 1 && types[0] == "integer" && fmt.Sprint(n["minimum"]) == "0" {
 		return "non-negative integer"
-	case reflect.Float32, reflect.Float64:
-		return "number"
-	case reflect.Slice:
-		return "array"
-	case reflect.Struct, reflect.Map:
-		return "object"
 	}
-	return t.Kind().String()
+	return strings.Join(types, " or ")
 }
 
-func checkValue(path string, t reflect.Type, raw json.RawMessage) string {
-	want := jsonType(t)
-	bad := func(got any) string {
-		return fmt.Sprintf("field %s is %s, want %s", path, describe(got), want)
+// valueText is a scalar as it stood in the body.
+func valueText(v any) string {
+	if s, ok := v.(string); ok {
+		return fmt.Sprintf("%q", s)
 	}
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		return fmt.Sprintf("field %s: %v", path, err)
+	if n, ok := v.(json.Number); ok {
+		return n.String()
 	}
-	if t == timeType {
-		s, ok := v.(string)
-		if !ok {
-			return bad(v)
-		}
-		if _, err := time.Parse(time.RFC3339Nano, s); err != nil {
-			return fmt.Sprintf("field %s is %q, want %s", path, s, want)
-		}
-		return ""
-	}
-	switch t.Kind() {
-	case reflect.String:
-		if _, ok := v.(string); !ok {
-			return bad(v)
-		}
-	case reflect.Bool:
-		if _, ok := v.(bool); !ok {
-			return bad(v)
-		}
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		n, ok := v.(json.Number)
-		if !ok {
-			return bad(v)
-		}
-		i, err := n.Int64()
-		if err != nil || (t.Kind() >= reflect.Uint && t.Kind() <= reflect.Uint64 && i < 0) {
-			return fmt.Sprintf("field %s is %s, want %s", path, n, want)
-		}
-	case reflect.Float32, reflect.Float64:
-		if _, ok := v.(json.Number); !ok {
-			return bad(v)
-		}
-	case reflect.Slice:
-		if v == nil { // a Go service encodes an empty list as null
-			return ""
-		}
-		if _, ok := v.([]any); !ok {
-			return bad(v)
-		}
-	case reflect.Struct:
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
-			return bad(v)
-		}
-		if probs := checkFields(path+".", t, obj); len(probs) > 0 {
-			return strings.Join(probs, "; ")
-		}
-	}
-	return ""
+	return describe(v)
 }
 
 func describe(v any) string {
@@ -427,29 +398,15 @@ func (c *checker) ask(ctx context.Context) (string, error) {
 	if status != http.StatusOK {
 		return "", fmt.Errorf("POST /ask with a session token: HTTP %d: %s", status, snippet(b))
 	}
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(b, &obj) != nil || obj == nil {
+	obj, ok := jsonObject(b)
+	if !ok {
 		return "", fmt.Errorf("POST /ask: body %q is not a JSON object", snippet(b))
 	}
-	var probs []string
-	for _, f := range []struct {
-		name string
-		t    reflect.Type
-	}{
-		{"answer", reflect.TypeFor[string]()},
-		{"citations", reflect.TypeFor[[]contract.Citation]()},
-		{"chunks", reflect.TypeFor[[]contract.Chunk]()},
-		{"index_hash", reflect.TypeFor[string]()},
-	} {
-		raw, ok := obj[f.name]
-		if !ok {
-			probs = append(probs, fmt.Sprintf("missing field %s (%s)", f.name, jsonType(f.t)))
-			continue
-		}
-		if p := checkValue(f.name, f.t, raw); p != "" {
-			probs = append(probs, p)
-		}
+	v, err := shapes()
+	if err != nil {
+		return "", err
 	}
+	probs := problems(v.ask, obj, false)
 	if len(probs) > 0 {
 		return "", fmt.Errorf("POST /ask: %s; the probes (ΔS_probe, answers_equal, index_hash) read them", strings.Join(probs, "; "))
 	}
