@@ -2,18 +2,17 @@ package adapter
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	promapi "github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
 )
 
 // Backlog reads a region's queue backlog from somewhere other than its
@@ -93,56 +92,29 @@ var (
 var promClient = &http.Client{Timeout: 2 * time.Second}
 
 // PromQuery evaluates an instant PromQL query against a Prometheus HTTP
-// API and returns its first value; ok is false (with the reason) when there
-// is no usable value. An empty result is 0.
+// API at base (through client_golang's API client) at the server's time:
+// a scalar's value, or the first sample of a vector. ok is false when the
+// value could not be read, with the reason; an empty vector is 0 and ok,
+// with the reason "empty result".
 func PromQuery(ctx context.Context, base, query string) (float64, bool, string) {
-	u := strings.TrimSuffix(base, "/") + "/api/v1/query?query=" + url.QueryEscape(query)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	c, err := promapi.NewClient(promapi.Config{Address: base, Client: promClient})
 	if err != nil {
 		return 0, false, err.Error()
 	}
-	resp, err := promClient.Do(req)
+	val, _, _, err := promv1.NewAPI(c).Query(ctx, query, time.Time{})
 	if err != nil {
-		return 0, false, err.Error()
+		return 0, false, "prometheus: " + err.Error()
 	}
-	defer resp.Body.Close()
-	var out struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			ResultType string          `json:"resultType"`
-			Result     json.RawMessage `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(&out); err != nil {
-		return 0, false, "prometheus answer: " + err.Error()
-	}
-	if out.Status != "success" {
-		return 0, false, "prometheus: " + out.Error
-	}
-	var pair []any
-	switch out.Data.ResultType {
-	case "scalar":
-		_ = json.Unmarshal(out.Data.Result, &pair)
-	case "vector":
-		var vec []struct {
-			Value []any `json:"value"`
-		}
-		_ = json.Unmarshal(out.Data.Result, &vec)
-		if len(vec) == 0 {
+	switch v := val.(type) {
+	case *model.Scalar:
+		return float64(v.Value), true, ""
+	case model.Vector:
+		if len(v) == 0 {
 			return 0, true, "empty result"
 		}
-		pair = vec[0].Value
-	default:
-		return 0, false, "unsupported result type " + out.Data.ResultType
+		return float64(v[0].Value), true, ""
+	case nil:
+		return 0, false, "prometheus: no result"
 	}
-	if len(pair) != 2 {
-		return 0, false, "malformed sample"
-	}
-	s, _ := pair[1].(string)
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return 0, false, "sample value: " + err.Error()
-	}
-	return v, true, ""
+	return 0, false, "unsupported result type " + val.Type().String()
 }

@@ -4,8 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,8 +78,9 @@ func TestJetStreamBacklog(t *testing.T) {
 
 func TestPrometheusBacklog(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Get("query") != `queue_depth{region="eu-west"}` {
-			http.Error(w, "unexpected query "+r.URL.Query().Get("query"), http.StatusBadRequest)
+		// client_golang posts the query as a form (Prometheus takes GET or POST).
+		if r.URL.Path != "/api/v1/query" || r.FormValue("query") != `queue_depth{region="eu-west"}` {
+			http.Error(w, `{"status":"error","errorType":"bad_data","error":"unexpected query `+r.FormValue("query")+`"}`, http.StatusBadRequest)
 			return
 		}
 		fmt.Fprint(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000,"17"]}]}}`)
@@ -86,5 +92,65 @@ func TestPrometheusBacklog(t *testing.T) {
 	}
 	if _, err := b.Backlog(context.Background(), "us-east"); err == nil {
 		t.Fatal("a failed query gave a backlog")
+	}
+}
+
+// PromQuery against a real Prometheus: each result type it reads, and
+// the ones it refuses.
+func TestPromQueryAgainstPrometheus(t *testing.T) {
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		t.Skip("prometheus not on PATH")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfgPath, []byte("global:\n  scrape_interval: 1h\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	base := "http://" + addr + "/"
+	ctx := context.Background()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, ok, _ := adapter.PromQuery(ctx, base, "1"); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("prometheus never answered:\n%s", out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, c := range []struct {
+		query string
+		v     float64
+		ok    bool
+		why   string
+	}{
+		{"scalar(vector(2.5))", 2.5, true, ""},
+		{"vector(7)", 7, true, ""},
+		{"up", 0, true, "empty result"},
+		{`"text"`, 0, false, "string"}, // client_golang refuses a string result itself
+		{"up[1m]", 0, false, "unsupported result type matrix"},
+		{"sum(", 0, false, "prometheus: bad_data"},
+	} {
+		v, ok, why := adapter.PromQuery(ctx, base, c.query)
+		if v != c.v || ok != c.ok || !strings.Contains(why, c.why) || (c.why == "" && why != "") {
+			t.Errorf("%s: got %v, %v, %q; want %v, %v, %q", c.query, v, ok, why, c.v, c.ok, c.why)
+		}
+	}
+	if _, ok, why := adapter.PromQuery(ctx, "http://127.0.0.1:1", "1"); ok || why == "" {
+		t.Errorf("an unreachable Prometheus answered: %v %q", ok, why)
 	}
 }

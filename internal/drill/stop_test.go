@@ -38,7 +38,7 @@ func TestPrometheusQueryValue(t *testing.T) {
 	var value atomic.Value
 	value.Store("0.01")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api/v1/query" || r.URL.Query().Get("query") != `rate(errors_total[30s])` {
+		if r.URL.Path != "/api/v1/query" || r.FormValue("query") != `rate(errors_total[30s])` { // GET or POST form
 			http.Error(w, "bad query", http.StatusBadRequest)
 			return
 		}
