@@ -67,13 +67,16 @@ func readHead(br *bufio.Reader, h http.Header, method string) (head, error) {
 		if len(line) == 0 {
 			break
 		}
+		// A field line is a token, a colon and a value without CR or NUL
+		// (RFC 9110 5.1, 5.5); folded lines (obs-fold) are refused, as RFC
+		// 9112 5.2 lets a proxy do.
 		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || line[0] == ' ' || line[0] == '\t' || bytes.IndexAny(line[:colon], " \t") >= 0 {
+		kb, vb := line[:max(colon, 0)], bytes.Trim(line[colon+1:], " \t")
+		k, ok := commonKeys[string(kb)]
+		if !ok && (colon <= 0 || !isToken(kb)) || bytes.ContainsAny(vb, "\r\x00") {
 			clear(h)
 			return head{}, fmt.Errorf("%w: header line %q", errBadResponse, line)
 		}
-		kb, vb := line[:colon], bytes.TrimSpace(line[colon+1:])
-		k, ok := commonKeys[string(kb)]
 		if !ok {
 			k = http.CanonicalHeaderKey(string(kb))
 		}
@@ -89,7 +92,9 @@ func readHead(br *bufio.Reader, h http.Header, method string) (head, error) {
 				continue
 			}
 		case "Transfer-Encoding":
-			if !bytes.EqualFold(vb, []byte("chunked")) {
+			// HTTP/1.0 has no transfer codings: its framing is faulty
+			// (RFC 9112 6.1), and net/http would read the chunks as the body.
+			if http10 || !bytes.EqualFold(vb, []byte("chunked")) {
 				clear(h)
 				return head{}, fmt.Errorf("%w: Transfer-Encoding %q", errBadResponse, vb)
 			}
@@ -154,6 +159,26 @@ func eofIsUnexpected(err error) error {
 	}
 	return err
 }
+
+// isToken reports whether b is an RFC 9110 token (a field name).
+func isToken(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 || !tokenChars[c] {
+			return false
+		}
+	}
+	return len(b) > 0
+}
+
+var tokenChars = func() (t [128]bool) {
+	for c := range t {
+		t[c] = c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
 
 // hasToken reports whether the comma-separated list v holds tok (any case).
 func hasToken(v []byte, tok string) bool {

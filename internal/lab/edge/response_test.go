@@ -37,6 +37,13 @@ func TestReadHeadFraming(t *testing.T) {
 		{name: "bad status line", raw: "HTTP/2 200\r\n\r\n", bad: true},
 		{name: "conflicting lengths", raw: "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", bad: true},
 		{name: "unknown coding", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", bad: true},
+		{name: "unicode space kept", raw: "HTTP/1.1 200 OK\r\nX-A: \u00a0x \r\nContent-Length: 0\r\n\r\n",
+			want: head{status: 200, length: 0}, hdr: "X-A: \u00a0x"},
+		{name: "nul in a value", raw: "HTTP/1.1 200 OK\r\nX-A: a\x00b\r\n\r\n", bad: true},
+		{name: "cr in a value", raw: "HTTP/1.1 200 OK\r\nX-A: a\rb\r\n\r\n", bad: true},
+		{name: "name not a token", raw: "HTTP/1.1 200 OK\r\nX(A): b\r\n\r\n", bad: true},
+		{name: "folded line", raw: "HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\n\r\n", bad: true},
+		{name: "coding in http/1.0", raw: "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n", bad: true},
 		{name: "cut in the head", raw: "HTTP/1.1 200 OK\r\nContent-Le", bad: true},
 	}
 	for _, tc := range cases {
