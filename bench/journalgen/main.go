@@ -21,7 +21,6 @@ import (
 	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/load"
 	"github.com/regiondrill/regiondrill/internal/plan"
-	"github.com/regiondrill/regiondrill/internal/adapter"
 )
 
 // batch is how many records one records event carries, as the engine writes them.
@@ -123,9 +122,9 @@ func run(in, out string, want int) error {
 				}
 			}
 		case ev.Type == journal.Webhooks:
-			var ds []adapter.Delivery
+			var ds []contract.Delivery
 			if err = ev.Decode(&ds); err == nil {
-				err = batches(inflateDeliveries(p, evs, ds, k), func(b []adapter.Delivery) error { return emit(ev, b) })
+				err = batches(inflateDeliveries(p, evs, ds, k), func(b []contract.Delivery) error { return emit(ev, b) })
 			}
 		default:
 			err = emit(ev, nil)
@@ -229,7 +228,7 @@ func inflateStores(ss []contract.Writes, k int) []contract.Writes {
 // inflateDeliveries copies each delivery with the webhook id its write's
 // copy would carry under the plan's dedupe key. A delivery whose id matches
 // no write (a stray) is copied under a suffixed id.
-func inflateDeliveries(p *plan.Plan, evs []journal.Event, ds []adapter.Delivery, k int) []adapter.Delivery {
+func inflateDeliveries(p *plan.Plan, evs []journal.Event, ds []contract.Delivery, k int) []contract.Delivery {
 	byID := map[string]load.WriteAttempt{}
 	for _, ev := range evs {
 		if ev.Type != journal.Writes {
@@ -242,7 +241,7 @@ func inflateDeliveries(p *plan.Plan, evs []journal.Event, ds []adapter.Delivery,
 			}
 		}
 	}
-	out := make([]adapter.Delivery, 0, len(ds)*k)
+	out := make([]contract.Delivery, 0, len(ds)*k)
 	for _, d := range ds {
 		w, ok := byID[d.ID]
 		for c := range k {

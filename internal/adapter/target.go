@@ -275,25 +275,13 @@ func (t *HTTP) Writes(ctx context.Context, region string) (contract.Writes, erro
 	return out, json.NewDecoder(resp.Body).Decode(&out)
 }
 
-// Delivery is one webhook delivery the sink accepted: the signed attempt id
-// and the number of times it was received again (replays), when the sink
-// reports them.
-type Delivery struct {
-	ID         string    `json:"id"`
-	Region     string    `json:"region"`
-	KID        string    `json:"kid"`
-	ReceivedAt time.Time `json:"received_at"`
-	Attempt    string    `json:"attempt,omitempty"`
-	Replays    int       `json:"replays,omitempty"`
-}
-
 // Deliveries reads the webhook sink's records.
-func (t *HTTP) Deliveries(ctx context.Context) ([]Delivery, error) {
+func (t *HTTP) Deliveries(ctx context.Context) ([]contract.Delivery, error) {
 	if t.ep.Sink == "" {
 		return nil, errors.New("target has no webhook sink")
 	}
 	var out struct {
-		Deliveries []Delivery `json:"deliveries"`
+		Deliveries []contract.Delivery `json:"deliveries"`
 	}
 	err := t.call(ctx, http.MethodGet, t.ep.Sink+"/deliveries", nil, &out, "")
 	return out.Deliveries, err

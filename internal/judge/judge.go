@@ -39,7 +39,7 @@ type run struct {
 	records   []load.Record
 	writes    []load.WriteAttempt
 	stores    []contract.Writes
-	webhooks  []ledger.Delivery
+	webhooks  []contract.Delivery
 	health    []sample
 	stalls    []drill.Stall // spans the measuring process could not run (journal ms)
 	unstalled []load.Record // records timed while it ran; built once, by cleanRecords
@@ -64,7 +64,7 @@ type run struct {
 	recBatches   []*load.Batch
 	writeBatches []*[]load.WriteAttempt
 	storeBatches []*[]contract.Writes
-	hookBatches  []*[]ledger.Delivery
+	hookBatches  []*[]contract.Delivery
 }
 
 type sample struct {
@@ -164,7 +164,7 @@ func (r *run) add(ev journal.Event) error {
 	case journal.Stores: // one or more batches, a region may span several
 		r.storeBatches = append(r.storeBatches, later[[]contract.Writes](r, ev))
 	case journal.Webhooks: // one or more batches
-		r.hookBatches = append(r.hookBatches, later[[]ledger.Delivery](r, ev)) // the sink's adapter.Delivery, same fields
+		r.hookBatches = append(r.hookBatches, later[[]contract.Delivery](r, ev)) // the sink's contract.Delivery, same fields
 	case journal.Intent:
 		// The emit policy the drill intended from this moment: a region
 		// that did not learn it (cut off) and emits anyway is the failure

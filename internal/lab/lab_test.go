@@ -125,7 +125,7 @@ func TestFollowerWriteSurvivesBlackholeExactlyOnce(t *testing.T) {
 		t.Fatalf("primary store holds %d records: %s", len(ws.Writes), b)
 	}
 	deadline = time.Now().Add(10 * time.Second)
-	var ds []adapter.Delivery
+	var ds []contract.Delivery
 	for time.Now().Before(deadline) {
 		ds, _ = tg.Deliveries(ctx)
 		if len(ds) > 0 {

@@ -181,37 +181,37 @@ func TestReconcileWebhooks(t *testing.T) {
 	applied = append(applied, replica)
 	idOf := func(w contract.StoredWrite) string { return "wh-" + w.Key }
 	allow := ledger.AllowRegions(map[string]bool{"us-east": true})
-	d := func(id, region string) ledger.Delivery {
-		return ledger.Delivery{ID: id, Region: region, KID: "k1", ReceivedAt: t0}
+	d := func(id, region string) contract.Delivery {
+		return contract.Delivery{ID: id, Region: region, KID: "k1", ReceivedAt: t0}
 	}
-	at := func(x ledger.Delivery, attempt string, replays int) ledger.Delivery {
+	at := func(x contract.Delivery, attempt string, replays int) contract.Delivery {
 		x.Attempt, x.Replays = attempt, replays
 		return x
 	}
 	tests := []struct {
 		name       string
-		deliveries []ledger.Delivery
+		deliveries []contract.Delivery
 		want       ledger.WebhookLedger
 	}{
-		{"clean", []ledger.Delivery{d("wh-a", "us-east"), d("wh-b", "us-east"), d("wh-c", "us-east")},
+		{"clean", []contract.Delivery{d("wh-a", "us-east"), d("wh-b", "us-east"), d("wh-c", "us-east")},
 			ledger.WebhookLedger{Expected: 3, Delivered: 3}},
-		{"missing", []ledger.Delivery{d("wh-a", "us-east"), d("wh-b", "us-east")},
+		{"missing", []contract.Delivery{d("wh-a", "us-east"), d("wh-b", "us-east")},
 			ledger.WebhookLedger{Expected: 3, Delivered: 2, Missing: 1}},
-		{"duplicate from the evacuated region", []ledger.Delivery{d("wh-a", "us-east"), d("wh-a", "eu-west"), d("wh-b", "us-east"), d("wh-c", "us-east")},
+		{"duplicate from the evacuated region", []contract.Delivery{d("wh-a", "us-east"), d("wh-a", "eu-west"), d("wh-b", "us-east"), d("wh-c", "us-east")},
 			ledger.WebhookLedger{Expected: 3, Delivered: 3, Duplicates: 1, FromDisallowedRegion: 1}},
-		{"unexpected", []ledger.Delivery{d("wh-a", "us-east"), d("wh-b", "us-east"), d("wh-c", "us-east"), d("wh-zz", "us-east")},
+		{"unexpected", []contract.Delivery{d("wh-a", "us-east"), d("wh-b", "us-east"), d("wh-c", "us-east"), d("wh-zz", "us-east")},
 			ledger.WebhookLedger{Expected: 3, Delivered: 3, Unexpected: 1}},
 		// An outsider re-sends a captured delivery: the sink counts it on
 		// the record, or a sink listing every request lists it again with
 		// the same attempt. Neither is a second delivery.
-		{"replays counted by the sink", []ledger.Delivery{at(d("wh-a", "us-east"), "a1", 3), d("wh-b", "us-east"), d("wh-c", "us-east")},
+		{"replays counted by the sink", []contract.Delivery{at(d("wh-a", "us-east"), "a1", 3), d("wh-b", "us-east"), d("wh-c", "us-east")},
 			ledger.WebhookLedger{Expected: 3, Delivered: 3, Replays: 3}},
-		{"replays listed as records", []ledger.Delivery{at(d("wh-a", "us-east"), "a1", 0), at(d("wh-a", "us-east"), "a1", 0),
+		{"replays listed as records", []contract.Delivery{at(d("wh-a", "us-east"), "a1", 0), at(d("wh-a", "us-east"), "a1", 0),
 			at(d("wh-a", "us-east"), "a1", 1), d("wh-b", "us-east"), d("wh-c", "us-east")},
 			ledger.WebhookLedger{Expected: 3, Delivered: 3, Replays: 3}},
 		// The system delivers one event twice: two attempts, a duplicate,
 		// and its replay does not add another.
-		{"two attempts are a duplicate", []ledger.Delivery{at(d("wh-a", "us-east"), "a1", 0), at(d("wh-a", "us-east"), "a2", 0),
+		{"two attempts are a duplicate", []contract.Delivery{at(d("wh-a", "us-east"), "a1", 0), at(d("wh-a", "us-east"), "a2", 0),
 			at(d("wh-a", "us-east"), "a1", 0), d("wh-b", "us-east"), d("wh-c", "us-east")},
 			ledger.WebhookLedger{Expected: 3, Delivered: 3, Duplicates: 1, Replays: 1}},
 	}
@@ -232,7 +232,7 @@ func TestReconcileWebhooks(t *testing.T) {
 }
 
 func TestDeliveryJSON(t *testing.T) {
-	var d ledger.Delivery
+	var d contract.Delivery
 	err := json.Unmarshal([]byte(`{"id":"x","region":"us-east","kid":"k2","received_at":"2025-01-01T00:00:01Z"}`), &d)
 	if err != nil || d.ID != "x" || d.Region != "us-east" || d.KID != "k2" || !d.ReceivedAt.Equal(t0.Add(time.Second)) {
 		t.Fatalf("delivery %+v err %v", d, err)

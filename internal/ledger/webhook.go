@@ -9,22 +9,6 @@ import (
 	"github.com/regiondrill/regiondrill/internal/contract"
 )
 
-// Delivery is one webhook the sink received.
-//
-// Attempt is the delivery attempt id the emitter signed into the body: two
-// records of one id with different attempts (or without any) are two
-// deliveries; records sharing an attempt are one delivery received again, a
-// replay, as are the Replays the sink counted on a record. Replays are
-// someone re-sending captured bytes, not the system delivering twice.
-type Delivery struct {
-	ID         string    `json:"id"`
-	Region     string    `json:"region"` // region that sent it
-	KID        string    `json:"kid"`    // key id of its signature
-	ReceivedAt time.Time `json:"received_at"`
-	Attempt    string    `json:"attempt,omitempty"`
-	Replays    int       `json:"replays,omitempty"`
-}
-
 // WebhookClass is the verdict on one webhook id.
 type WebhookClass uint8
 
@@ -81,7 +65,7 @@ func AllowRegions(regions map[string]bool) Allowed {
 // ReconcileWebhooks expects one delivery per distinct id among applied
 // (replica records ignored; idOf maps a write to its webhook id). A nil
 // allowed accepts every region.
-func ReconcileWebhooks(applied []contract.StoredWrite, deliveries []Delivery, allowed Allowed, idOf func(contract.StoredWrite) string) WebhookLedger {
+func ReconcileWebhooks(applied []contract.StoredWrite, deliveries []contract.Delivery, allowed Allowed, idOf func(contract.StoredWrite) string) WebhookLedger {
 	// Expected ids and deliveries, each sorted by id, walked side by side:
 	// no per-id allocation, and the items come out in id order.
 	expected := make([]string, 0, len(applied))
@@ -102,7 +86,7 @@ func ReconcileWebhooks(applied []contract.StoredWrite, deliveries []Delivery, al
 		}
 		return int(a - b)
 	})
-	ds := make([]Delivery, len(order))
+	ds := make([]contract.Delivery, len(order))
 	for i, j := range order {
 		ds[i] = deliveries[j]
 	}
@@ -168,7 +152,7 @@ func ReconcileWebhooks(applied []contract.StoredWrite, deliveries []Delivery, al
 // distinctAttempts folds the records of one id (in arrival order) into
 // deliveries: a record whose attempt an earlier record had is a replay of
 // it. It returns the deliveries and the replays, the sink's counts included.
-func distinctAttempts(group []Delivery) ([]Delivery, int) {
+func distinctAttempts(group []contract.Delivery) ([]contract.Delivery, int) {
 	replays := 0
 	for _, x := range group {
 		replays += max(x.Replays, 0)
@@ -176,9 +160,9 @@ func distinctAttempts(group []Delivery) ([]Delivery, int) {
 	if len(group) < 2 {
 		return group, replays
 	}
-	out := make([]Delivery, 0, len(group))
+	out := make([]contract.Delivery, 0, len(group))
 	for _, x := range group {
-		if x.Attempt != "" && slices.ContainsFunc(out, func(y Delivery) bool { return y.Attempt == x.Attempt }) {
+		if x.Attempt != "" && slices.ContainsFunc(out, func(y contract.Delivery) bool { return y.Attempt == x.Attempt }) {
 			replays++
 			continue
 		}

@@ -13,20 +13,9 @@ import (
 	"slices"
 	"sync"
 	"time"
-)
 
-// Delivery is one accepted delivery as the sink recorded it: one signed
-// request, whatever number of times it was received.
-type Delivery struct {
-	ID         string    `json:"id"`
-	Region     string    `json:"region"` // the signed body's sending region, else X-Region
-	KID        string    `json:"kid"`
-	ReceivedAt time.Time `json:"received_at"`
-	BodyHash   string    `json:"body_hash"`
-	Attempt    string    `json:"attempt,omitempty"` // the signed body's attempt id
-	Duplicate  bool      `json:"duplicate"`         // another delivery of this id was accepted before
-	Replays    int       `json:"replays,omitempty"` // times this very request was received again
-}
+	"github.com/regiondrill/regiondrill/internal/contract"
+)
 
 // RejectReason classifies a refused request.
 type RejectReason uint8
@@ -88,7 +77,7 @@ type Rejection struct {
 // Report is GET /deliveries. Rejected holds the most recent rejections
 // (RecentRejections at most); the counters cover all of them.
 type Report struct {
-	Deliveries    []Delivery             `json:"deliveries"`
+	Deliveries    []contract.Delivery    `json:"deliveries"`
 	Duplicates    int                    `json:"duplicates"` // deliveries of an id already accepted
 	Replays       int                    `json:"replays"`    // requests that repeated an accepted one
 	Rejected      []Rejection            `json:"rejected"`
@@ -122,7 +111,7 @@ type Sink struct {
 
 	mu         sync.Mutex
 	keys       Keys
-	deliveries []Delivery
+	deliveries []contract.Delivery
 	seen       map[string]bool  // webhook ids accepted
 	signed     map[[32]byte]int // digest of accepted signed content → index in deliveries
 	replays    int
@@ -196,7 +185,7 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.replays++
 	} else {
 		s.signed[digest] = len(s.deliveries)
-		s.deliveries = append(s.deliveries, Delivery{ID: id, Region: region, KID: kid, ReceivedAt: now,
+		s.deliveries = append(s.deliveries, contract.Delivery{ID: id, Region: region, KID: kid, ReceivedAt: now,
 			BodyHash: hex.EncodeToString(sum[:]), Attempt: p.Delivery.ID, Duplicate: s.seen[id]})
 		s.seen[id] = true
 	}
@@ -246,7 +235,7 @@ func (s *Sink) reject(rj Rejection) {
 }
 
 // Deliveries returns every accepted delivery in arrival order.
-func (s *Sink) Deliveries() []Delivery {
+func (s *Sink) Deliveries() []contract.Delivery {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.deliveries)
@@ -259,7 +248,7 @@ func (s *Sink) Report() Report {
 	r := Report{Deliveries: slices.Clone(s.deliveries), Replays: s.replays, RejectedTotal: s.rejectN,
 		RejectedBytes: s.rejectB, RejectedBy: map[RejectReason]int64{}}
 	if r.Deliveries == nil {
-		r.Deliveries = []Delivery{}
+		r.Deliveries = []contract.Delivery{}
 	}
 	for _, d := range r.Deliveries {
 		if d.Duplicate {

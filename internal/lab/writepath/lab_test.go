@@ -274,8 +274,8 @@ func (l *lab) stored(key string) []contract.StoredWrite {
 	return out
 }
 
-func (l *lab) deliveriesOf(id string) []webhook.Delivery {
-	var out []webhook.Delivery
+func (l *lab) deliveriesOf(id string) []contract.Delivery {
+	var out []contract.Delivery
 	for _, d := range l.sink.Deliveries() {
 		if d.ID == id {
 			out = append(out, d)
