@@ -354,19 +354,12 @@ func (t *HTTP) RouterStatus(ctx context.Context) (json.RawMessage, error) {
 	return out, err
 }
 
-// Fault is an active fault as the injector reports it.
-type Fault struct {
-	ID      string   `json:"id"`
-	Kind    string   `json:"kind"`
-	Targets []string `json:"targets"`
-}
-
 // ActiveFaults lists the injector's faults.
-func (t *HTTP) ActiveFaults(ctx context.Context) ([]Fault, error) {
+func (t *HTTP) ActiveFaults(ctx context.Context) ([]contract.Fault, error) {
 	if t.ep.Faults == "" {
 		return nil, nil
 	}
-	var out []Fault
+	var out []contract.Fault
 	err := t.call(ctx, http.MethodGet, t.ep.Faults+"/faults", nil, &out, t.ep.Token)
 	return out, err
 }
@@ -398,7 +391,7 @@ func (t *HTTP) Do(ctx context.Context, a Action) error {
 				continue
 			}
 			if err := t.call(ctx, http.MethodPost, t.ep.Faults+"/faults",
-				map[string]any{"kind": "blackhole", "targets": group, "lease": lease.String()}, nil, tok); err != nil {
+				contract.FaultRequest{Kind: contract.FaultBlackhole, Targets: group, Lease: lease.String()}, nil, tok); err != nil {
 				return err
 			}
 		}
@@ -585,7 +578,7 @@ func overlaps(a, b []string) bool {
 // RenewFault extends a fault's lease.
 func (t *HTTP) RenewFault(ctx context.Context, id string, lease time.Duration) error {
 	return t.call(ctx, http.MethodPost, t.ep.Faults+"/faults/"+url.PathEscape(id)+"/renew",
-		map[string]string{"lease": lease.String()}, nil, t.ep.Token)
+		contract.FaultRenewal{Lease: lease.String()}, nil, t.ep.Token)
 }
 
 // splitProxies separates a region's ingress proxy (named after the region)

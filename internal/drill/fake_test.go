@@ -25,7 +25,7 @@ type fakeTarget struct {
 	health  map[string]contract.Health
 	down    map[string]bool // regions whose /health fails
 	weights map[string]int
-	faults  []adapter.Fault
+	faults  []contract.Fault
 	calls   []string // admin calls: "region path body"
 	// faultsGETFails fails this many GET /faults before answering again.
 	faultsGETFails int

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regiondrill/regiondrill/internal/adapter"
+	"github.com/regiondrill/regiondrill/internal/contract"
 )
 
 func TestLeaseLostOnlyWhenItRunsOut(t *testing.T) {
@@ -98,7 +98,7 @@ func TestFaultRenewalSurvivesAFailedRead(t *testing.T) {
 	faultRenewEvery, faultRetry = 100*time.Millisecond, 20*time.Millisecond
 	f := newFake(t)
 	e, _ := f.engine("")
-	f.faults = []adapter.Fault{{ID: "f1", Kind: "blackhole", Targets: []string{"us-east"}}}
+	f.faults = []contract.Fault{{ID: "f1", Kind: "blackhole", Targets: []string{"us-east"}}}
 	f.faultsGETFails = 2
 	e.watchFaults(context.Background(), "us-east")
 	deadline := time.Now().Add(5 * time.Second)

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/regiondrill/regiondrill/internal/contract"
 )
 
 // Handler serves the control API:
@@ -47,9 +49,7 @@ func (in *Injector) Handler(token string) http.Handler {
 		writeJSON(w, http.StatusCreated, map[string]string{"id": id})
 	}))
 	mux.Handle("POST /faults/{id}/renew", authorized(token, func(w http.ResponseWriter, r *http.Request) {
-		var body struct {
-			Lease string `json:"lease"`
-		}
+		var body contract.FaultRenewal
 		if r.ContentLength != 0 {
 			dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
 			dec.DisallowUnknownFields()

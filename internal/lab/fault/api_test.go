@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/regiondrill/regiondrill/internal/contract"
 )
 
 func TestHandlerRequiresToken(t *testing.T) {
@@ -104,8 +106,8 @@ func TestHandlerLifecycle(t *testing.T) {
 	}
 	list := httptest.NewRecorder()
 	h.ServeHTTP(list, httptest.NewRequest("GET", "/faults", nil))
-	var faults []Fault
-	if err := json.Unmarshal(list.Body.Bytes(), &faults); err != nil || len(faults) != 1 || faults[0].Kind != Latency {
+	var faults []contract.Fault
+	if err := json.Unmarshal(list.Body.Bytes(), &faults); err != nil || len(faults) != 1 || faults[0].Kind != string(Latency) {
 		t.Fatalf("list: %s %v", list.Body, err)
 	}
 	for i := range 2 {

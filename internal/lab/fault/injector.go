@@ -19,6 +19,8 @@ import (
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/rs/zerolog"
+
+	"github.com/regiondrill/regiondrill/internal/contract"
 )
 
 // Errors of the injector.
@@ -33,7 +35,7 @@ var (
 const SweepInterval = 100 * time.Millisecond
 
 type applied struct {
-	Fault
+	contract.Fault
 	toxics []string // toxic names added on every target
 }
 
@@ -181,8 +183,8 @@ func (in *Injector) Apply(spec Spec) (string, error) {
 	}
 	now := in.clock()
 	in.faults[id] = &applied{
-		Fault: Fault{
-			ID: id, Kind: spec.Kind, Targets: slices.Clone(spec.Targets),
+		Fault: contract.Fault{
+			ID: id, Kind: string(spec.Kind), Targets: slices.Clone(spec.Targets),
 			Latency: spec.Latency, Jitter: spec.Jitter,
 			AppliedAt: now, ExpiresAt: now.Add(spec.Lease),
 		},
@@ -250,16 +252,16 @@ func (in *Injector) Remove(id string) error {
 }
 
 // Active lists the applied faults, ordered by id.
-func (in *Injector) Active() []Fault {
+func (in *Injector) Active() []contract.Fault {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	out := make([]Fault, 0, len(in.faults))
+	out := make([]contract.Fault, 0, len(in.faults))
 	for _, f := range in.faults {
 		ff := f.Fault
 		ff.Targets = slices.Clone(ff.Targets)
 		out = append(out, ff)
 	}
-	slices.SortFunc(out, func(a, b Fault) int {
+	slices.SortFunc(out, func(a, b contract.Fault) int {
 		if len(a.ID) != len(b.ID) {
 			return len(a.ID) - len(b.ID)
 		}

@@ -4,15 +4,17 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/regiondrill/regiondrill/internal/contract"
 )
 
 // Kind names a fault the injector can apply to a region's proxy.
 type Kind string
 
 const (
-	Blackhole Kind = "blackhole" // connections accepted, nothing answered, both directions
-	Latency   Kind = "latency"   // responses delayed by Latency ± Jitter
-	Reset     Kind = "reset"     // connections reset by peer as soon as data flows
+	Blackhole Kind = contract.FaultBlackhole // connections accepted, nothing answered, both directions
+	Latency   Kind = contract.FaultLatency   // responses delayed by Latency ± Jitter
+	Reset     Kind = contract.FaultReset     // connections reset by peer as soon as data flows
 )
 
 // toxic is one toxiproxy toxic to add on a proxy.

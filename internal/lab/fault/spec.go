@@ -6,13 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/regiondrill/regiondrill/internal/contract"
 )
 
 // DefaultLease is the lease a fault gets when its Spec leaves Lease zero.
 const DefaultLease = 30 * time.Second
 
-// Spec asks for one fault on one or more proxies. In JSON durations are Go
-// duration strings ("250ms").
+// Spec asks for one fault on one or more proxies. In JSON it is a
+// contract.FaultRequest: durations are Go duration strings ("250ms").
 type Spec struct {
 	Kind    Kind
 	Targets []string      // proxy names
@@ -21,17 +23,9 @@ type Spec struct {
 	Lease   time.Duration // removed after this unless renewed; 0 means DefaultLease
 }
 
-type specWire struct {
-	Kind    Kind     `json:"kind"`
-	Targets []string `json:"targets"`
-	Latency string   `json:"latency,omitempty"`
-	Jitter  string   `json:"jitter,omitempty"`
-	Lease   string   `json:"lease,omitempty"`
-}
-
 // MarshalJSON writes durations as strings.
 func (s Spec) MarshalJSON() ([]byte, error) {
-	w := specWire{Kind: s.Kind, Targets: s.Targets}
+	w := contract.FaultRequest{Kind: string(s.Kind), Targets: s.Targets}
 	if s.Latency != 0 {
 		w.Latency = s.Latency.String()
 	}
@@ -46,13 +40,13 @@ func (s Spec) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads durations as strings.
 func (s *Spec) UnmarshalJSON(b []byte) error {
-	var w specWire
+	var w contract.FaultRequest
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields() // strict: a typo must not silently apply a different fault
 	if err := dec.Decode(&w); err != nil {
 		return err
 	}
-	out := Spec{Kind: w.Kind, Targets: w.Targets}
+	out := Spec{Kind: Kind(w.Kind), Targets: w.Targets}
 	var errs []error
 	for _, f := range []struct {
 		name string
@@ -114,15 +108,4 @@ func (s Spec) Validate() error {
 		bad("lease: must not be negative")
 	}
 	return errors.Join(errs...)
-}
-
-// Fault is an applied fault.
-type Fault struct {
-	ID        string        `json:"id"`
-	Kind      Kind          `json:"kind"`
-	Targets   []string      `json:"targets"`
-	Latency   time.Duration `json:"latency_ns,omitempty"`
-	Jitter    time.Duration `json:"jitter_ns,omitempty"`
-	AppliedAt time.Time     `json:"applied_at"`
-	ExpiresAt time.Time     `json:"expires_at"`
 }
