@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
+
+	"github.com/regiondrill/regiondrill/internal/lab/httpjson"
 )
 
 // ControlHandler serves the control API under /_edge/:
@@ -22,30 +23,30 @@ func (r *Router) ControlHandler() http.Handler { return r.control }
 func (r *Router) controlHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /_edge/status", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, r.Status())
+		httpjson.Write(w, http.StatusOK, r.Status())
 	})
 	mux.HandleFunc("GET /_edge/weights", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, r.Weights())
+		httpjson.Write(w, http.StatusOK, r.Weights())
 	})
 	want := []byte("Bearer " + r.cfg.Token)
 	mux.HandleFunc("PUT /_edge/weights", func(w http.ResponseWriter, req *http.Request) {
 		got := []byte(req.Header.Get("Authorization"))
 		if r.cfg.Token == "" || subtle.ConstantTimeCompare(got, want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="regiondrill-edge"`)
-			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
+			httpjson.Error(w, http.StatusUnauthorized, "missing or wrong bearer token")
 			return
 		}
 		var weights map[string]int
 		dec := json.NewDecoder(http.MaxBytesReader(w, req.Body, 64<<10))
 		if err := dec.Decode(&weights); err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
+			httpjson.Error(w, http.StatusBadRequest, err.Error())
 			return
 		}
 		if err := r.SetWeights(weights); err != nil {
-			writeError(w, statusOf(err), strings.ReplaceAll(err.Error(), "\n", "; "))
+			httpjson.Error(w, statusOf(err), err.Error())
 			return
 		}
-		writeJSON(w, http.StatusOK, r.Weights())
+		httpjson.Write(w, http.StatusOK, r.Weights())
 	})
 	r.lockHandlers(mux)
 	return mux
@@ -61,14 +62,4 @@ func statusOf(err error) int {
 	default:
 		return http.StatusInternalServerError
 	}
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v) // the client went away; nothing to do
-}
-
-func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
 }

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/regiondrill/regiondrill/internal/lab/httpjson"
 )
 
 // ErrLocked is returned when another drill holds the router's drill lock.
@@ -66,7 +68,7 @@ func (r *Router) lockHandlers(mux *http.ServeMux) {
 		if h.Owner != "" && !r.cfg.Clock().Before(h.Expires) {
 			h = DrillLock{}
 		}
-		writeJSON(w, http.StatusOK, h)
+		httpjson.Write(w, http.StatusOK, h)
 	})
 	body := func(w http.ResponseWriter, req *http.Request) (owner string, lease time.Duration, ok bool) {
 		var b struct {
@@ -76,14 +78,14 @@ func (r *Router) lockHandlers(mux *http.ServeMux) {
 		dec := json.NewDecoder(http.MaxBytesReader(w, req.Body, 4<<10))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&b); err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
+			httpjson.Error(w, http.StatusBadRequest, err.Error())
 			return "", 0, false
 		}
 		return b.Owner, time.Duration(b.LeaseS * float64(time.Second)), true
 	}
 	mux.HandleFunc("POST /_edge/lock", func(w http.ResponseWriter, req *http.Request) {
 		if !authed(req) {
-			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
+			httpjson.Error(w, http.StatusUnauthorized, "missing or wrong bearer token")
 			return
 		}
 		owner, lease, ok := body(w, req)
@@ -93,16 +95,16 @@ func (r *Router) lockHandlers(mux *http.ServeMux) {
 		h, err := r.Lock(owner, lease)
 		switch {
 		case errors.Is(err, ErrLocked):
-			writeJSON(w, http.StatusConflict, map[string]any{"error": err.Error(), "owner": h.Owner, "expires": h.Expires})
+			httpjson.Write(w, http.StatusConflict, map[string]any{"error": err.Error(), "owner": h.Owner, "expires": h.Expires})
 		case err != nil:
-			writeError(w, http.StatusBadRequest, err.Error())
+			httpjson.Error(w, http.StatusBadRequest, err.Error())
 		default:
-			writeJSON(w, http.StatusOK, h)
+			httpjson.Write(w, http.StatusOK, h)
 		}
 	})
 	mux.HandleFunc("DELETE /_edge/lock", func(w http.ResponseWriter, req *http.Request) {
 		if !authed(req) {
-			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
+			httpjson.Error(w, http.StatusUnauthorized, "missing or wrong bearer token")
 			return
 		}
 		owner, _, ok := body(w, req)
@@ -110,9 +112,9 @@ func (r *Router) lockHandlers(mux *http.ServeMux) {
 			return
 		}
 		if err := r.Unlock(owner); err != nil {
-			writeError(w, http.StatusConflict, err.Error())
+			httpjson.Error(w, http.StatusConflict, err.Error())
 			return
 		}
-		writeJSON(w, http.StatusOK, DrillLock{})
+		httpjson.Write(w, http.StatusOK, DrillLock{})
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/regiondrill/regiondrill/internal/contract"
+	"github.com/regiondrill/regiondrill/internal/lab/httpjson"
 )
 
 // ServeHTTP routes one request; paths under /_edge/ go to the control API.
@@ -31,10 +32,10 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		b := r.byName[pin]
 		switch {
 		case b == nil:
-			writeError(w, http.StatusMisdirectedRequest, "X-Region-Pin: unknown region "+strconv.Quote(pin))
+			httpjson.Error(w, http.StatusMisdirectedRequest, "X-Region-Pin: unknown region "+strconv.Quote(pin))
 		case !b.available.Load():
 			w.Header().Set("Retry-After", "1")
-			writeError(w, http.StatusServiceUnavailable, "X-Region-Pin: region "+strconv.Quote(pin)+" is not serving (unhealthy, ejected or contract mismatch)")
+			httpjson.Error(w, http.StatusServiceUnavailable, "X-Region-Pin: region "+strconv.Quote(pin)+" is not serving (unhealthy, ejected or contract mismatch)")
 		default:
 			r.forward(w, req, body, b, false, "")
 		}
@@ -64,7 +65,7 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	if b == nil {
 		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, "no region in rotation")
+		httpjson.Error(w, http.StatusServiceUnavailable, "no region in rotation")
 		return
 	}
 	r.forward(w, req, body, b, retryable(req), sid)
@@ -88,7 +89,7 @@ func (r *Router) forward(w http.ResponseWriter, req *http.Request, body []byte, 
 		if isTimeout(err) {
 			status = http.StatusGatewayTimeout
 		}
-		writeError(w, status, "upstream "+b.name+": "+err.Error())
+		httpjson.Error(w, status, "upstream "+b.name+": "+err.Error())
 		return
 	}
 	if sid != "" {
@@ -145,7 +146,7 @@ func (r *Router) readBody(w http.ResponseWriter, req *http.Request) ([]byte, fun
 		return nil, func() {}, true
 	}
 	if req.ContentLength > MaxBodyBytes {
-		writeError(w, http.StatusRequestEntityTooLarge, "request body over 1 MiB")
+		httpjson.Error(w, http.StatusRequestEntityTooLarge, "request body over 1 MiB")
 		return nil, nil, false
 	}
 	bufp := r.bufs.Get().(*[]byte)
@@ -159,12 +160,12 @@ func (r *Router) readBody(w http.ResponseWriter, req *http.Request) ([]byte, fun
 	}
 	if err != nil {
 		release()
-		writeError(w, http.StatusBadRequest, "reading request body: "+err.Error())
+		httpjson.Error(w, http.StatusBadRequest, "reading request body: "+err.Error())
 		return nil, nil, false
 	}
 	if n > MaxBodyBytes {
 		release()
-		writeError(w, http.StatusRequestEntityTooLarge, "request body over 1 MiB")
+		httpjson.Error(w, http.StatusRequestEntityTooLarge, "request body over 1 MiB")
 		return nil, nil, false
 	}
 	return buf.Bytes(), release, true

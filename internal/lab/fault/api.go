@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/regiondrill/regiondrill/internal/contract"
+	"github.com/regiondrill/regiondrill/internal/lab/httpjson"
 )
 
 // Handler serves the control API:
@@ -24,29 +24,29 @@ import (
 func (in *Injector) Handler(token string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /faults", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, in.Active())
+		httpjson.Write(w, http.StatusOK, in.Active())
 	})
 	mux.HandleFunc("GET /kinds", func(w http.ResponseWriter, r *http.Request) {
 		out := map[Kind]string{}
 		for _, k := range Kinds() {
 			out[k] = k.Help()
 		}
-		writeJSON(w, http.StatusOK, out)
+		httpjson.Write(w, http.StatusOK, out)
 	})
 	mux.Handle("POST /faults", authorized(token, func(w http.ResponseWriter, r *http.Request) {
 		var spec Spec
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&spec); err != nil {
-			writeError(w, http.StatusBadRequest, err)
+			httpjson.Error(w, http.StatusBadRequest, err.Error())
 			return
 		}
 		id, err := in.Apply(spec)
 		if err != nil {
-			writeError(w, statusOf(err), err)
+			httpjson.Error(w, statusOf(err), err.Error())
 			return
 		}
-		writeJSON(w, http.StatusCreated, map[string]string{"id": id})
+		httpjson.Write(w, http.StatusCreated, map[string]string{"id": id})
 	}))
 	mux.Handle("POST /faults/{id}/renew", authorized(token, func(w http.ResponseWriter, r *http.Request) {
 		var body contract.FaultRenewal
@@ -54,7 +54,7 @@ func (in *Injector) Handler(token string) http.Handler {
 			dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(&body); err != nil {
-				writeError(w, http.StatusBadRequest, err)
+				httpjson.Error(w, http.StatusBadRequest, err.Error())
 				return
 			}
 		}
@@ -62,20 +62,20 @@ func (in *Injector) Handler(token string) http.Handler {
 		if body.Lease != "" {
 			d, err := time.ParseDuration(body.Lease)
 			if err != nil {
-				writeError(w, http.StatusBadRequest, err)
+				httpjson.Error(w, http.StatusBadRequest, err.Error())
 				return
 			}
 			lease = d
 		}
 		if err := in.Renew(r.PathValue("id"), lease); err != nil {
-			writeError(w, statusOf(err), err)
+			httpjson.Error(w, statusOf(err), err.Error())
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	mux.Handle("DELETE /faults/{id}", authorized(token, func(w http.ResponseWriter, r *http.Request) {
 		if err := in.Remove(r.PathValue("id")); err != nil {
-			writeError(w, statusOf(err), err)
+			httpjson.Error(w, statusOf(err), err.Error())
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -90,7 +90,7 @@ func authorized(token string, next http.HandlerFunc) http.Handler {
 		got := []byte(r.Header.Get("Authorization"))
 		if token == "" || subtle.ConstantTimeCompare(got, want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="regiondrill-fault"`)
-			writeError(w, http.StatusUnauthorized, errors.New("missing or wrong bearer token"))
+			httpjson.Error(w, http.StatusUnauthorized, "missing or wrong bearer token")
 			return
 		}
 		next(w, r)
@@ -109,14 +109,4 @@ func statusOf(err error) int {
 	default:
 		return http.StatusInternalServerError
 	}
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v) // the client went away; nothing to do
-}
-
-func writeError(w http.ResponseWriter, status int, err error) {
-	writeJSON(w, status, map[string]string{"error": strings.ReplaceAll(err.Error(), "\n", "; ")})
 }

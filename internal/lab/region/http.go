@@ -3,7 +3,6 @@ package region
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/regiondrill/regiondrill/internal/contract"
+	"github.com/regiondrill/regiondrill/internal/lab/httpjson"
 	"github.com/regiondrill/regiondrill/internal/lab/rag"
 	"github.com/regiondrill/regiondrill/internal/lab/secrets"
 )
@@ -86,22 +86,12 @@ func routeLabel(p string) string {
 	return "other"
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func writeErr(w http.ResponseWriter, code int, format string, args ...any) {
-	writeJSON(w, code, map[string]string{"error": fmt.Sprintf(format, args...)})
-}
-
 // decode reads a bounded JSON body strictly.
 func decode(w http.ResponseWriter, req *http.Request, v any) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, req.Body, maxBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		writeErr(w, http.StatusBadRequest, "bad request body: %v", err)
+		httpjson.Errorf(w, http.StatusBadRequest, "bad request body: %v", err)
 		return false
 	}
 	return true
@@ -113,7 +103,7 @@ func (r *Region) admin(h http.HandlerFunc) http.HandlerFunc {
 		if !tokenEqual(bearer(req), r.cfg.AdminToken) {
 			r.metrics.authFailures.WithLabelValues("admin", "").Inc()
 			w.Header().Set("WWW-Authenticate", `Bearer realm="regiondrill-admin"`)
-			writeErr(w, http.StatusUnauthorized, "admin token required")
+			httpjson.Errorf(w, http.StatusUnauthorized, "admin token required")
 			return
 		}
 		h(w, req)
@@ -132,7 +122,7 @@ func (r *Region) issuer(h http.HandlerFunc) http.HandlerFunc {
 		if !ok {
 			r.metrics.authFailures.WithLabelValues("token", "").Inc()
 			w.Header().Set("WWW-Authenticate", `Bearer realm="regiondrill-token"`)
-			writeErr(w, http.StatusUnauthorized, "a credential is required to obtain a session token")
+			httpjson.Errorf(w, http.StatusUnauthorized, "a credential is required to obtain a session token")
 			return
 		}
 		h(w, req)
@@ -150,7 +140,7 @@ func (r *Region) client(h http.HandlerFunc) http.HandlerFunc {
 			if errors.Is(err, secrets.ErrUnknownKID) {
 				code = http.StatusUnauthorized
 			}
-			writeErr(w, code, "session token refused: %v", err)
+			httpjson.Errorf(w, code, "session token refused: %v", err)
 			return
 		}
 		w.Header().Set(contract.HeaderKeyID, kid)
@@ -164,7 +154,7 @@ func (r *Region) handleHealth(w http.ResponseWriter, _ *http.Request) {
 	if !h.Ready {
 		code = http.StatusServiceUnavailable
 	}
-	writeJSON(w, code, h)
+	httpjson.Write(w, code, h)
 }
 
 type tokenRequest struct {
@@ -182,7 +172,7 @@ func (r *Region) handleToken(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	tok, kid := r.ring.Mint(body.Session)
-	writeJSON(w, http.StatusOK, tokenResponse{Token: tok, KID: kid})
+	httpjson.Write(w, http.StatusOK, tokenResponse{Token: tok, KID: kid})
 }
 
 func (r *Region) handleAsk(w http.ResponseWriter, req *http.Request) {
@@ -191,7 +181,7 @@ func (r *Region) handleAsk(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if strings.TrimSpace(ask.Question) == "" {
-		writeErr(w, http.StatusBadRequest, "question is required")
+		httpjson.Errorf(w, http.StatusBadRequest, "question is required")
 		return
 	}
 	cold := w.Header().Get(contract.HeaderColdStart) == "1"
@@ -200,7 +190,7 @@ func (r *Region) handleAsk(w http.ResponseWriter, req *http.Request) {
 			v.Cached, v.Cold, v.Region = true, cold, r.cfg.Name
 			w.Header().Set(contract.HeaderCache, "hit")
 			w.Header().Set(contract.HeaderIndexHash, v.IndexHash)
-			writeJSON(w, http.StatusOK, v)
+			httpjson.Write(w, http.StatusOK, v)
 			return
 		}
 	}
@@ -208,7 +198,7 @@ func (r *Region) handleAsk(w http.ResponseWriter, req *http.Request) {
 	resp, err := r.answer(req, ask)
 	if err != nil {
 		w.Header().Set(contract.HeaderToolError, "retriever")
-		writeErr(w, http.StatusBadGateway, "retrieval failed: %v", err)
+		httpjson.Errorf(w, http.StatusBadGateway, "retrieval failed: %v", err)
 		return
 	}
 	// The model call a real service makes after retrieval.
@@ -222,7 +212,7 @@ func (r *Region) handleAsk(w http.ResponseWriter, req *http.Request) {
 	if !ask.NoCache {
 		r.cache.Put(ask.Tenant, ask.Question, resp)
 	}
-	writeJSON(w, http.StatusOK, resp)
+	httpjson.Write(w, http.StatusOK, resp)
 }
 
 func (r *Region) answer(req *http.Request, ask contract.AskRequest) (contract.AskResponse, error) {
@@ -248,7 +238,7 @@ func (r *Region) onInstance(next http.Handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {
 		release, cold, err := r.pool.Acquire(req.Context())
 		if err != nil {
-			writeErr(w, http.StatusServiceUnavailable, "no instance: %v", err)
+			httpjson.Errorf(w, http.StatusServiceUnavailable, "no instance: %v", err)
 			return
 		}
 		defer release()
@@ -268,7 +258,7 @@ func (r *Region) handleFreeze(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	r.writes.SetFrozen(body.Frozen)
-	writeJSON(w, http.StatusOK, r.Health())
+	httpjson.Write(w, http.StatusOK, r.Health())
 }
 
 func (r *Region) handlePromote(w http.ResponseWriter, req *http.Request) {
@@ -277,14 +267,14 @@ func (r *Region) handlePromote(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if body.Primary == "" {
-		writeErr(w, http.StatusBadRequest, "primary is required")
+		httpjson.Errorf(w, http.StatusBadRequest, "primary is required")
 		return
 	}
 	if err := r.writes.Promote(body.Primary, body.Epoch); err != nil {
-		writeErr(w, http.StatusConflict, "promote: %v", err)
+		httpjson.Errorf(w, http.StatusConflict, "promote: %v", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, r.Health())
+	httpjson.Write(w, http.StatusOK, r.Health())
 }
 
 func (r *Region) handleRebuild(w http.ResponseWriter, req *http.Request) {
@@ -303,12 +293,12 @@ func (r *Region) handleRebuild(w http.ResponseWriter, req *http.Request) {
 		s.Analyzer = r.cfg.Faults.WrongAnalyzer
 	}
 	if err := s.Validate(); err != nil {
-		writeErr(w, http.StatusBadRequest, "rebuild: %v", err)
+		httpjson.Errorf(w, http.StatusBadRequest, "rebuild: %v", err)
 		return
 	}
 	ix, err := rag.Build(req.Context(), r.cfg.Corpus, s, r.cfg.Embedder, r.cfg.Clock())
 	if err != nil {
-		writeErr(w, http.StatusInternalServerError, "rebuild: %v", err)
+		httpjson.Errorf(w, http.StatusInternalServerError, "rebuild: %v", err)
 		return
 	}
 	if old := r.ix.Swap(ix); old != nil {
@@ -317,7 +307,7 @@ func (r *Region) handleRebuild(w http.ResponseWriter, req *http.Request) {
 			_ = old.Close()
 		}()
 	}
-	writeJSON(w, http.StatusOK, r.Health())
+	httpjson.Write(w, http.StatusOK, r.Health())
 }
 
 func (r *Region) handlePurge(w http.ResponseWriter, req *http.Request) {
@@ -328,7 +318,7 @@ func (r *Region) handlePurge(w http.ResponseWriter, req *http.Request) {
 	var n int
 	switch {
 	case body.Tenant != "" && body.Prefix != "":
-		writeErr(w, http.StatusBadRequest, "give prefix or tenant, not both")
+		httpjson.Errorf(w, http.StatusBadRequest, "give prefix or tenant, not both")
 		return
 	case body.Tenant != "":
 		n = r.cache.PurgeTenant(body.Tenant)
@@ -336,7 +326,7 @@ func (r *Region) handlePurge(w http.ResponseWriter, req *http.Request) {
 		n = r.cache.PurgePrefix(body.Prefix)
 	}
 	r.metrics.purges.Inc()
-	writeJSON(w, http.StatusOK, contract.PurgeResult{Purged: n})
+	httpjson.Write(w, http.StatusOK, contract.PurgeResult{Purged: n})
 }
 
 func (r *Region) handleWarm(w http.ResponseWriter, req *http.Request) {
@@ -350,13 +340,13 @@ func (r *Region) handleWarm(w http.ResponseWriter, req *http.Request) {
 	for _, q := range body.Questions {
 		resp, err := r.answer(req, contract.AskRequest{Tenant: body.Tenant, Question: q})
 		if err != nil {
-			writeErr(w, http.StatusBadGateway, "warm: %v", err)
+			httpjson.Errorf(w, http.StatusBadGateway, "warm: %v", err)
 			return
 		}
 		r.cache.Put(body.Tenant, q, resp)
 		warmed++
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"warmed": warmed})
+	httpjson.Write(w, http.StatusOK, map[string]int{"warmed": warmed})
 }
 
 func (r *Region) handleScale(w http.ResponseWriter, req *http.Request) {
@@ -366,26 +356,26 @@ func (r *Region) handleScale(w http.ResponseWriter, req *http.Request) {
 	}
 	if body.MinInstances != nil {
 		if *body.MinInstances < 1 || *body.MinInstances > 256 {
-			writeErr(w, http.StatusBadRequest, "min_instances must be 1..256")
+			httpjson.Errorf(w, http.StatusBadRequest, "min_instances must be 1..256")
 			return
 		}
 		r.pool.SetMinInstances(*body.MinInstances)
 	}
 	if body.K != nil {
 		if *body.K < 0 || *body.K > 100 {
-			writeErr(w, http.StatusBadRequest, "k must be 0..100 (0 restores the index's own)")
+			httpjson.Errorf(w, http.StatusBadRequest, "k must be 0..100 (0 restores the index's own)")
 			return
 		}
 		r.kClamp.Store(int64(*body.K))
 	}
 	if body.Concurrency != nil {
 		if *body.Concurrency < 1 || *body.Concurrency > 256 {
-			writeErr(w, http.StatusBadRequest, "concurrency must be 1..256")
+			httpjson.Errorf(w, http.StatusBadRequest, "concurrency must be 1..256")
 			return
 		}
 		r.pool.SetConcurrency(*body.Concurrency)
 	}
-	writeJSON(w, http.StatusOK, r.Health())
+	httpjson.Write(w, http.StatusOK, r.Health())
 }
 
 func (r *Region) handleEmit(w http.ResponseWriter, req *http.Request) {
@@ -394,7 +384,7 @@ func (r *Region) handleEmit(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	r.writes.SetEmitFrom(body.EmitFrom)
-	writeJSON(w, http.StatusOK, r.Health())
+	httpjson.Write(w, http.StatusOK, r.Health())
 }
 
 func (r *Region) handleRotate(w http.ResponseWriter, req *http.Request) {
@@ -407,10 +397,10 @@ func (r *Region) handleRotate(w http.ResponseWriter, req *http.Request) {
 		current, accept = "k-"+r.cfg.Name, nil
 	}
 	if err := r.ring.Rotate(current, accept); err != nil {
-		writeErr(w, http.StatusBadRequest, "rotate: %v", err)
+		httpjson.Errorf(w, http.StatusBadRequest, "rotate: %v", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, r.Health())
+	httpjson.Write(w, http.StatusOK, r.Health())
 }
 
 // Instances reports the pool state (for metrics and the lab's status).

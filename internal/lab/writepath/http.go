@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/regiondrill/regiondrill/internal/contract"
+	"github.com/regiondrill/regiondrill/internal/lab/httpjson"
 )
 
 const maxBody = 1 << 20
@@ -45,25 +46,10 @@ func checkKey(key string) error {
 	return nil
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
-
-func fail(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
-}
-
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
-		fail(w, http.StatusRequestEntityTooLarge, "body too large or unreadable")
+		httpjson.Error(w, http.StatusRequestEntityTooLarge, "body too large or unreadable")
 		return nil, false
 	}
 	return b, true
@@ -74,7 +60,7 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 func (p *Path) HandleWrite(w http.ResponseWriter, r *http.Request) {
 	key := r.Header.Get(contract.HeaderIdempotencyKey)
 	if err := checkKey(key); err != nil {
-		fail(w, http.StatusBadRequest, err.Error())
+		httpjson.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	body, ok := readBody(w, r)
@@ -85,7 +71,7 @@ func (p *Path) HandleWrite(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		fail(w, http.StatusBadRequest, "invalid write body: "+err.Error())
+		httpjson.Error(w, http.StatusBadRequest, "invalid write body: "+err.Error())
 		return
 	}
 	hash := sha256Hex(body)
@@ -94,19 +80,17 @@ func (p *Path) HandleWrite(w http.ResponseWriter, r *http.Request) {
 		done, err := p.st.beginIdem(key, hash)
 		switch {
 		case errors.Is(err, errIdemMismatch):
-			fail(w, http.StatusUnprocessableEntity, err.Error())
+			httpjson.Error(w, http.StatusUnprocessableEntity, err.Error())
 			return
 		case errors.Is(err, errIdemInFlight):
-			fail(w, http.StatusConflict, err.Error())
+			httpjson.Error(w, http.StatusConflict, err.Error())
 			return
 		case err != nil:
 			p.log.Error("idempotency record", "key", key, "err", err)
-			fail(w, http.StatusInternalServerError, "idempotency store")
+			httpjson.Error(w, http.StatusInternalServerError, "idempotency store")
 			return
 		case done != nil:
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(done.Status)
-			_, _ = w.Write(done.Body)
+			httpjson.Raw(w, done.Status, done.Body)
 			return
 		}
 	}
@@ -136,12 +120,12 @@ func (p *Path) HandleWrite(w http.ResponseWriter, r *http.Request) {
 				p.log.Error("abort idempotency record", "key", key, "err", err)
 			}
 		}
-		fail(w, http.StatusServiceUnavailable, "write not queued")
+		httpjson.Error(w, http.StatusServiceUnavailable, "write not queued")
 		return
 	}
 	resp, err := json.Marshal(contract.WriteAck{Key: key, Region: p.cfg.Region, Status: "queued", Sequence: ack.Sequence})
 	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		httpjson.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	if dedupe {
@@ -151,19 +135,17 @@ func (p *Path) HandleWrite(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p.met.accepted.Add(1)
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusAccepted)
-	_, _ = w.Write(resp)
+	httpjson.Raw(w, http.StatusAccepted, resp)
 }
 
 // HandleWrites is GET /writes: the local store in apply order.
 func (p *Path) HandleWrites(w http.ResponseWriter, _ *http.Request) {
 	ws, err := p.Writes()
 	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		httpjson.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, ws)
+	httpjson.Write(w, http.StatusOK, ws)
 }
 
 func (p *Path) authorized(w http.ResponseWriter, r *http.Request) bool {
@@ -173,7 +155,7 @@ func (p *Path) authorized(w http.ResponseWriter, r *http.Request) bool {
 	got := []byte(r.Header.Get("Authorization"))
 	want := []byte("Bearer " + p.cfg.InternalToken)
 	if subtle.ConstantTimeCompare(got, want) != 1 {
-		fail(w, http.StatusUnauthorized, "bad internal token")
+		httpjson.Error(w, http.StatusUnauthorized, "bad internal token")
 		return false
 	}
 	return true
@@ -192,16 +174,16 @@ func (p *Path) HandleInbox(w http.ResponseWriter, r *http.Request) {
 	}
 	key := r.Header.Get(hdrKey)
 	if err := checkKey(key); err != nil {
-		fail(w, http.StatusBadRequest, err.Error())
+		httpjson.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	st, _ := p.snapshot()
 	if st.Role != contract.RolePrimary {
-		fail(w, http.StatusConflict, "not primary")
+		httpjson.Error(w, http.StatusConflict, "not primary")
 		return
 	}
 	if e, err := strconv.ParseUint(r.Header.Get(hdrEpoch), 10, 64); err == nil && e > st.Epoch {
-		fail(w, http.StatusConflict, "stale epoch")
+		httpjson.Error(w, http.StatusConflict, "stale epoch")
 		return
 	}
 	h := nats.Header{}
@@ -218,10 +200,10 @@ func (p *Path) HandleInbox(w http.ResponseWriter, r *http.Request) {
 	// hand-over in one epoch are still deduped.
 	if _, err := p.publish(r.Context(), p.writesQ, body, h, key+"@"+strconv.FormatUint(st.Epoch, 10)); err != nil {
 		p.log.Error("enqueue forwarded write", "key", key, "err", err)
-		fail(w, http.StatusServiceUnavailable, "write not queued")
+		httpjson.Error(w, http.StatusServiceUnavailable, "write not queued")
 		return
 	}
-	writeJSON(w, http.StatusAccepted, contract.WriteAck{Key: key, Region: p.cfg.Region, Status: "queued"})
+	httpjson.Write(w, http.StatusAccepted, contract.WriteAck{Key: key, Region: p.cfg.Region, Status: "queued"})
 }
 
 // HandleWebhook is POST /internal/webhook: a peer hands over an event to
@@ -236,7 +218,7 @@ func (p *Path) HandleWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	var ev Event
 	if err := json.Unmarshal(body, &ev); err != nil || ev.ID == "" {
-		fail(w, http.StatusBadRequest, "invalid event")
+		httpjson.Error(w, http.StatusBadRequest, "invalid event")
 		return
 	}
 	mode := emitNormal
@@ -245,8 +227,8 @@ func (p *Path) HandleWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := p.enqueueEvent(r.Context(), ev, mode); err != nil {
 		p.log.Error("enqueue event", "id", ev.ID, "err", err)
-		fail(w, http.StatusServiceUnavailable, "event not queued")
+		httpjson.Error(w, http.StatusServiceUnavailable, "event not queued")
 		return
 	}
-	writeJSON(w, http.StatusAccepted, map[string]string{"id": ev.ID})
+	httpjson.Write(w, http.StatusAccepted, map[string]string{"id": ev.ID})
 }
