@@ -134,7 +134,7 @@ type Hook struct {
 	Drills   []string `json:"drills,omitempty" registry:"drill" doc:"Drill letters the hook applies to. Default every drill."`                                                                   // default all
 	Run      []string `json:"run" required:"true" items:"[1,)" first:"nonblank" doc:"argv of the command; run without a shell."`                                                                 // no default
 	Undo     []string `json:"undo,omitempty" first:"nonblank" doc:"argv that undoes run; executed on restore and by rollback. Default none."`                                                    // default none
-	TimeoutS float64  `json:"timeout_s" range:"[0.1,3600]" zero:"default" doc:"Seconds the command may run. Default 30."`                                                                        // seconds; default 30
+	TimeoutS float64  `json:"timeout_s" range:"[0.1,3600]" zero:"default" doc:"Seconds the command may run, 0.1..3600. Default 30."`                                                             // seconds; default 30
 	Env      []string `json:"env,omitempty" pattern:"env_name" doc:"Names of environment variables passed to the command, besides PATH, HOME, LANG, LC_ALL, TZ, TMPDIR and USER. Default none."` // default none
 }
 

@@ -138,30 +138,25 @@ func hookStepNames() []string {
 // registry (for checks, those of the phases in the field's `phase` tag);
 // ok is false for every other type.
 func enumSpellings(t reflect.Type, tag reflect.StructTag) (spellings []string, ok bool) {
-	switch t {
-	case reflect.TypeFor[CheckName]():
-		if ph := tag.Get("phase"); ph != "" {
-			var phases []Phase
-			for _, p := range strings.Fields(ph) {
-				phases = append(phases, Phase(p))
-			}
-			return checkSpellings(phases...), true
+	if ph := tag.Get("phase"); ph != "" && t == reflect.TypeFor[CheckName]() {
+		var phases []Phase
+		for _, p := range strings.Fields(ph) {
+			phases = append(phases, Phase(p))
 		}
-		return CheckRegistry.Spellings(), true
-	case reflect.TypeFor[DrillKind]():
-		return DrillRegistry.Spellings(), true
-	case reflect.TypeFor[Misconfiguration]():
-		return Misconfigurations.Spellings(), true
-	case reflect.TypeFor[StopMetric]():
-		return StopMetrics.Spellings(), true
-	case reflect.TypeFor[RoutingMode]():
-		return RoutingModes.Spellings(), true
-	case reflect.TypeFor[EmbedderKind]():
-		return EmbedderKinds.Spellings(), true
-	case reflect.TypeFor[RouterKind]():
-		return RouterKinds.Spellings(), true
-	case reflect.TypeFor[Waiver]():
-		return Waivers.Spellings(), true
+		return checkSpellings(phases...), true
 	}
-	return nil, false
+	r, ok := map[reflect.Type]interface{ Spellings() []string }{
+		reflect.TypeFor[CheckName]():        CheckRegistry,
+		reflect.TypeFor[DrillKind]():        DrillRegistry,
+		reflect.TypeFor[Misconfiguration](): Misconfigurations,
+		reflect.TypeFor[StopMetric]():       StopMetrics,
+		reflect.TypeFor[RoutingMode]():      RoutingModes,
+		reflect.TypeFor[EmbedderKind]():     EmbedderKinds,
+		reflect.TypeFor[RouterKind]():       RouterKinds,
+		reflect.TypeFor[Waiver]():           Waivers,
+	}[t]
+	if !ok {
+		return nil, false
+	}
+	return r.Spellings(), true
 }
