@@ -10,7 +10,7 @@ import (
 	"github.com/regiondrill/regiondrill/internal/plan"
 )
 
-// FuzzDecode: Decode and Validate never panic, and every error is a
+// FuzzDecode: Parse, Decode and Validate never panic, and every error is a
 // plan.Errors whose entries all carry a JSON path.
 func FuzzDecode(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*.*")
@@ -22,6 +22,9 @@ func FuzzDecode(f *testing.F) {
 		f.Add(b, filepath.Base(name))
 	}
 	f.Fuzz(func(t *testing.T, data []byte, name string) {
+		if _, err := plan.Parse(data, name); err != nil {
+			checkErrors(t, err) // schema and Validate problems merged
+		}
 		p, err := plan.Decode(data, name)
 		if err != nil {
 			checkErrors(t, err)
