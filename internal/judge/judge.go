@@ -478,7 +478,7 @@ func (r *run) webhookLedger() ledger.WebhookLedger {
 			return w.Key
 		}
 	}
-	return ledger.ReconcileWebhooks(applied, r.webhooks, allowed, idOf)
+	return ledger.ReconcileWebhooks(applied, r.webhooks, allowed, nil, idOf)
 }
 
 // eventIDs maps write keys to their webhook ids (the plan's dedupe_key over

@@ -184,6 +184,10 @@ func TestReconcileWebhooks(t *testing.T) {
 	d := func(id, region string) contract.Delivery {
 		return contract.Delivery{ID: id, Region: region, KID: "k1", ReceivedAt: t0}
 	}
+	recv := func(x contract.Delivery, s int) contract.Delivery { // received s seconds after t0
+		x.ReceivedAt = t0.Add(time.Duration(s) * time.Second)
+		return x
+	}
 	at := func(x contract.Delivery, attempt string, replays int) contract.Delivery {
 		x.Attempt, x.Replays = attempt, replays
 		return x
@@ -214,16 +218,34 @@ func TestReconcileWebhooks(t *testing.T) {
 		{"two attempts are a duplicate", []contract.Delivery{at(d("wh-a", "us-east"), "a1", 0), at(d("wh-a", "us-east"), "a2", 0),
 			at(d("wh-a", "us-east"), "a1", 0), d("wh-b", "us-east"), d("wh-c", "us-east")},
 			ledger.WebhookLedger{Expected: 3, Delivered: 3, Duplicates: 1, Replays: 1}},
+		// us-east's first attempt reached the sink just as the drill cut
+		// us-east off (t0+1s): the answer was lost and us-east sent it again
+		// once healed. Not a duplicate; the same second attempt after a
+		// first received outside the cut is one, and so is a copy from
+		// another region during the cut.
+		{"resent after the drill cut its answer", []contract.Delivery{recv(at(d("wh-a", "us-east"), "a1", 0), 1), recv(at(d("wh-a", "us-east"), "a2", 0), 30),
+			d("wh-b", "us-east"), d("wh-c", "us-east")},
+			ledger.WebhookLedger{Expected: 3, Delivered: 3, Redeliveries: 1}},
+		{"resent after a first outside the cut", []contract.Delivery{recv(at(d("wh-a", "us-east"), "a1", 0), 20), recv(at(d("wh-a", "us-east"), "a2", 0), 30),
+			d("wh-b", "us-east"), d("wh-c", "us-east")},
+			ledger.WebhookLedger{Expected: 3, Delivered: 3, Duplicates: 1}},
+		{"another region's copy during the cut", []contract.Delivery{recv(at(d("wh-a", "us-east"), "a1", 0), 1), recv(at(d("wh-a", "eu-west"), "a2", 0), 30),
+			d("wh-b", "us-east"), d("wh-c", "us-east")},
+			ledger.WebhookLedger{Expected: 3, Delivered: 3, Duplicates: 1, FromDisallowedRegion: 1}},
+	}
+	// us-east is cut off from the sink between t0+0.5s and t0+10s.
+	cut := func(region string, when time.Time) bool {
+		return region == "us-east" && !when.Before(t0.Add(500*time.Millisecond)) && when.Before(t0.Add(10*time.Second))
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := ledger.ReconcileWebhooks(applied, tt.deliveries, allow, idOf)
+			got := ledger.ReconcileWebhooks(applied, tt.deliveries, allow, cut, idOf)
 			items := got.Items
 			got.Items = nil
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("got %+v, want %+v", got, tt.want)
 			}
-			problems := tt.want.Missing + tt.want.Unexpected + tt.want.Duplicates + tt.want.FromDisallowedRegion + tt.want.Replays
+			problems := tt.want.Missing + tt.want.Unexpected + tt.want.Duplicates + tt.want.FromDisallowedRegion + tt.want.Replays + tt.want.Redeliveries
 			if (problems == 0) != (len(items) == 0) {
 				t.Fatalf("items %+v do not match counts", items)
 			}

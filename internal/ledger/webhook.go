@@ -18,9 +18,10 @@ const (
 	WebhookDisallowed                     // delivered from a region not allowed to emit at that time
 	WebhookUnexpected                     // delivered, matches no applied write
 	WebhookReplayed                       // a delivery received again (not counted as a duplicate)
+	WebhookRedelivered                    // sent again by its region after the drill's own fault cut the answer to the first (not counted as a duplicate)
 )
 
-var webhookNames = [...]string{"missing", "duplicate", "disallowed_region", "unexpected", "replayed"}
+var webhookNames = [...]string{"missing", "duplicate", "disallowed_region", "unexpected", "replayed", "redelivered"}
 
 func (c WebhookClass) String() string {
 	if int(c) < len(webhookNames) {
@@ -51,7 +52,12 @@ type WebhookLedger struct {
 	FromDisallowedRegion int           `json:"from_disallowed_region"`
 	Unexpected           int           `json:"unexpected"` // deliveries of ids no applied write explains
 	Replays              int           `json:"replays"`
-	Items                []WebhookItem `json:"items"`
+	// Redeliveries are deliveries a region sent again after an attempt the
+	// sink received just as the drill cut that region off: the answer never
+	// reached the sender, which had to retry (at least once is all a sender
+	// can promise; the receiver drops the copy by its webhook id).
+	Redeliveries int           `json:"redeliveries,omitempty"`
+	Items        []WebhookItem `json:"items"`
 }
 
 // Allowed says whether region may emit webhooks at time at.
@@ -62,10 +68,14 @@ func AllowRegions(regions map[string]bool) Allowed {
 	return func(region string, _ time.Time) bool { return regions[region] }
 }
 
+// Cut says whether the drill had cut region off (a blackhole of its egress)
+// at time at, so that an answer the sink sent it then was lost.
+type Cut func(region string, at time.Time) bool
+
 // ReconcileWebhooks expects one delivery per distinct id among applied
 // (replica records ignored; idOf maps a write to its webhook id). A nil
-// allowed accepts every region.
-func ReconcileWebhooks(applied []contract.StoredWrite, deliveries []contract.Delivery, allowed Allowed, idOf func(contract.StoredWrite) string) WebhookLedger {
+// allowed accepts every region; a nil cut excuses no second delivery.
+func ReconcileWebhooks(applied []contract.StoredWrite, deliveries []contract.Delivery, allowed Allowed, cut Cut, idOf func(contract.StoredWrite) string) WebhookLedger {
 	// Expected ids and deliveries, each sorted by id, walked side by side:
 	// no per-id allocation, and the items come out in id order.
 	expected := make([]string, 0, len(applied))
@@ -114,6 +124,11 @@ func ReconcileWebhooks(applied []contract.StoredWrite, deliveries []contract.Del
 			l.Replays += replays
 			l.Items = append(l.Items, WebhookItem{ID: id, Class: WebhookReplayed, Count: replays})
 		}
+		var redelivered int
+		if group, redelivered = retriesAfterCut(group, cut); redelivered > 0 {
+			l.Redeliveries += redelivered
+			l.Items = append(l.Items, WebhookItem{ID: id, Class: WebhookRedelivered, Regions: []string{group[0].Region}, Count: redelivered})
+		}
 		senders := func() []string {
 			out := make([]string, 0, len(group))
 			for _, x := range group {
@@ -147,6 +162,27 @@ func ReconcileWebhooks(applied []contract.StoredWrite, deliveries []contract.Del
 		}
 	}
 	return l
+}
+
+// retriesAfterCut folds into the delivery before it each delivery (in
+// arrival order) that its region sent again after the sink received the one
+// before while the drill had that region cut off: the sender never heard
+// the answer. It returns the deliveries left and how many it folded.
+func retriesAfterCut(group []contract.Delivery, cut Cut) ([]contract.Delivery, int) {
+	if cut == nil || len(group) < 2 {
+		return group, 0
+	}
+	out := make([]contract.Delivery, 0, len(group))
+	folded := 0
+	for _, x := range group {
+		if n := len(out); n > 0 && out[n-1].Region == x.Region && cut(x.Region, out[n-1].ReceivedAt) {
+			out[n-1] = x // the sender's last attempt stands for the event
+			folded++
+			continue
+		}
+		out = append(out, x)
+	}
+	return out, folded
 }
 
 // distinctAttempts folds the records of one id (in arrival order) into
