@@ -13,12 +13,12 @@ import (
 type WebhookClass uint8
 
 const (
-	WebhookMissing    WebhookClass = iota // applied, never delivered
-	WebhookDuplicate                      // delivered more than once
-	WebhookDisallowed                     // delivered from a region not allowed to emit at that time
-	WebhookUnexpected                     // delivered, matches no applied write
-	WebhookReplayed                       // a delivery received again (not counted as a duplicate)
-	WebhookRedelivered                    // sent again by its region after the drill's own fault cut the answer to the first (not counted as a duplicate)
+	WebhookMissing     WebhookClass = iota // applied, never delivered
+	WebhookDuplicate                       // delivered more than once
+	WebhookDisallowed                      // delivered from a region not allowed to emit at that time
+	WebhookUnexpected                      // delivered, matches no applied write
+	WebhookReplayed                        // a delivery received again (not counted as a duplicate)
+	WebhookRedelivered                     // sent again by its region after the drill's own fault cut the answer to the first (not counted as a duplicate)
 )
 
 var webhookNames = [...]string{"missing", "duplicate", "disallowed_region", "unexpected", "replayed", "redelivered"}
@@ -45,13 +45,13 @@ type WebhookItem struct {
 // Duplicates counts the extra deliveries (beyond the first per id); Replays
 // counts receptions of a delivery beyond its first, which are no deliveries.
 type WebhookLedger struct {
-	Expected             int           `json:"expected"`
-	Delivered            int           `json:"delivered"` // expected ids delivered at least once
-	Missing              int           `json:"missing"`
-	Duplicates           int           `json:"duplicates"`
-	FromDisallowedRegion int           `json:"from_disallowed_region"`
-	Unexpected           int           `json:"unexpected"` // deliveries of ids no applied write explains
-	Replays              int           `json:"replays"`
+	Expected             int `json:"expected"`
+	Delivered            int `json:"delivered"` // expected ids delivered at least once
+	Missing              int `json:"missing"`
+	Duplicates           int `json:"duplicates"`
+	FromDisallowedRegion int `json:"from_disallowed_region"`
+	Unexpected           int `json:"unexpected"` // deliveries of ids no applied write explains
+	Replays              int `json:"replays"`
 	// Redeliveries are deliveries a region sent again after an attempt the
 	// sink received just as the drill cut that region off: the answer never
 	// reached the sender, which had to retry (at least once is all a sender
