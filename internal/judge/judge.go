@@ -41,8 +41,9 @@ type run struct {
 	stores    []contract.Writes
 	webhooks  []contract.Delivery
 	health    []sample
-	stalls    []drill.Stall // spans the measuring process could not run (journal ms)
-	unstalled []load.Record // records timed while it ran; built once, by cleanRecords
+	stalls    []drill.Stall         // spans the measuring process could not run (journal ms)
+	cuts      map[string][][2]int64 // per region, the spans (journal ms) a blackhole cut it off; an open span ends at -1
+	unstalled []load.Record         // records timed while it ran; built once, by cleanRecords
 	probes    []drill.ProbeData
 	checks    []verdict.Check
 	steps     []verdict.Step
@@ -172,6 +173,13 @@ func (r *run) add(ev journal.Event) error {
 		var c drill.Change
 		if ev.Decode(&c) == nil && c.Do.Kind == adapter.EmitFrom {
 			r.policy = append(r.policy, policyAt{at: ev.At, emit: c.Do.EmitFrom})
+		}
+	case journal.Applied, journal.Undone:
+		// Blackholes and their lifting: a region cut off from the sink
+		// never hears the sink's answer, and sends that webhook again.
+		var a adapter.Action
+		if ev.Decode(&a) == nil {
+			r.noteCut(a, ev.At)
 		}
 	case journal.Stop:
 		var s drill.StopData
@@ -409,7 +417,8 @@ func (r *run) build() (*verdict.Report, error) {
 	rep.Writes = ledgerView(led, len(r.writes))
 	wh := r.webhookLedger()
 	rep.Webhooks = verdict.Webhooks{Expected: wh.Expected, Delivered: wh.Delivered, Missing: wh.Missing,
-		Duplicates: wh.Duplicates, FromDisallowedRegion: wh.FromDisallowedRegion, Replays: wh.Replays, ByRegion: map[string]int{}}
+		Duplicates: wh.Duplicates, FromDisallowedRegion: wh.FromDisallowedRegion, Replays: wh.Replays, Redeliveries: wh.Redeliveries,
+		ByRegion: map[string]int{}}
 	for _, d := range r.webhooks {
 		rep.Webhooks.ByRegion[d.Region]++
 	}
@@ -478,7 +487,41 @@ func (r *run) webhookLedger() ledger.WebhookLedger {
 			return w.Key
 		}
 	}
-	return ledger.ReconcileWebhooks(applied, r.webhooks, allowed, nil, idOf)
+	return ledger.ReconcileWebhooks(applied, r.webhooks, allowed, r.cutAt, idOf)
+}
+
+// noteCut follows the blackholes the drill applied and lifted.
+func (r *run) noteCut(a adapter.Action, at int64) {
+	if a.Region == "" {
+		return
+	}
+	if r.cuts == nil {
+		r.cuts = map[string][][2]int64{}
+	}
+	spans := r.cuts[a.Region]
+	open := len(spans) > 0 && spans[len(spans)-1][1] < 0
+	switch {
+	case a.Kind == adapter.Blackhole && !open:
+		r.cuts[a.Region] = append(spans, [2]int64{at, -1})
+	case a.Kind == adapter.ClearFaults && open:
+		spans[len(spans)-1][1] = at
+	}
+}
+
+// cutGraceMS: a delivery the sink received this long before the blackhole
+// landed may still have had its answer in flight when it did.
+const cutGraceMS = 2000
+
+// cutAt says whether a blackhole of the drill had region cut off at (or
+// just before) when.
+func (r *run) cutAt(region string, when time.Time) bool {
+	ms := when.Sub(r.start.Origin).Milliseconds()
+	for _, s := range r.cuts[region] {
+		if ms >= s[0]-cutGraceMS && (s[1] < 0 || ms <= s[1]) {
+			return true
+		}
+	}
+	return false
 }
 
 // eventIDs maps write keys to their webhook ids (the plan's dedupe_key over

@@ -193,6 +193,9 @@ func (r *run) judgeWebhooks(rep *verdict.Report, w window) {
 		Pass: wh.Duplicates == 0 && wh.FromDisallowedRegion == 0,
 		Detail: fmt.Sprintf("%d duplicate deliveries, %d from a region outside the emit policy, of %d deliveries; %d replays of a delivery (re-sent bytes, not counted)",
 			wh.Duplicates, wh.FromDisallowedRegion, len(r.webhooks), wh.Replays)}
+	if wh.Redeliveries > 0 {
+		dup.Detail += fmt.Sprintf("; %d sent again by their region after the sink received them just as this drill cut it off (the answer was lost; not counted: the receiver drops them by webhook id)", wh.Redeliveries)
+	}
 	miss := verdict.Target{ID: "webhook_missing", Drill: w.letter, Target: "= 0", Value: wh.Missing, Pass: wh.Missing == 0,
 		Detail: fmt.Sprintf("%d of %d applied writes' webhooks were never delivered", wh.Missing, wh.Expected)}
 	why := ""

@@ -116,13 +116,17 @@ type Ledger struct {
 
 // Webhooks is the webhook reconciliation.
 type Webhooks struct {
-	Expected             int            `json:"expected"`
-	Delivered            int            `json:"delivered"`
-	Missing              int            `json:"missing"`
-	Duplicates           int            `json:"duplicates"`
-	FromDisallowedRegion int            `json:"from_disallowed_region"`
-	Replays              int            `json:"replays,omitempty"` // receptions of a delivery beyond its first: not duplicates
-	ByRegion             map[string]int `json:"by_region"`
+	Expected             int `json:"expected"`
+	Delivered            int `json:"delivered"`
+	Missing              int `json:"missing"`
+	Duplicates           int `json:"duplicates"`
+	FromDisallowedRegion int `json:"from_disallowed_region"`
+	Replays              int `json:"replays,omitempty"` // receptions of a delivery beyond its first: not duplicates
+	// Redeliveries: a region sent an event again after the sink received
+	// it just as the drill cut that region off (the answer was lost). Not
+	// duplicates: the receiver drops the copy by its webhook id.
+	Redeliveries int            `json:"redeliveries,omitempty"`
+	ByRegion     map[string]int `json:"by_region"`
 }
 
 // Diagnosis names one of the page's typical failures with its evidence and
