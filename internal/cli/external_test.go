@@ -51,7 +51,7 @@ func labPlan(t *testing.T, ep lab.Endpoints, drill, extra string) string {
 	t.Helper()
 	plan := fmt.Sprintf(`{"regions":["us-east","eu-west"],"evacuate":"us-east","promote_survivor":"eu-west","drills":[%q],
 	 "routing":{"mode":"latency","stick_minutes":15,"hysteresis_s":1},
-	 "phases":{"baseline_s":4,"hold_s":6,"step_hold_s":1,"drain_timeout_s":30,"probe_rounds":1},"load":{"rate_rps":50}%s,
+	 "phases":{"baseline_s":8,"hold_s":6,"step_hold_s":1,"drain_timeout_s":30,"probe_rounds":1},"load":{"rate_rps":50}%s,
 	 "targets":{"regions":{"us-east":{"base_url":%q},"eu-west":{"base_url":%q}},
 	   "router":{"kind":"lab","address":%q},"faults":%q,"sink":%q%s}}`,
 		drill, extra, ep.Regions["us-east"], ep.Regions["eu-west"], strings.TrimPrefix(ep.Edge, "http://"), ep.Faults, ep.Sink, "")

@@ -119,7 +119,7 @@ func TestDrillsBehindRealHAProxy(t *testing.T) {
 				t.Fatal(err)
 			}
 			plan := fmt.Sprintf(`{"regions":["us-east","eu-west"],"evacuate":"us-east","promote_survivor":"eu-west","drills":[%q],
-			 "phases":{"baseline_s":4,"hold_s":5,"step_hold_s":1,"drain_timeout_s":30,"probe_rounds":1},"load":{"rate_rps":50},
+			 "phases":{"baseline_s":8,"hold_s":5,"step_hold_s":1,"drain_timeout_s":30,"probe_rounds":1},"load":{"rate_rps":50},
 			 "routing":{"stick_minutes":0},
 			 "targets":{"regions":{"us-east":{"base_url":%q},"eu-west":{"base_url":%q}},
 			   "router":{"kind":"haproxy","socket":%q,"backend":"regions","lock_map":%q},"entry":%q,"faults":%q,"sink":%q}}`,

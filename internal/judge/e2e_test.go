@@ -39,7 +39,7 @@ func drillLab(t *testing.T, letter string, mis ...lab.Misconfig) *verdict.Report
 // planFor is a short two-region plan running one drill; extra is spliced in
 // as more top-level fields.
 func planFor(letter, extra string) string {
-	return planWith(letter, `{"baseline_s":4,"hold_s":5,"step_hold_s":1,"drain_timeout_s":30,"probe_rounds":2}`, `,"load":{"rate_rps":60}`+extra)
+	return planWith(letter, `{"baseline_s":6,"hold_s":5,"step_hold_s":1,"drain_timeout_s":30,"probe_rounds":2}`, `,"load":{"rate_rps":60}`+extra)
 }
 
 func planWith(letter, phases, extra string) string {
