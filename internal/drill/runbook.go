@@ -8,48 +8,16 @@ import (
 	"time"
 
 	"github.com/regiondrill/regiondrill/internal/adapter"
+	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/plan"
 )
-
-// Step names of the page's runbook.
-const (
-	StepPre      = "1 pre-checks"
-	StepEvacuate = "2 evacuate"
-	StepPromote  = "3 promote"
-	StepObserve  = "4 observe and clamp"
-	StepVerify   = "5 verify answers"
-	StepReturn   = "6 return-to-home"
-	StepClose    = "7 closeout"
-)
-
-// StepData is the data of step_start/step_end events.
-type StepData struct {
-	Drill   string   `json:"drill"`
-	Outcome string   `json:"outcome,omitempty"` // ok, failed, skipped, interrupted
-	Notes   []string `json:"notes,omitempty"`
-}
-
-// Baseline is the window the drill's baseline latency and error rate are
-// measured over (journal ms).
-type Baseline struct {
-	Drill  string `json:"drill"`
-	FromMS int64  `json:"from_ms"`
-	ToMS   int64  `json:"to_ms"`
-}
-
-// Mark is an action on the timeline (data of a note with a label).
-type Mark struct {
-	Drill string `json:"drill"`
-	Label string `json:"label"`
-	Kind  string `json:"kind"` // decision, promote, rebuild, purge, weight, restore
-}
 
 type stepFn func(ctx context.Context, d *drillRun) ([]string, error)
 
 type drillRun struct {
 	kind       plan.DrillKind
-	letter     string
+	letter     event.Letter
 	evac       string
 	survivor   string
 	blackholed bool // the evacuated region is cut off: actions cannot reach it
@@ -59,28 +27,28 @@ type drillRun struct {
 	stopTraffic func()
 }
 
-func (e *Engine) mark(d *drillRun, kind, label string) {
-	_, _ = e.j.Append(journal.Note, "", "", map[string]any{"mark": Mark{Drill: d.letter, Label: label, Kind: kind}})
+func (e *Engine) mark(d *drillRun, kind event.MarkKind, label string) {
+	e.record(journal.Mark, "", event.Mark{Drill: d.letter, Label: label, Kind: kind})
 }
 
 // runDrill runs the seven steps for one drill kind.
 func (e *Engine) runDrill(ctx context.Context, kind plan.DrillKind) error {
-	d := &drillRun{kind: kind, letter: kind.Letter(), evac: e.p.Evacuate, survivor: e.p.PromoteSurvivor, stopTraffic: func() {}}
+	d := &drillRun{kind: kind, letter: event.Letter(kind.Letter()), evac: e.p.Evacuate, survivor: e.p.PromoteSurvivor, stopTraffic: func() {}}
 	if kind == plan.DrillIndexSkew {
 		d.evac, d.survivor = e.skewTarget()
 	}
 	defer func() { d.stopTraffic() }()
 	steps := []struct {
-		name string
+		name event.Step
 		fn   stepFn
 	}{
-		{StepPre, e.stepPre},
-		{StepEvacuate, e.stepEvacuate},
-		{StepPromote, e.stepPromote},
-		{StepObserve, e.stepObserve},
-		{StepVerify, e.stepVerify},
-		{StepReturn, e.stepReturn},
-		{StepClose, e.stepClose},
+		{event.StepPre, e.stepPre},
+		{event.StepEvacuate, e.stepEvacuate},
+		{event.StepPromote, e.stepPromote},
+		{event.StepObserve, e.stepObserve},
+		{event.StepVerify, e.stepVerify},
+		{event.StepReturn, e.stepReturn},
+		{event.StepClose, e.stepClose},
 	}
 	for _, s := range steps {
 		if ctx.Err() != nil {
@@ -92,7 +60,9 @@ func (e *Engine) runDrill(ctx context.Context, kind plan.DrillKind) error {
 			return fmt.Errorf("%w: %s", ErrStopped, why)
 		default:
 		}
-		_, _ = e.j.Append(journal.StepStart, s.name, "", StepData{Drill: d.letter})
+		if err := e.write(journal.StepStart, s.name, "", event.StepStart{Drill: d.letter}); err != nil {
+			return err
+		}
 		d.partial = false
 		var notes []string
 		err := e.runHooks(ctx, d, s.name, "before")
@@ -102,19 +72,21 @@ func (e *Engine) runDrill(ctx context.Context, kind plan.DrillKind) error {
 		if err == nil {
 			err = e.runHooks(ctx, d, s.name, "after")
 		}
-		out := "ok"
+		out := event.StepOK
 		switch {
 		case err == nil && d.partial:
-			out = "partial"
+			out = event.StepPartial
 		case errors.Is(err, errSkip):
-			out, err = "skipped", nil
+			out, err = event.StepSkipped, nil
 		case errors.Is(err, ErrInterrupted) || ctx.Err() != nil:
-			out = "interrupted"
+			out = event.StepInterrupted
 		case err != nil:
-			out = "failed"
+			out = event.StepFailed
 			notes = append(notes, err.Error())
 		}
-		_, _ = e.j.Append(journal.StepEnd, s.name, "", StepData{Drill: d.letter, Outcome: out, Notes: notes})
+		if jerr := e.write(journal.StepEnd, s.name, "", event.StepEnd{Drill: d.letter, Outcome: out, Notes: notes}); err == nil {
+			err = jerr
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return ErrInterrupted
@@ -159,7 +131,7 @@ func (e *Engine) stepPre(ctx context.Context, d *drillRun) ([]string, error) {
 			return notes, err
 		}
 	}
-	failed := e.runChecks(ctx, d, "pre")
+	failed := e.runChecks(ctx, d, plan.PhasePre)
 	if len(failed) > 0 {
 		return notes, fmt.Errorf("%w: %v", ErrGate, failed)
 	}
@@ -180,7 +152,7 @@ func (e *Engine) baselineOnce(ctx context.Context, d *drillRun) error {
 	}
 	// Canary: the probe set in every region, logging ΔS, λ and coverage. It
 	// runs before the baseline so its extra load is not part of it.
-	if err := e.probeAll(ctx, d, "before"); err != nil {
+	if err := e.probeAll(ctx, d, event.ProbeBefore); err != nil {
 		return err
 	}
 	// Its first part lets caches and instances settle after the warm-up and
@@ -193,8 +165,7 @@ func (e *Engine) baselineOnce(ctx context.Context, d *drillRun) error {
 	if err := e.sleep(ctx, e.baseline()-settle); err != nil {
 		return err
 	}
-	_, _ = e.j.Append(journal.Note, StepPre, "", map[string]any{"baseline": Baseline{Drill: d.letter, FromMS: from, ToMS: e.j.Since()}})
-	return nil
+	return e.write(journal.Baseline, event.StepPre, "", event.Baseline{Drill: d.letter, FromMS: from, ToMS: e.j.Since()})
 }
 
 // waitRotation waits (up to hysteresis + 10 s) until every region is back in
@@ -221,32 +192,32 @@ func (e *Engine) stepEvacuate(ctx context.Context, d *drillRun) ([]string, error
 	case plan.DrillIndexSkew:
 		// Publish a follower built with the wrong analyzer or metric.
 		d.stopTraffic = e.startIndexTraffic(ctx, d)
-		e.mark(d, "rebuild", "publish skewed "+d.evac)
-		err := e.apply(ctx, StepEvacuate, adapter.Action{Kind: adapter.Rebuild, Region: d.evac, Analyzer: e.p.Lab.SkewAnalyzer, Metric: e.p.Lab.SkewMetric},
+		e.mark(d, event.MarkRebuild, "publish skewed "+d.evac)
+		err := e.apply(ctx, event.StepEvacuate, adapter.Action{Kind: adapter.Rebuild, Region: d.evac, Analyzer: e.p.Lab.SkewAnalyzer, Metric: e.p.Lab.SkewMetric},
 			&adapter.Action{Kind: adapter.Rebuild, Region: d.evac}, "publish a follower with the wrong analyzer/metric")
 		return []string{"published " + d.evac + " with analyzer " + e.p.Lab.SkewAnalyzer}, err
 	case plan.DrillPlannedEvacuation, plan.DrillReturnToHome:
 		// Planned: pre-warm the survivor for the traffic it is about to take.
-		if err := e.prewarm(ctx, d, StepEvacuate); err != nil {
+		if err := e.prewarm(ctx, d, event.StepEvacuate); err != nil {
 			notes = append(notes, "pre-warm: "+err.Error())
 		}
 		if e.p.FreezeWritesOnFollowers {
 			for _, r := range e.p.Regions {
-				if err := e.apply(ctx, StepEvacuate, adapter.Action{Kind: adapter.Freeze, Region: r, Frozen: true},
+				if err := e.apply(ctx, event.StepEvacuate, adapter.Action{Kind: adapter.Freeze, Region: r, Frozen: true},
 					&adapter.Action{Kind: adapter.Freeze, Region: r, Frozen: false}, "freeze writes during the cutover"); err != nil {
 					return notes, err
 				}
 			}
 		}
-		e.mark(d, "decision", "evacuate "+d.evac+" (weight 0)")
-		if err := e.apply(ctx, StepEvacuate, adapter.Action{Kind: adapter.SetWeights, Weights: e.weightsWith(ctx, d.evac, 0)},
+		e.mark(d, event.MarkDecision, "evacuate "+d.evac+" (weight 0)")
+		if err := e.apply(ctx, event.StepEvacuate, adapter.Action{Kind: adapter.SetWeights, Weights: e.weightsWith(ctx, d.evac, 0)},
 			&adapter.Action{Kind: adapter.SetWeights, Weights: e.snap.Weights}, "drain the region by weight"); err != nil {
 			return notes, err
 		}
 		notes = append(notes, fmt.Sprintf("weights: %s → 0", d.evac))
 	case plan.DrillHardOutage, plan.DrillWebhookReroute:
-		e.mark(d, "decision", "blackhole "+d.evac)
-		if err := e.apply(ctx, StepEvacuate, adapter.Action{Kind: adapter.Blackhole, Region: d.evac, LeaseMS: e.leaseMS()},
+		e.mark(d, event.MarkDecision, "blackhole "+d.evac)
+		if err := e.apply(ctx, event.StepEvacuate, adapter.Action{Kind: adapter.Blackhole, Region: d.evac, LeaseMS: e.leaseMS()},
 			&adapter.Action{Kind: adapter.ClearFaults, Region: d.evac}, "hard outage: cut ingress and egress"); err != nil {
 			return notes, err
 		}
@@ -254,7 +225,7 @@ func (e *Engine) stepEvacuate(ctx context.Context, d *drillRun) ([]string, error
 		e.watchFaults(ctx, d.evac)
 		if e.p.FreezeWritesOnFollowers {
 			for _, r := range e.p.Survivors() {
-				if err := e.apply(ctx, StepEvacuate, adapter.Action{Kind: adapter.Freeze, Region: r, Frozen: true},
+				if err := e.apply(ctx, event.StepEvacuate, adapter.Action{Kind: adapter.Freeze, Region: r, Frozen: true},
 					&adapter.Action{Kind: adapter.Freeze, Region: r, Frozen: false}, "freeze follower writes until one region is promoted"); err != nil {
 					return notes, err
 				}
@@ -279,20 +250,20 @@ func (e *Engine) stepPromote(ctx context.Context, d *drillRun) ([]string, error)
 		return nil, err
 	}
 	epoch := e.nextEpoch()
-	e.mark(d, "promote", fmt.Sprintf("promote %s (epoch %d)", d.survivor, epoch))
+	e.mark(d, event.MarkPromote, fmt.Sprintf("promote %s (epoch %d)", d.survivor, epoch))
 	var notes []string
-	err := e.apply(ctx, StepPromote, adapter.Action{Kind: adapter.Promote, Primary: d.survivor, Epoch: epoch},
+	err := e.apply(ctx, event.StepPromote, adapter.Action{Kind: adapter.Promote, Primary: d.survivor, Epoch: epoch},
 		&adapter.Action{Kind: adapter.Promote, Primary: e.snap.Primary}, "promote exactly one survivor")
 	if notes, err = e.missed(d, "promote", err, notes); err != nil {
 		return notes, err
 	}
 	emit := e.p.WebhookPolicy.EmitFrom
-	err = e.apply(ctx, StepPromote, adapter.Action{Kind: adapter.EmitFrom, EmitFrom: []string{emit}},
+	err = e.apply(ctx, event.StepPromote, adapter.Action{Kind: adapter.EmitFrom, EmitFrom: []string{emit}},
 		&adapter.Action{Kind: adapter.EmitFrom, EmitFrom: []string{e.snap.Primary}}, "emit webhooks only from the survivor")
 	if notes, err = e.missed(d, "emit policy", err, notes); err != nil {
 		return notes, err
 	}
-	if err := e.apply(ctx, StepPromote, adapter.Action{Kind: adapter.Freeze, Region: d.survivor, Frozen: false},
+	if err := e.apply(ctx, event.StepPromote, adapter.Action{Kind: adapter.Freeze, Region: d.survivor, Frozen: false},
 		&adapter.Action{Kind: adapter.Freeze, Region: d.survivor, Frozen: e.snap.Frozen[d.survivor]}, "the promoted region takes writes"); err != nil {
 		return notes, err
 	}
@@ -328,7 +299,7 @@ func (e *Engine) stepObserve(ctx context.Context, d *drillRun) ([]string, error)
 	var notes []string
 	if d.kind == plan.DrillHardOutage || d.kind == plan.DrillWebhookReroute {
 		// Unplanned: clamp after the fact.
-		if err := e.prewarm(ctx, d, StepObserve); err != nil {
+		if err := e.prewarm(ctx, d, event.StepObserve); err != nil {
 			notes = append(notes, "clamp: "+err.Error())
 		}
 	}
@@ -342,7 +313,7 @@ func (e *Engine) stepObserve(ctx context.Context, d *drillRun) ([]string, error)
 		if err := e.sleep(ctx, time.Second); err != nil {
 			return notes, err
 		}
-		failed = e.runChecks(ctx, d, "live")
+		failed = e.runChecks(ctx, d, plan.PhaseLive)
 		if !clamped && slices.Contains(failed, "p95_latency") {
 			// p95 over the SLO: lower k in retrieval for a while (ranking
 			// stays deterministic: same index, same fusion, fewer chunks).
@@ -364,13 +335,13 @@ func (e *Engine) clampK(ctx context.Context, d *drillRun) (string, error) {
 		return "", err
 	}
 	k, zero := max(1, h.K/2), 0
-	e.mark(d, "clamp", fmt.Sprintf("k %d → %d on %s", h.K, k, d.survivor))
-	err = e.apply(ctx, StepObserve, adapter.Action{Kind: adapter.Scale, Region: d.survivor, K: &k},
+	e.mark(d, event.MarkClamp, fmt.Sprintf("k %d → %d on %s", h.K, k, d.survivor))
+	err = e.apply(ctx, event.StepObserve, adapter.Action{Kind: adapter.Scale, Region: d.survivor, K: &k},
 		&adapter.Action{Kind: adapter.Scale, Region: d.survivor, K: &zero}, "p95 above the SLO: lower k in retrieval")
 	return fmt.Sprintf("p95 above the SLO: k %d → %d on %s", h.K, k, d.survivor), err
 }
 
-func (e *Engine) prewarm(ctx context.Context, d *drillRun, step string) error {
+func (e *Engine) prewarm(ctx context.Context, d *drillRun, step event.Step) error {
 	h, err := e.t.Health(ctx, d.survivor)
 	if err != nil {
 		return err
@@ -394,11 +365,11 @@ func (e *Engine) stepVerify(ctx context.Context, d *drillRun) ([]string, error) 
 	}
 	// ΔS ≥ risk or citations diverged: rebuild from the artifact, purge, probe again.
 	notes := []string{region + ": " + bad + "; rebuilding and purging"}
-	e.mark(d, "rebuild", "rebuild "+region)
-	if err := e.apply(ctx, StepVerify, adapter.Action{Kind: adapter.Rebuild, Region: region}, nil, "rebuild from the same artifact"); err != nil {
+	e.mark(d, event.MarkRebuild, "rebuild "+region)
+	if err := e.apply(ctx, event.StepVerify, adapter.Action{Kind: adapter.Rebuild, Region: region}, nil, "rebuild from the same artifact"); err != nil {
 		return notes, err
 	}
-	if err := e.purgeWithEvidence(ctx, d, StepVerify, region); err != nil {
+	if err := e.purgeWithEvidence(ctx, d, event.StepVerify, region); err != nil {
 		return notes, err
 	}
 	d.stopTraffic() // drill C: the skewed index is gone
@@ -426,8 +397,8 @@ func (e *Engine) stepReturn(ctx context.Context, d *drillRun) ([]string, error) 
 	}
 	// A, B, D end by undoing their changes: the region comes back as it was,
 	// its cache re-warmed for the traffic it takes back.
-	e.mark(d, "restore", "restore "+d.evac)
-	if err := e.restore(ctx, StepReturn); err != nil {
+	e.mark(d, event.MarkRestore, "restore "+d.evac)
+	if err := e.restore(ctx, event.StepReturn); err != nil {
 		return nil, err
 	}
 	if err := e.t.Do(ctx, adapter.Action{Kind: adapter.Warm, Region: d.evac, Tenant: hotTenant, Questions: e.hotQuestions()}); err != nil {
@@ -439,23 +410,23 @@ func (e *Engine) stepReturn(ctx context.Context, d *drillRun) ([]string, error) 
 func (e *Engine) returnHome(ctx context.Context, d *drillRun) ([]string, error) {
 	var notes []string
 	// The repaired region must be reachable before anything else.
-	if err := e.apply(ctx, StepReturn, adapter.Action{Kind: adapter.ClearFaults, Region: d.evac}, nil, "repair: lift faults"); err != nil {
+	if err := e.apply(ctx, event.StepReturn, adapter.Action{Kind: adapter.ClearFaults, Region: d.evac}, nil, "repair: lift faults"); err != nil {
 		return notes, err
 	}
 	if e.p.ReturnToHome.RebuildFollower {
-		e.mark(d, "rebuild", "rebuild "+d.evac)
-		if err := e.apply(ctx, StepReturn, adapter.Action{Kind: adapter.Rebuild, Region: d.evac}, nil, "rebuild from the same artifact"); err != nil {
+		e.mark(d, event.MarkRebuild, "rebuild "+d.evac)
+		if err := e.apply(ctx, event.StepReturn, adapter.Action{Kind: adapter.Rebuild, Region: d.evac}, nil, "rebuild from the same artifact"); err != nil {
 			return notes, err
 		}
 	}
 	hs, _ := e.t.HealthAll(ctx)
 	if hs[d.evac].IndexHash != hs[d.survivor].IndexHash {
 		notes = append(notes, fmt.Sprintf("INDEX_HASH of %s (%s) differs from %s (%s): refusing reuse", d.evac, hs[d.evac].IndexHash, d.survivor, hs[d.survivor].IndexHash))
-		_, _ = e.j.Append(journal.Note, StepReturn, "", map[string]string{"refused_reuse": d.evac})
+		e.record(journal.RefusedReuse, event.StepReturn, event.RefusedReuse(d.evac))
 		return notes, fmt.Errorf("%w: index hash mismatch after rebuild: %s keeps weight 0", ErrDrillFailed, d.evac)
 	}
 	if e.p.ReturnToHome.PurgeCache {
-		if err := e.purgeWithEvidence(ctx, d, StepReturn, d.evac); err != nil {
+		if err := e.purgeWithEvidence(ctx, d, event.StepReturn, d.evac); err != nil {
 			return notes, err
 		}
 		if err := e.t.Do(ctx, adapter.Action{Kind: adapter.Warm, Region: d.evac, Tenant: hotTenant, Questions: e.hotQuestions()}); err != nil {
@@ -463,20 +434,20 @@ func (e *Engine) returnHome(ctx context.Context, d *drillRun) ([]string, error) 
 		}
 	}
 	// Unfreeze the returning region (it forwards its queue to the primary).
-	if err := e.apply(ctx, StepReturn, adapter.Action{Kind: adapter.Freeze, Region: d.evac, Frozen: false}, nil, "the returning region forwards its queue"); err != nil {
+	if err := e.apply(ctx, event.StepReturn, adapter.Action{Kind: adapter.Freeze, Region: d.evac, Frozen: false}, nil, "the returning region forwards its queue"); err != nil {
 		return notes, err
 	}
 	prev := 0
 	for _, w := range e.p.ReturnToHome.GradualWeights {
-		e.mark(d, "weight", fmt.Sprintf("%s → %d", d.evac, w))
-		if err := e.apply(ctx, StepReturn, adapter.Action{Kind: adapter.SetWeights, Weights: e.weightsWith(ctx, d.evac, w)},
+		e.mark(d, event.MarkWeight, fmt.Sprintf("%s → %d", d.evac, w))
+		if err := e.apply(ctx, event.StepReturn, adapter.Action{Kind: adapter.SetWeights, Weights: e.weightsWith(ctx, d.evac, w)},
 			&adapter.Action{Kind: adapter.SetWeights, Weights: e.weightsWith(ctx, d.evac, prev)}, "gradual weight step"); err != nil {
 			return notes, err
 		}
 		if err := e.sleep(ctx, plan.Seconds(e.p.Phases.StepHoldS)); err != nil {
 			return notes, err
 		}
-		if failed := e.runChecks(ctx, d, "live"); len(failed) > 0 {
+		if failed := e.runChecks(ctx, d, plan.PhaseLive); len(failed) > 0 {
 			notes = append(notes, fmt.Sprintf("guard failed at weight %d: %v; holding one more step", w, failed))
 			if err := e.sleep(ctx, plan.Seconds(e.p.Phases.StepHoldS)); err != nil {
 				return notes, err
@@ -485,15 +456,15 @@ func (e *Engine) returnHome(ctx context.Context, d *drillRun) ([]string, error) 
 		prev = w
 	}
 	// Hand the primary back home with a fence.
-	e.mark(d, "restore", "primary back to "+d.evac)
-	return notes, e.restore(ctx, StepReturn)
+	e.mark(d, event.MarkRestore, "primary back to "+d.evac)
+	return notes, e.restore(ctx, event.StepReturn)
 }
 
 func (e *Engine) stepClose(ctx context.Context, d *drillRun) ([]string, error) {
 	if err := e.waitDrain(ctx, d); err != nil {
 		return nil, err
 	}
-	if err := e.probeAll(ctx, d, "after"); err != nil {
+	if err := e.probeAll(ctx, d, event.ProbeAfter); err != nil {
 		return nil, err
 	}
 	// The return step re-warmed the returning region right after its purge;
@@ -504,7 +475,7 @@ func (e *Engine) stepClose(ctx context.Context, d *drillRun) ([]string, error) {
 	if err := e.t.Do(ctx, adapter.Action{Kind: adapter.Warm, Region: d.evac, Tenant: hotTenant, Questions: e.hotQuestions()}); err != nil {
 		notes = append(notes, "re-warm "+d.evac+": "+err.Error())
 	}
-	e.runChecks(ctx, d, "post")
+	e.runChecks(ctx, d, plan.PhasePost)
 	return notes, nil
 }
 
@@ -522,12 +493,10 @@ func (e *Engine) waitDrain(ctx context.Context, d *drillRun) error {
 			zeros = 0
 		}
 		if zeros >= 3 {
-			_, _ = e.j.Append(journal.Note, StepClose, "", map[string]any{"drained": map[string]any{"drill": d.letter, "seconds": time.Since(start).Seconds(), "ok": true}})
-			return nil
+			return e.write(journal.Drained, event.StepClose, "", event.Drained{Drill: d.letter, Seconds: time.Since(start).Seconds(), OK: true})
 		}
 		if time.Now().After(deadline) {
-			_, _ = e.j.Append(journal.Note, StepClose, "", map[string]any{"drained": map[string]any{"drill": d.letter, "seconds": time.Since(start).Seconds(), "ok": false, "backlog": total}})
-			return nil
+			return e.write(journal.Drained, event.StepClose, "", event.Drained{Drill: d.letter, Seconds: time.Since(start).Seconds(), Backlog: &total})
 		}
 		if err := e.sleep(ctx, 250*time.Millisecond); err != nil {
 			return err

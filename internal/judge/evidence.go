@@ -6,7 +6,8 @@ import (
 	"strings"
 
 	"github.com/regiondrill/regiondrill/internal/contract"
-	"github.com/regiondrill/regiondrill/internal/drill"
+	"github.com/regiondrill/regiondrill/internal/event"
+	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/verdict"
 )
 
@@ -105,37 +106,47 @@ type observations struct {
 	hooksRead   bool              // the sink's deliveries are in the journal
 	hooksErr    string            // why the sink's deliveries could not be read
 	hooksWaived bool              // the plan waived the sink
-	purges      []drill.PurgeEvidence
-	traffic     []drill.IndexTraffic
+	purges      []event.CachePurge
+	traffic     []event.IndexTraffic
 }
 
 func newObservations() observations {
 	return observations{storesRead: map[string]bool{}, storeErrs: map[string]string{}}
 }
 
-// Observed is the part of a note event that carries observations.
-type Observed struct {
-	StoreError      string               `json:"store_error"`
-	DeliveriesError string               `json:"deliveries_error"`
-	DeliveriesWaive string               `json:"deliveries_waived"`
-	CachePurge      *drill.PurgeEvidence `json:"cache_purge"`
-	IndexTraffic    *drill.IndexTraffic  `json:"index_traffic"`
-}
-
-func (r *run) observed(_ int64, o Observed) {
-	switch {
-	case o.StoreError != "":
-		region, why, _ := strings.Cut(o.StoreError, ": ")
+// observed takes in an event that says what the drill saw, or failed to
+// see, beyond the client's records.
+func (r *run) observed(ev journal.Event) error {
+	switch ev.Type {
+	case journal.StoreError:
+		var e event.StoreError
+		if err := ev.Decode(&e); err != nil {
+			return err
+		}
+		region, why, _ := strings.Cut(string(e), ": ")
 		r.obs.storeErrs[region] = why
-	case o.DeliveriesError != "":
-		r.obs.hooksErr = o.DeliveriesError
-	case o.DeliveriesWaive != "":
+	case journal.DeliveriesError:
+		var e event.DeliveriesError
+		if err := ev.Decode(&e); err != nil {
+			return err
+		}
+		r.obs.hooksErr = string(e)
+	case journal.DeliveriesWaived:
 		r.obs.hooksWaived = true
-	case o.CachePurge != nil:
-		r.obs.purges = append(r.obs.purges, *o.CachePurge)
-	case o.IndexTraffic != nil:
-		r.obs.traffic = append(r.obs.traffic, *o.IndexTraffic)
+	case journal.CachePurge:
+		var p event.CachePurge
+		if err := ev.Decode(&p); err != nil {
+			return err
+		}
+		r.obs.purges = append(r.obs.purges, p)
+	case journal.IndexTraffic:
+		var it event.IndexTraffic
+		if err := ev.Decode(&it); err != nil {
+			return err
+		}
+		r.obs.traffic = append(r.obs.traffic, it)
 	}
+	return nil
 }
 
 type replicaAt struct {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/regiondrill/regiondrill/internal/drill"
+	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/load"
 	"github.com/regiondrill/regiondrill/internal/plan"
 	"github.com/regiondrill/regiondrill/internal/verdict"
@@ -73,7 +73,7 @@ func (r *run) judgeKind(rep *verdict.Report, w window) {
 	}
 	purged := false
 	for _, p := range r.obs.purges {
-		if p.Drill == w.letter {
+		if string(p.Drill) == w.letter {
 			add(rep, purgeTarget(p))
 			purged = true
 		}
@@ -86,8 +86,8 @@ func (r *run) judgeKind(rep *verdict.Report, w window) {
 
 // purgeTarget judges one purge from the hot questions asked through the
 // region's cache before and after it.
-func purgeTarget(p drill.PurgeEvidence) verdict.Target {
-	t := verdict.Target{ID: "cache_purged", Drill: p.Drill, Target: "hot questions miss after the purge",
+func purgeTarget(p event.CachePurge) verdict.Target {
+	t := verdict.Target{ID: "cache_purged", Drill: string(p.Drill), Target: "hot questions miss after the purge",
 		Value: fmt.Sprintf("%d of %d still cached", p.HitsAfter, p.Asked),
 		Pass:  p.HitsAfter == 0,
 		Detail: fmt.Sprintf("%s: %d of %d hot questions were cache hits before the purge and %d after it; entries %d before, %d after",
@@ -107,9 +107,9 @@ func purgeTarget(p drill.PurgeEvidence) verdict.Target {
 // index while it was published (until its rebuild).
 func (r *run) judgeIndexTraffic(rep *verdict.Report, w window) {
 	t := verdict.Target{ID: "skewed_index_served", Drill: w.letter, Target: "= 0 answers"}
-	var it *drill.IndexTraffic
+	var it *event.IndexTraffic
 	for i := range r.obs.traffic {
-		if r.obs.traffic[i].Drill == w.letter {
+		if string(r.obs.traffic[i].Drill) == w.letter {
 			it = &r.obs.traffic[i]
 		}
 	}
@@ -121,7 +121,7 @@ func (r *run) judgeIndexTraffic(rep *verdict.Report, w window) {
 	from, until := int64(-1), it.ToMS
 	for _, m := range r.marks {
 		switch {
-		case m.Drill != w.letter || m.Kind != "rebuild":
+		case string(m.Drill) != w.letter || m.Kind != event.MarkRebuild:
 		case from < 0:
 			from = m.at
 		case until == it.ToMS:
