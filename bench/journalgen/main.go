@@ -19,6 +19,7 @@ import (
 	"github.com/regiondrill/regiondrill/internal/contract"
 	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/journal"
+	_ "github.com/regiondrill/regiondrill/internal/kind" // the drill kinds a journaled plan names
 	"github.com/regiondrill/regiondrill/internal/load"
 	"github.com/regiondrill/regiondrill/internal/plan"
 )

@@ -32,7 +32,7 @@ func (e *Engine) purgeWithEvidence(ctx context.Context, d *drillRun, step event.
 	}
 	ev.EntriesBefore = e.cacheEntries(ctx, region, &errs)
 	ev.HitsBefore = e.askCached(ctx, region, &ev, &errs)
-	e.mark(d, event.MarkPurge, "purge "+region)
+	d.Mark(event.MarkPurge, "purge "+region)
 	err := e.apply(ctx, step, adapter.Action{Kind: adapter.Purge, Region: region}, nil, "purge the region's cache")
 	ev.AtMS = e.j.Since()
 	if err != nil {
@@ -133,21 +133,6 @@ func (e *Engine) startIndexTraffic(ctx context.Context, d *drillRun) func() {
 			e.record(journal.IndexTraffic, "", it)
 		})
 	}
-}
-
-// skewTarget is the follower drill C publishes a skewed index on, and the
-// primary that keeps serving: the page skews a follower, never the region
-// whose contract is the reference. It is the evacuated region unless that
-// is the primary, then the promoted survivor.
-func (e *Engine) skewTarget() (skewed, serving string) {
-	primary := e.snap.Primary
-	if primary == "" {
-		primary = e.p.Primary
-	}
-	if e.p.Evacuate != primary {
-		return e.p.Evacuate, primary
-	}
-	return e.p.PromoteSurvivor, primary
 }
 
 // rotation reads which regions the router has in rotation; nil when the

@@ -125,7 +125,7 @@ func (e *Engine) runHooks(ctx context.Context, d *drillRun, step event.Step, whe
 		if plan.HookSteps[h.Step] != stepNumber(step) || h.When != when {
 			continue
 		}
-		if len(h.Drills) > 0 && !slices.ContainsFunc(h.Drills, func(x string) bool { return strings.EqualFold(x, string(d.letter)) || x == string(d.kind) }) {
+		if len(h.Drills) > 0 && !slices.ContainsFunc(h.Drills, func(x string) bool { return strings.EqualFold(x, string(d.letter)) || x == string(d.info.Name) }) {
 			continue
 		}
 		ms := int64(h.TimeoutS * 1000)

@@ -280,7 +280,7 @@ func (e *Engine) verifyRegion(ctx context.Context, d *drillRun, region string) (
 	// reachable (never the evacuated one); without one, gold alone judges.
 	ref := ""
 	for _, r := range e.p.Regions {
-		if r == region || (r == d.evac && d.kind != plan.DrillIndexSkew) {
+		if r == region || (r == d.evac && d.info.Evacuates) {
 			continue
 		}
 		if _, err := e.t.Health(ctx, r); err == nil {
@@ -582,7 +582,7 @@ func checkErrorRate(c *checkEnv) (bool, string, string) {
 func checkQueueBacklog(c *checkEnv) (bool, string, string) {
 	total := 0
 	for r, h := range c.health {
-		if r == c.d.evac && c.d.kind != plan.DrillIndexSkew {
+		if r == c.d.evac && c.d.info.Evacuates {
 			continue // the evacuated region holds its queue until it returns
 		}
 		total += h.Queue.Backlog

@@ -22,6 +22,7 @@ import (
 	"github.com/regiondrill/regiondrill/internal/contract"
 	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/journal"
+	"github.com/regiondrill/regiondrill/internal/kind"
 	"github.com/regiondrill/regiondrill/internal/ledger"
 	"github.com/regiondrill/regiondrill/internal/load"
 	"github.com/regiondrill/regiondrill/internal/measure"
@@ -326,6 +327,7 @@ func (r *run) regionIndex(name string) uint8 {
 // window is one drill's span in journal ms.
 type window struct {
 	letter     string
+	info       kind.Info // what the drill's kind is judged on
 	from, to   int64
 	decision   int64 // -1 if none
 	evacuated  string
@@ -337,6 +339,9 @@ func (r *run) windows() []window {
 	var out []window
 	for _, letter := range letters(r.start.Drills) {
 		w := window{letter: letter, from: -1, decision: -1, evacuated: r.plan.Evacuate, survivor: r.plan.PromoteSurvivor, stepsByKey: map[string]verdict.Step{}}
+		if k, ok := kind.Lookup(letter); ok {
+			w.info = k.Info()
+		}
 		for _, s := range r.steps {
 			if s.Drill != letter {
 				continue
@@ -576,11 +581,11 @@ func (r *run) baselineWindow(w window) (from, to int64) {
 
 // changeWindow is the window p95 is judged in, in load-record ns: the
 // served markets from the decision for a planned change (nobody should
-// notice it), from the end of the cutover for a hard outage (the detection
-// time is the cutover's), until the end of the observe step.
+// notice it), from the end of the cutover for an unplanned outage (the
+// detection time is the cutover's), until the end of the observe step.
 func (r *run) changeWindow(w window, cutoverS float64) (from, to int64) {
 	from = r.ns(w.decision)
-	if w.letter == "B" || w.letter == "D" {
+	if w.info.Unplanned {
 		from += int64(cutoverS * float64(time.Second))
 	}
 	return from, r.ns(w.stepsByKey[string(event.StepObserve)].EndMS)
@@ -594,7 +599,7 @@ func (r *run) judgeDrill(rep *verdict.Report, w window, led *ledger.Ledger) {
 	baseFrom, baseTo := r.baselineWindow(w)
 	baseErr := measure.ErrorRate(recs, baseFrom, baseTo, measure.AllRegions)
 
-	if w.letter != "C" && w.decision >= 0 {
+	if w.info.Evacuates && w.decision >= 0 {
 		// The evacuation holds from the decision until the drill starts
 		// bringing the region back: traffic that returns after that is the
 		// return, not a failed cutover.

@@ -137,7 +137,7 @@ func (r *run) vantageTargets(recs []load.Record, w window, name string) []verdic
 		}
 	}
 	var out []verdict.Target
-	if w.letter != "C" && w.decision >= 0 {
+	if w.info.Evacuates && w.decision >= 0 {
 		until := int64(math.MaxInt64)
 		if back := r.returnAt(w); back > w.decision {
 			until = r.ns(back)

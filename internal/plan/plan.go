@@ -249,7 +249,7 @@ func Default() *Plan {
 		RAGProbe:                RAGProbe{K: 10, DualhomeK: 5, DeltaSRisk: 0.60, CoverageMin: 0.70, DualhomeMin: 0.8},
 		WebhookPolicy:           WebhookPolicy{DedupeKey: DefaultDedupeKey},
 		ReturnToHome:            ReturnToHome{RebuildFollower: true, PurgeCache: true, GradualWeights: []int{10, 30, 60, 100}},
-		Drills:                  []DrillKind{DrillPlannedEvacuation, DrillReturnToHome},
+		Drills:                  defaultDrills(),
 		MinServingRegions:       1,
 		Seed:                    1,
 		Load:                    Load{RateRPS: 80, Sessions: 40, WriteRatio: 0.3, ReplayRatio: 0.05, TimeoutMS: 2000, MaxRetries: 2},
@@ -314,10 +314,11 @@ func (p *Plan) Survivors() []string {
 	return out
 }
 
-// DrillList is the drills to run in order, without repeats; [A, E] if none.
+// DrillList is the drills to run in order, without repeats; the default
+// kinds ([A, E]) if none.
 func (p *Plan) DrillList() []DrillKind {
 	if len(p.Drills) == 0 {
-		return []DrillKind{DrillPlannedEvacuation, DrillReturnToHome}
+		return defaultDrills()
 	}
 	var out []DrillKind
 	for _, d := range p.Drills {
