@@ -116,37 +116,21 @@ func newObservations() observations {
 
 // observed takes in an event that says what the drill saw, or failed to
 // see, beyond the client's records.
-func (r *run) observed(ev journal.Event) error {
+func (r *run) observed(ev journal.Event) (err error) {
 	switch ev.Type {
 	case journal.StoreError:
-		var e event.StoreError
-		if err := ev.Decode(&e); err != nil {
-			return err
-		}
-		region, why, _ := strings.Cut(string(e), ": ")
+		region, why, _ := strings.Cut(string(decode[event.StoreError](ev, &err)), ": ")
 		r.obs.storeErrs[region] = why
 	case journal.DeliveriesError:
-		var e event.DeliveriesError
-		if err := ev.Decode(&e); err != nil {
-			return err
-		}
-		r.obs.hooksErr = string(e)
+		r.obs.hooksErr = string(decode[event.DeliveriesError](ev, &err))
 	case journal.DeliveriesWaived:
 		r.obs.hooksWaived = true
 	case journal.CachePurge:
-		var p event.CachePurge
-		if err := ev.Decode(&p); err != nil {
-			return err
-		}
-		r.obs.purges = append(r.obs.purges, p)
+		r.obs.purges = append(r.obs.purges, decode[event.CachePurge](ev, &err))
 	case journal.IndexTraffic:
-		var it event.IndexTraffic
-		if err := ev.Decode(&it); err != nil {
-			return err
-		}
-		r.obs.traffic = append(r.obs.traffic, it)
+		r.obs.traffic = append(r.obs.traffic, decode[event.IndexTraffic](ev, &err))
 	}
-	return nil
+	return err
 }
 
 type replicaAt struct {

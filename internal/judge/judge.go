@@ -125,34 +125,25 @@ func (r *run) add(ev journal.Event) error {
 	case journal.RunEnd:
 		err = ev.Decode(&r.end)
 	case journal.StepStart:
-		var sd event.StepStart
-		err = ev.Decode(&sd)
+		sd := decode[event.StepStart](ev, &err)
 		r.openSteps[string(sd.Drill)+"|"+ev.Step] = len(r.steps)
 		r.steps = append(r.steps, verdict.Step{Drill: string(sd.Drill), Name: ev.Step, StartMS: ev.At, EndMS: ev.At, Outcome: "running"})
 	case journal.StepEnd:
-		var sd event.StepEnd
-		err = ev.Decode(&sd)
+		sd := decode[event.StepEnd](ev, &err)
 		if i, ok := r.openSteps[string(sd.Drill)+"|"+ev.Step]; ok {
 			r.steps[i].EndMS, r.steps[i].Outcome, r.steps[i].Notes = ev.At, string(sd.Outcome), sd.Notes
 			delete(r.openSteps, string(sd.Drill)+"|"+ev.Step)
 		}
 	case journal.Check:
-		var c event.Check
-		err = ev.Decode(&c)
+		c := decode[event.Check](ev, &err)
 		r.checks = append(r.checks, verdict.Check{Phase: string(c.Phase), Name: string(c.Name), Drill: string(c.Drill), Pass: c.Pass,
 			Value: c.Value, Detail: c.Detail, AtMS: c.AtMS, Advisory: c.Advisory})
 	case journal.Probe:
-		var p event.Probe
-		err = ev.Decode(&p)
-		r.probes = append(r.probes, p)
+		r.probes = append(r.probes, decode[event.Probe](ev, &err))
 	case journal.Stall:
-		var s event.Stall
-		err = ev.Decode(&s)
-		r.stalls = append(r.stalls, s)
+		r.stalls = append(r.stalls, decode[event.Stall](ev, &err))
 	case journal.Health:
-		var s event.Health
-		err = ev.Decode(&s)
-		r.health = append(r.health, sample{at: ev.At, Health: s})
+		r.health = append(r.health, sample{at: ev.At, Health: decode[event.Health](ev, &err)})
 	case journal.Records: // bulk data: decoded on the workers, joined in finish
 		r.recBatches = append(r.recBatches, later[load.Batch](r, ev))
 	case journal.Writes: // one or more batches
@@ -177,32 +168,22 @@ func (r *run) add(ev journal.Event) error {
 			r.noteCut(a.Action, ev.At)
 		}
 	case journal.Stop:
-		var s event.Stop
-		err = ev.Decode(&s)
-		r.stops = append(r.stops, s)
+		r.stops = append(r.stops, decode[event.Stop](ev, &err))
 	case journal.Mark:
-		var m event.Mark
-		err = ev.Decode(&m)
-		r.marks = append(r.marks, markAt{at: ev.At, Mark: m})
+		r.marks = append(r.marks, markAt{at: ev.At, Mark: decode[event.Mark](ev, &err)})
 	case journal.LoadStart:
-		var ls event.LoadStart
-		err = ev.Decode(&ls)
-		r.loadAtMS = ls.AtMS
+		r.loadAtMS = decode[event.LoadStart](ev, &err).AtMS
 	case journal.RegionsIndex:
-		err = ev.Decode(&r.regions)
+		r.regions = decode[event.RegionsIndex](ev, &err)
 	case journal.Drained:
-		var d event.Drained
-		err = ev.Decode(&d)
+		d := decode[event.Drained](ev, &err)
 		r.drained[d.Drill] = d
 	case journal.LoadSummary:
 		r.loadSum = bytes.Clone(ev.Data)
 	case journal.Baseline:
-		var b event.Baseline
-		err = ev.Decode(&b)
-		r.baselines = append(r.baselines, b)
+		r.baselines = append(r.baselines, decode[event.Baseline](ev, &err))
 	case journal.Refused:
-		var n event.Refused
-		err = ev.Decode(&n)
+		n := decode[event.Refused](ev, &err)
 		r.refused = append(r.refused, string(n.Action)+": "+n.Why)
 	case journal.StoreError, journal.DeliveriesError, journal.DeliveriesWaived, journal.CachePurge, journal.IndexTraffic:
 		err = r.observed(ev)
@@ -213,6 +194,15 @@ func (r *run) add(ev journal.Event) error {
 		return fmt.Errorf("journal event %d (%s): %w", ev.Seq, ev.Type, err)
 	}
 	return nil
+}
+
+// decode is ev's data as a T; a failure is kept in *err.
+func decode[T any](ev journal.Event, err *error) T {
+	var v T
+	if e := ev.Decode(&v); e != nil {
+		*err = e
+	}
+	return v
 }
 
 // decoders decode bulk events on up to GOMAXPROCS goroutines while the

@@ -26,37 +26,27 @@ type agentNotes struct {
 }
 
 // add takes in one of the coordinator's events.
-func (a *agentNotes) add(ev journal.Event) error {
+func (a *agentNotes) add(ev journal.Event) (err error) {
 	if a.lost == nil {
 		a.lost, a.ends, a.after = map[string]event.AgentLost{}, map[string]event.AgentEnd{}, map[string]event.ClockOffset{}
 	}
 	switch ev.Type {
 	case journal.AgentsVantages:
-		return ev.Decode(&a.vantages)
+		a.vantages = decode[[]event.Vantage](ev, &err)
 	case journal.AgentsLost:
-		var l event.AgentLost
-		if err := ev.Decode(&l); err != nil {
-			return err
-		}
-		if _, seen := a.lost[l.Vantage]; !seen { // the first loss is when it became inconclusive
+		l := decode[event.AgentLost](ev, &err)
+		if _, seen := a.lost[l.Vantage]; !seen && err == nil { // the first loss is when it became inconclusive
 			a.lost[l.Vantage] = l
 		}
 	case journal.AgentsEnd:
-		var e event.AgentEnd
-		if err := ev.Decode(&e); err != nil {
-			return err
-		}
+		e := decode[event.AgentEnd](ev, &err)
 		a.ends[e.Vantage] = e
 	case journal.AgentsClock:
-		var c event.AgentsClock
-		if err := ev.Decode(&c); err != nil {
-			return err
-		}
-		if c.Phase == "after" {
+		if c := decode[event.AgentsClock](ev, &err); c.Phase == "after" {
 			maps.Copy(a.after, c.Offsets)
 		}
 	}
-	return nil
+	return err
 }
 
 // writes are the client's writes as the agents reported them: each key's

@@ -1,10 +1,8 @@
 package kind
 
-import "github.com/regiondrill/regiondrill/internal/plan"
-
 // Drill A, planned evacuation: a region is drained by policy while it
 // still works; its traffic moves to the survivor without flapping back.
-type plannedEvacuation struct{}
+type plannedEvacuation struct{ Evacuation }
 
 func init() { Register(plannedEvacuation{}) }
 
@@ -12,14 +10,10 @@ func (plannedEvacuation) Info() Info {
 	return Info{
 		Letter: "A", Name: "planned_evacuation",
 		Description: "planned evacuation (brownout): throttle a region by policy, traffic drains to the survivor without flapping",
-		Needs:       []Need{NeedFreeze, NeedPromote, NeedWarm, NeedScale, NeedEmit},
+		Needs:       MovesPrimary,
 		Evacuates:   true,
 		Targets:     []Target{NoFlapping},
 	}
-}
-
-func (plannedEvacuation) Regions(p *plan.Plan, primary string) (string, string) {
-	return PlanRegions(p, primary)
 }
 
 func (plannedEvacuation) Runbook() Runbook {

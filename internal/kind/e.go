@@ -13,7 +13,7 @@ import (
 // brought back: repaired, rebuilt from the same artifact, its index checked
 // against the survivor's, its cache purged and re-warmed, its weight raised
 // step by step under the live checks, and the primary handed back home.
-type returnToHome struct{}
+type returnToHome struct{ Evacuation }
 
 func init() { Register(returnToHome{}) }
 
@@ -21,18 +21,18 @@ func (returnToHome) Info() Info {
 	return Info{
 		Letter: "E", Name: "return_to_home",
 		Description: "return-to-home: reintroduce the region, rebuild indices, re-warm caches, rebalance gradually",
-		Needs:       []Need{NeedFreeze, NeedPromote, NeedRebuild, NeedPurge, NeedWarm, NeedScale, NeedEmit},
+		Needs:       append([]Need{NeedRebuild, NeedPurge}, MovesPrimary...),
 		Evacuates:   true,
 		Targets:     []Target{CachePurged},
 	}
 }
 
-func (returnToHome) Regions(p *plan.Plan, primary string) (string, string) {
-	return PlanRegions(p, primary)
-}
-
+// Runbook: drill A's, but the region comes back by the page's return
+// rather than by undoing the changes.
 func (returnToHome) Runbook() Runbook {
-	return Runbook{PreChecks, DrainByWeight, Promote, Hold, VerifyServing, returnHome, Closeout}
+	r := plannedEvacuation{}.Runbook()
+	r[5] = returnHome
+	return r
 }
 
 var returnHome = Step{

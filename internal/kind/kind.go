@@ -194,11 +194,18 @@ func Names() []plan.DrillKind {
 	return out
 }
 
-// PlanRegions are the regions of a kind that changes the plan's evacuated
-// region and keeps the promoted survivor serving (every kind but C).
-func PlanRegions(p *plan.Plan, _ string) (changed, serving string) {
+// Evacuation gives the kinds that embed it their regions: the plan's
+// evacuated region changes, its promoted survivor keeps serving.
+type Evacuation struct{}
+
+// Regions are the plan's evacuate and promote_survivor.
+func (Evacuation) Regions(p *plan.Plan, _ string) (changed, serving string) {
 	return p.Evacuate, p.PromoteSurvivor
 }
+
+// MovesPrimary are the admin endpoints a kind that moves the primary away
+// and back calls: freeze writes, promote, warm, scale, emit policy.
+var MovesPrimary = []Need{NeedFreeze, NeedPromote, NeedWarm, NeedScale, NeedEmit}
 
 // Title is a drill's title for people, "drill A: planned evacuation", for
 // a letter or name; "" for an unknown one.
