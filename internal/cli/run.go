@@ -131,7 +131,7 @@ failure was diagnosed, or a target lacked its evidence (inconclusive);
 					for _, part := range splitList(d) {
 						info, ok := plan.LookupDrill(part)
 						if !ok {
-							return Usage(fmt.Errorf("--drill: unknown drill %q (A-E or a name)", part))
+							return Usage(fmt.Errorf("--drill: unknown drill %q (a letter or a name)", part))
 						}
 						ds = append(ds, info.Kind)
 					}
@@ -166,7 +166,7 @@ failure was diagnosed, or a target lacked its evidence (inconclusive);
 	}
 	f := cmd.Flags()
 	f.StringVar(&out, "out", "", "output directory for the evidence (default: out/drill-<time>)")
-	f.StringArrayVar(&drills, "drill", nil, "drill(s) to run, A-E or names, overriding the plan (repeatable, comma-separated)")
+	f.StringArrayVar(&drills, "drill", nil, "drill(s) to run, letters or names, overriding the plan (repeatable, comma-separated)")
 	f.BoolVar(&dryRun, "dry-run", false, "print what would be done, step by step, and change nothing")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log to stderr")
 	outputs.flags(f)

@@ -21,7 +21,7 @@ type Plan struct {
 	RAGProbe                RAGProbe        `json:"rag_probe" doc:"Probe set settings for ΔS, λ and coverage."`                                                                                  //
 	WebhookPolicy           WebhookPolicy   `json:"webhook_policy" doc:"Where webhooks are emitted from and how they are deduplicated."`                                                         //
 	ReturnToHome            ReturnToHome    `json:"return_to_home" doc:"How the evacuated region is brought back (drill E)."`                                                                    //
-	Drills                  []DrillKind     `json:"drills,omitempty" unique:"true" doc:"Drills to run, in order: letters A-E (any case) or names. Default [A, E]."`                              // default [A, E]
+	Drills                  []DrillKind     `json:"drills,omitempty" unique:"true" doc:"Drills to run, in order: letters (any case) or names of the drill kinds. Default [A, E]."`               // default [A, E]
 	Primary                 string          `json:"primary,omitempty" pattern:"region" doc:"Primary region before the drill; default: regions[0]."`                                              // default regions[0]
 	MinServingRegions       int             `json:"min_serving_regions" range:"[1,)" doc:"Regions that must still serve after evacuation. Default 1."`                                           // default 1; regions
 	Seed                    int64           `json:"seed" doc:"Seed of every random choice, so a run can be reproduced. Default 1."`                                                              // default 1

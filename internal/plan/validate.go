@@ -219,7 +219,7 @@ func (p *Plan) validateDrills(es *Errors) {
 	for i, d := range p.Drills {
 		info, ok := LookupDrill(string(d))
 		if !ok {
-			es.add(index("$.drills", i), "unknown drill %q; use a letter A-E or a name: %s", d, strings.Join(spell, ", "))
+			es.add(index("$.drills", i), "unknown drill %q; use a letter or a name: %s", d, strings.Join(spell, ", "))
 			continue
 		}
 		if seen[info.Kind] {
@@ -543,7 +543,7 @@ func (p *Plan) validateHooks(es *Errors) {
 		}
 		for j, d := range h.Drills {
 			if _, ok := LookupDrill(d); !ok {
-				es.add(index(base+".drills", j), "unknown drill %q (A-E)", d)
+				es.add(index(base+".drills", j), "unknown drill %q; use a letter", d)
 			}
 		}
 		if !inRange(h.TimeoutS, 0.1, 3600) {
