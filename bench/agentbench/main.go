@@ -35,6 +35,7 @@ import (
 
 	"github.com/regiondrill/regiondrill/internal/agent"
 	"github.com/regiondrill/regiondrill/internal/drill"
+	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/load"
 	"github.com/regiondrill/regiondrill/internal/plan"
@@ -127,7 +128,7 @@ func drive(p *plan.Plan, base load.Config, stop func()) (*agent.Coordinator, str
 	done := make(chan error, 1)
 	t0 := time.Now()
 	go func() {
-		done <- c.Run(ctx, drill.TrafficEnv{Base: base, Journal: j, Stop: func(_ drill.StopData, why string) {
+		done <- c.Run(ctx, drill.TrafficEnv{Base: base, Journal: j, Stop: func(_ event.Stop, why string) {
 			fmt.Fprintln(os.Stderr, "agentbench: stop condition:", why)
 		}})
 	}()
@@ -274,7 +275,7 @@ func publishRecords(js jetstream.JetStream, asg agent.Assignment, n int) error {
 			return err
 		}
 	}
-	end, _ := json.Marshal(agent.End{Reason: agent.EndStopped, Records: uint64(n), Batches: uint64((n + 2047) / 2048)})
+	end, _ := json.Marshal(event.VantageEnd{Reason: event.EndStopped, Records: uint64(n), Batches: uint64((n + 2047) / 2048)})
 	if _, err := send(agent.KindEnd, nil, end); err != nil {
 		return err
 	}
@@ -360,7 +361,7 @@ func journalSpan(path string) (first, last int64, n int, err error) {
 			if first < 0 {
 				first = ev.At
 			}
-		case ev.Type == journal.Note && strings.HasPrefix(string(ev.Data), `{"agents_end"`):
+		case ev.Type == journal.AgentsEnd:
 			last = ev.At
 		}
 		return nil

@@ -17,8 +17,9 @@ import (
 	"time"
 
 	"github.com/regiondrill/regiondrill/internal/contract"
-	"github.com/regiondrill/regiondrill/internal/drill"
+	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/journal"
+	_ "github.com/regiondrill/regiondrill/internal/kind" // the drill kinds a journaled plan names
 	"github.com/regiondrill/regiondrill/internal/load"
 	"github.com/regiondrill/regiondrill/internal/plan"
 )
@@ -53,7 +54,7 @@ func run(in, out string, want int) error {
 	for i, ev := range evs {
 		switch ev.Type {
 		case journal.RunStart:
-			var rs drill.RunStart
+			var rs event.RunStart
 			if err := ev.Decode(&rs); err != nil {
 				return fmt.Errorf("run_start: %w", err)
 			}
@@ -77,7 +78,7 @@ func run(in, out string, want int) error {
 	k := (want + len(recs) - 1) / len(recs)
 	// Written through the journal's own writer, chained and sealed as a
 	// drill's journal is (with a key of its own: reports do not verify).
-	var rs drill.RunStart
+	var rs event.RunStart
 	if err := evs[0].Decode(&rs); err != nil {
 		return fmt.Errorf("run_start: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/load"
 	"github.com/regiondrill/regiondrill/internal/plan"
 )
@@ -263,7 +264,7 @@ func (w *work) run() {
 		}
 	}()
 
-	end := End{Reason: EndDone}
+	end := event.VantageEnd{Reason: event.EndDone}
 	var sum *load.Summary
 	// Built before the start instant: it encodes every ask body up front.
 	gen, err := load.New(load.Config{
@@ -281,7 +282,7 @@ func (w *work) run() {
 	}
 	if w.ctx.Err() == nil {
 		if err != nil {
-			end = End{Reason: EndError, Error: err.Error()}
+			end = event.VantageEnd{Reason: event.EndError, Error: err.Error()}
 		} else {
 			st.writes = gen.Writes
 			loaded := make(chan struct{})
@@ -290,7 +291,7 @@ func (w *work) run() {
 			sum, err = gen.Run(w.ctx, st)
 			close(loaded)
 			if err != nil {
-				end = End{Reason: EndError, Error: err.Error()}
+				end = event.VantageEnd{Reason: event.EndError, Error: err.Error()}
 			}
 			if serr := <-streamed; serr != nil {
 				a.log.Error("records not published", "run", asg.Run, "err", serr)
@@ -298,13 +299,13 @@ func (w *work) run() {
 		}
 	}
 	switch cause := context.Cause(w.ctx); {
-	case end.Reason == EndError:
+	case end.Reason == event.EndError:
 	case errors.Is(cause, errLeaseLapsed):
-		end.Reason = EndLeaseLapsed
+		end.Reason = event.EndLeaseLapsed
 	case errors.Is(cause, errShutdown):
-		end.Reason = EndShutdown
+		end.Reason = event.EndShutdown
 	case cause != nil:
-		end.Reason = EndStopped
+		end.Reason = event.EndStopped
 	}
 	end.Summary = sum
 	if err := st.end(pubCtx, end); err != nil {

@@ -2,7 +2,6 @@ package agent_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +21,7 @@ import (
 	"github.com/regiondrill/regiondrill/internal/agent"
 	"github.com/regiondrill/regiondrill/internal/cli"
 	"github.com/regiondrill/regiondrill/internal/drill"
+	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/load"
 	"github.com/regiondrill/regiondrill/internal/plan"
@@ -158,14 +158,14 @@ func runCoordinator(t *testing.T, p *plan.Plan, target string, rate float64) *co
 		Base: load.Config{URL: target, Rate: rate, Duration: time.Hour, Sessions: 4, WriteRatio: 0,
 			Timeout: time.Second, Seed: 7},
 		Journal: j,
-		Stop:    func(_ drill.StopData, why string) { co.stops <- why },
+		Stop:    func(_ event.Stop, why string) { co.stops <- why },
 	}
 	go func() { co.done <- c.Run(ctx, env) }()
 	return co
 }
 
-// notes reads the coordinator's notes of one key from a journal.
-func notes[T any](t *testing.T, path, key string) []T {
+// notes reads the coordinator's events of one type from a journal.
+func notes[T any](t *testing.T, path string, typ journal.Type) []T {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -174,20 +174,14 @@ func notes[T any](t *testing.T, path, key string) []T {
 	defer f.Close()
 	var out []T
 	err = journal.Scan(f, func(ev journal.Event) error {
-		if ev.Type != journal.Note {
+		if ev.Type != typ {
 			return nil
 		}
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(ev.Data, &m); err != nil {
+		var v T
+		if err := ev.Decode(&v); err != nil {
 			return err
 		}
-		if raw, ok := m[key]; ok {
-			var v T
-			if err := json.Unmarshal(raw, &v); err != nil {
-				return err
-			}
-			out = append(out, v)
-		}
+		out = append(out, v)
 		return nil
 	})
 	if err != nil {
@@ -214,7 +208,7 @@ func records(t *testing.T, path string) map[int][]load.Record {
 			return err
 		}
 		for _, r := range b {
-			out[agent.VantageOf(r.Seq)] = append(out[agent.VantageOf(r.Seq)], r)
+			out[event.VantageOf(r.Seq)] = append(out[event.VantageOf(r.Seq)], r)
 		}
 		return nil
 	})
@@ -240,7 +234,7 @@ func TestClockOffsetCorrected(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]time.Duration{"ahead": 250 * time.Millisecond, "behind": -250 * time.Millisecond}
-	vs := notes[[]agent.VantageNote](t, co.journal, "agents_vantages")
+	vs := notes[[]event.Vantage](t, co.journal, journal.AgentsVantages)
 	if len(vs) != 1 || len(vs[0]) != 2 {
 		t.Fatalf("vantages note: %+v", vs)
 	}
@@ -252,7 +246,7 @@ func TestClockOffsetCorrected(t *testing.T) {
 			t.Errorf("%s: offset %v measured, true %v: error %v > 5 ms", v.Name, time.Duration(v.Clock.OffsetNS), want[v.Name], e)
 		}
 	}
-	after := notes[agent.ClockNote](t, co.journal, "agents_clock")
+	after := notes[event.AgentsClock](t, co.journal, journal.AgentsClock)
 	if len(after) != 1 || len(after[0].Offsets) != 2 {
 		t.Fatalf("no clock measured after the load: %+v", after)
 	}
@@ -378,11 +372,11 @@ func TestNATSRestartLosesNoRecord(t *testing.T) {
 		t.Fatalf("the restart tripped the drill: %s", why)
 	default:
 	}
-	ends := notes[agent.EndNote](t, co.journal, "agents_end")
+	ends := notes[event.AgentEnd](t, co.journal, journal.AgentsEnd)
 	if len(ends) != 2 {
 		t.Fatalf("ends: %+v", ends)
 	}
-	if lost := notes[agent.LostNote](t, co.journal, "agents_lost"); len(lost) > 0 {
+	if lost := notes[event.AgentLost](t, co.journal, journal.AgentsLost); len(lost) > 0 {
 		t.Fatalf("an agent was declared lost over a server restart: %+v", lost)
 	}
 	recs := records(t, co.journal)
@@ -393,7 +387,7 @@ func TestNATSRestartLosesNoRecord(t *testing.T) {
 		}
 		seen := map[uint64]int{}
 		for _, r := range recs[i] {
-			seen[r.Seq&(1<<agent.VantageShift-1)]++
+			seen[r.Seq&(1<<event.VantageShift-1)]++
 		}
 		if e.Records == 0 || uint64(len(recs[i])) != e.Records || e.Received != e.Records {
 			t.Errorf("%s: sent %d records, journal holds %d (received %d)", e.Vantage, e.Records, len(recs[i]), e.Received)

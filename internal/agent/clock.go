@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/regiondrill/regiondrill/internal/event"
 )
 
 // Sample is one clock probe, NTP-style: T0 when the coordinator sent it and
@@ -23,13 +25,6 @@ func (s Sample) Delay() int64 { return (s.T3 - s.T0) - (s.T2 - s.T1) }
 // legs took equally long. Its error is at most Delay/2.
 func (s Sample) Offset() int64 { return ((s.T1 - s.T0) + (s.T2 - s.T3)) / 2 }
 
-// Offset is one agent's clock offset as measured.
-type Offset struct {
-	OffsetNS int64 `json:"offset_ns"` // agent clock − coordinator clock
-	DelayNS  int64 `json:"delay_ns"`  // round trip of the sample used: the error is at most half of it
-	Samples  int   `json:"samples"`
-}
-
 // ErrNoSamples is returned by Estimate with nothing usable to estimate from.
 var ErrNoSamples = errors.New("agent: no clock sample")
 
@@ -37,7 +32,7 @@ var ErrNoSamples = errors.New("agent: no clock sample")
 // queueing only ever adds delay, and the less delay a sample saw, the less
 // an asymmetry between its two legs can have skewed it. Samples with a
 // negative delay (a clock stepped during the probe) are dropped.
-func Estimate(samples []Sample) (Offset, error) {
+func Estimate(samples []Sample) (event.ClockOffset, error) {
 	best, ok := Sample{}, false
 	n := 0
 	for _, s := range samples {
@@ -50,9 +45,9 @@ func Estimate(samples []Sample) (Offset, error) {
 		}
 	}
 	if !ok {
-		return Offset{}, ErrNoSamples
+		return event.ClockOffset{}, ErrNoSamples
 	}
-	return Offset{OffsetNS: best.Offset(), DelayNS: best.Delay(), Samples: n}, nil
+	return event.ClockOffset{OffsetNS: best.Offset(), DelayNS: best.Delay(), Samples: n}, nil
 }
 
 // probeCount is how many probes one measurement sends.
@@ -61,7 +56,7 @@ const probeCount = 9
 // MeasureOffset probes the named agent's clock probeCount times over NATS
 // request/reply, one after the other, and estimates its offset. clock is
 // the coordinator's.
-func MeasureOffset(ctx context.Context, nc *nats.Conn, name string, clock func() time.Time) (Offset, error) {
+func MeasureOffset(ctx context.Context, nc *nats.Conn, name string, clock func() time.Time) (event.ClockOffset, error) {
 	var samples []Sample
 	var lastErr error
 	for range probeCount {

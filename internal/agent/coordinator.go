@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regiondrill/regiondrill/internal/drill"
+	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/load"
 	"github.com/regiondrill/regiondrill/internal/plan"
@@ -74,7 +75,7 @@ type vantage struct {
 	vp       plan.VantagePoint
 	instance string
 	version  string
-	offset   Offset
+	offset   event.ClockOffset
 	assigned bool
 	why      string // why it has no result, when lost or never assigned
 	shift    int64  // ns added to its record times
@@ -228,8 +229,8 @@ func (c *Coordinator) Prepare(ctx context.Context) ([]string, error) {
 }
 
 // Offsets measures the clock offset of each named agent, concurrently.
-func (c *Coordinator) Offsets(ctx context.Context, names []string) (map[string]Offset, map[string]error) {
-	offs, errs := map[string]Offset{}, map[string]error{}
+func (c *Coordinator) Offsets(ctx context.Context, names []string) (map[string]event.ClockOffset, map[string]error) {
+	offs, errs := map[string]event.ClockOffset{}, map[string]error{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, n := range names {
@@ -248,55 +249,14 @@ func (c *Coordinator) Offsets(ctx context.Context, names []string) (map[string]O
 	return offs, errs
 }
 
-// Journal notes the coordinator writes; the judge reads them.
-
-// VantageNote describes one vantage point of the run (note agents_vantages).
-type VantageNote struct {
-	Index    int     `json:"index"` // Seq>>VantageShift of its records
-	Name     string  `json:"name"`
-	Share    float64 `json:"share"`
-	Entry    string  `json:"entry"`
-	Rate     float64 `json:"rate"`
-	Sessions int     `json:"sessions"`
-	Seed     int64   `json:"seed"`
-	Instance string  `json:"instance,omitempty"`
-	Version  string  `json:"version,omitempty"`
-	Clock    *Offset `json:"clock,omitempty"` // measured before the load
-	Assigned bool    `json:"assigned"`
-	Why      string  `json:"why,omitempty"` // why it is not assigned
-}
-
-// ClockNote is a clock measurement after the load (note agents_clock).
-type ClockNote struct {
-	Phase   string            `json:"phase"`
-	Offsets map[string]Offset `json:"offsets"`
-	Errors  map[string]string `json:"errors,omitempty"`
-}
-
-// LostNote says a vantage point's agent was lost (note agents_lost):
-// its vantage is inconclusive from LastHeartbeatMS on.
-type LostNote struct {
-	Vantage         string `json:"vantage"`
-	LastHeartbeatMS int64  `json:"last_heartbeat_ms"` // journal ms
-	Why             string `json:"why"`
-}
-
-// StartNote is when a vantage's generator started (note agents_start).
-type StartNote struct {
-	Vantage   string `json:"vantage"`
-	StartedNS int64  `json:"started_ns"` // agent clock, Unix ns
-	ShiftNS   int64  `json:"shift_ns"`   // added to its record times
-}
-
-// EndNote is a vantage's last message (note agents_end).
-type EndNote struct {
-	Vantage  string `json:"vantage"`
-	Received uint64 `json:"records_received"`
-	End
-}
-
-func (c *Coordinator) note(key string, v any) {
-	_, _ = c.j.Append(journal.Note, "", "", map[string]any{key: v})
+// record journals one of the coordinator's events (event.Vantage and the
+// others); a failed append is kept and Run returns it.
+func (c *Coordinator) record(typ journal.Type, v any) {
+	if _, err := c.j.Append(typ, "", "", v); err != nil {
+		c.appendMu.Lock()
+		c.appendEr = cmp.Or(c.appendEr, err)
+		c.appendMu.Unlock()
+	}
 }
 
 // Run is the Traffic of a drill with agents: it assigns each live vantage
@@ -339,12 +299,12 @@ func (c *Coordinator) Run(ctx context.Context, env drill.TrafficEnv) error {
 	}
 	loadAtMS := c.j.Since() + lead.Milliseconds()
 	c.loadNS = c.j.Origin().Add(time.Duration(loadAtMS) * time.Millisecond).UnixNano()
-	_, _ = c.j.Append(journal.Note, "", "", map[string]any{"load_start": drill.LoadStart{AtMS: loadAtMS}})
+	c.record(journal.LoadStart, event.LoadStart{AtMS: loadAtMS})
 
 	stopLease := c.keepLease()
 	defer stopLease()
 	notes := c.assign(setup, env.Base, live, offs, errs)
-	c.note("agents_vantages", notes)
+	c.record(journal.AgentsVantages, notes)
 	assigned := 0
 	for _, n := range notes {
 		if n.Assigned {
@@ -353,11 +313,11 @@ func (c *Coordinator) Run(ctx context.Context, env drill.TrafficEnv) error {
 	}
 	for _, v := range c.vps {
 		if !v.assigned {
-			c.note("agents_lost", LostNote{Vantage: v.vp.Name, LastHeartbeatMS: c.j.Since(), Why: v.why})
+			c.record(journal.AgentsLost, event.AgentLost{Vantage: v.vp.Name, LastHeartbeatMS: c.j.Since(), Why: v.why})
 		}
 	}
 	if assigned < c.ag.MinAgents {
-		env.Stop(drill.StopData{Condition: "agents_lost", Value: float64(len(c.vps) - assigned), Above: float64(len(c.vps) - c.ag.MinAgents)},
+		env.Stop(event.Stop{Condition: event.StopAgentsLost, Value: float64(len(c.vps) - assigned), Above: float64(len(c.vps) - c.ag.MinAgents)},
 			fmt.Sprintf("%d of %d agents took their assignment, min_agents is %d", assigned, len(c.vps), c.ag.MinAgents))
 	}
 
@@ -405,8 +365,8 @@ func (c *Coordinator) createStream(ctx context.Context) error {
 }
 
 // assign gives every live vantage point its schedule.
-func (c *Coordinator) assign(ctx context.Context, base load.Config, live []string, offs map[string]Offset, errs map[string]error) []VantageNote {
-	var notes []VantageNote
+func (c *Coordinator) assign(ctx context.Context, base load.Config, live []string, offs map[string]event.ClockOffset, errs map[string]error) []event.Vantage {
+	var notes []event.Vantage
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, v := range c.vps {
@@ -417,7 +377,7 @@ func (c *Coordinator) assign(ctx context.Context, base load.Config, live []strin
 		if entry == "" {
 			entry = base.URL
 		}
-		n := VantageNote{Index: v.index, Name: v.vp.Name, Share: v.vp.Share, Entry: entry, Rate: rate, Sessions: sessions, Seed: seed}
+		n := event.Vantage{Index: v.index, Name: v.vp.Name, Share: v.vp.Share, Entry: entry, Rate: rate, Sessions: sessions, Seed: seed}
 		c.mu.Lock()
 		s := c.seen[v.vp.Name]
 		c.mu.Unlock()
@@ -455,7 +415,7 @@ func (c *Coordinator) assign(ctx context.Context, base load.Config, live []strin
 		})
 	}
 	wg.Wait()
-	slices.SortFunc(notes, func(a, b VantageNote) int { return a.Index - b.Index })
+	slices.SortFunc(notes, func(a, b event.Vantage) int { return a.Index - b.Index })
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, n := range notes {
@@ -529,7 +489,7 @@ func (c *Coordinator) watch(env drill.TrafficEnv, done chan<- struct{}) {
 		case <-t.C:
 		case <-c.changed:
 		}
-		var lost []LostNote
+		var lost []event.AgentLost
 		alive := 0
 		c.mu.Lock()
 		now := time.Now()
@@ -554,18 +514,18 @@ func (c *Coordinator) watch(env drill.TrafficEnv, done chan<- struct{}) {
 			}
 			v.lost, v.why = true, why
 			at := c.j.Since() - now.Sub(v.lastHB).Milliseconds()
-			lost = append(lost, LostNote{Vantage: v.vp.Name, LastHeartbeatMS: at, Why: why})
+			lost = append(lost, event.AgentLost{Vantage: v.vp.Name, LastHeartbeatMS: at, Why: why})
 		}
 		stopping := c.stopping
 		pending := c.pendingLocked()
 		c.mu.Unlock()
 		for _, l := range lost {
 			c.log.Warn("agent lost", "vantage", l.Vantage, "why", l.Why)
-			c.note("agents_lost", l)
+			c.record(journal.AgentsLost, l)
 		}
 		if alive < c.ag.MinAgents && !stopping && !tripped {
 			tripped = true
-			env.Stop(drill.StopData{Condition: "agents_lost", Value: float64(len(c.vps) - alive), Above: float64(len(c.vps) - c.ag.MinAgents)},
+			env.Stop(event.Stop{Condition: event.StopAgentsLost, Value: float64(len(c.vps) - alive), Above: float64(len(c.vps) - c.ag.MinAgents)},
 				fmt.Sprintf("%d of %d agents alive, min_agents is %d (%s)", alive, len(c.vps), c.ag.MinAgents, c.lostSummary()))
 		}
 		if stopping && pending == 0 {
@@ -611,17 +571,17 @@ func (c *Coordinator) waitEnds(limit time.Duration) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	var late []LostNote
+	var late []event.AgentLost
 	c.mu.Lock()
 	for _, v := range c.vps {
 		if v.assigned && !v.ended && !v.lost {
 			v.lost, v.why = true, fmt.Sprintf("its last records did not arrive within %s of the stop", limit)
-			late = append(late, LostNote{Vantage: v.vp.Name, LastHeartbeatMS: c.j.Since() - time.Since(v.lastHB).Milliseconds(), Why: v.why})
+			late = append(late, event.AgentLost{Vantage: v.vp.Name, LastHeartbeatMS: c.j.Since() - time.Since(v.lastHB).Milliseconds(), Why: v.why})
 		}
 	}
 	c.mu.Unlock()
 	for _, l := range late {
-		c.note("agents_lost", l)
+		c.record(journal.AgentsLost, l)
 	}
 }
 
@@ -652,14 +612,14 @@ func (c *Coordinator) afterClock() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	offs, errs := c.Offsets(ctx, names)
-	n := ClockNote{Phase: "after", Offsets: offs}
+	n := event.AgentsClock{Phase: "after", Offsets: offs}
 	for k, e := range errs {
 		if n.Errors == nil {
 			n.Errors = map[string]string{}
 		}
 		n.Errors[k] = e.Error()
 	}
-	c.note("agents_clock", n)
+	c.record(journal.AgentsClock, n)
 }
 
 // onData journals one message of the run's stream. The ordered consumer
@@ -687,7 +647,7 @@ func (c *Coordinator) onData(m jetstream.Msg) {
 	}
 	if err != nil {
 		c.log.Error("agent data refused", "vantage", name, "err", err)
-		c.note("agents_bad_data", map[string]string{"vantage": name, "error": err.Error()})
+		c.record(journal.AgentsBadData, event.AgentBadData{Vantage: name, Error: err.Error()})
 	}
 }
 
@@ -701,7 +661,7 @@ func (c *Coordinator) onStart(v *vantage, data []byte) error {
 	v.started = true
 	shift := v.shift
 	c.mu.Unlock()
-	c.note("agents_start", StartNote{Vantage: v.vp.Name, StartedNS: s.StartedNS, ShiftNS: shift})
+	c.record(journal.AgentsStart, event.AgentStart{Vantage: v.vp.Name, StartedNS: s.StartedNS, ShiftNS: shift})
 	return nil
 }
 
@@ -724,7 +684,7 @@ func (c *Coordinator) onRecords(v *vantage, table string, data []byte) error {
 	v.batches++
 	c.mu.Unlock()
 	if grown { // before the records that use the new indexes
-		c.note("regions_index", names)
+		c.record(journal.RegionsIndex, event.RegionsIndex(names))
 	}
 	// Encoding a batch for the journal is most of the merge's work: it runs
 	// on every core while the next message is decoded. The judge orders
@@ -769,7 +729,7 @@ func (c *Coordinator) onWrites(v *vantage, data []byte) error {
 }
 
 func (c *Coordinator) onEnd(v *vantage, data []byte) error {
-	var e End
+	var e event.VantageEnd
 	if err := json.Unmarshal(data, &e); err != nil {
 		return err
 	}
@@ -779,14 +739,14 @@ func (c *Coordinator) onEnd(v *vantage, data []byte) error {
 	c.mu.Lock()
 	v.ended = true
 	received := v.received
-	early := !c.stopping && !v.lost && e.Reason != EndDone
+	early := !c.stopping && !v.lost && e.Reason != event.EndDone
 	if early { // it ended on its own while the drill went on: the rest of the drill is unseen from there
-		v.lost, v.why = true, "its load ended early: "+e.Reason+" "+e.Error
+		v.lost, v.why = true, "its load ended early: "+string(e.Reason)+" "+e.Error
 	}
 	c.mu.Unlock()
-	c.note("agents_end", EndNote{Vantage: v.vp.Name, Received: received, End: e})
+	c.record(journal.AgentsEnd, event.AgentEnd{Vantage: v.vp.Name, Received: received, VantageEnd: e})
 	if early {
-		c.note("agents_lost", LostNote{Vantage: v.vp.Name, LastHeartbeatMS: c.j.Since(), Why: v.why})
+		c.record(journal.AgentsLost, event.AgentLost{Vantage: v.vp.Name, LastHeartbeatMS: c.j.Since(), Why: v.why})
 		select {
 		case c.changed <- struct{}{}:
 		default:

@@ -16,8 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regiondrill/regiondrill/internal/agent"
 	"github.com/regiondrill/regiondrill/internal/cli"
+	"github.com/regiondrill/regiondrill/internal/event"
+	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/lab"
 	"github.com/regiondrill/regiondrill/internal/lab/edge"
 	"github.com/regiondrill/regiondrill/internal/lab/fault"
@@ -306,12 +307,12 @@ func TestThreeAgentsDrillB(t *testing.T) {
 				t.Errorf("%s: %d requests, clock offset %.3f ms (true %v ms)", v.Name, v.Requests, v.Clock, want)
 			}
 		}
-		journal := filepath.Join(d.dir, "journal.jsonl")
-		if lost := notes[agent.LostNote](t, journal, "agents_lost"); len(lost) > 0 {
+		jpath := filepath.Join(d.dir, "journal.jsonl")
+		if lost := notes[event.AgentLost](t, jpath, journal.AgentsLost); len(lost) > 0 {
 			t.Errorf("agents lost over a node restart: %+v", lost)
 		}
-		for _, e := range notes[agent.EndNote](t, journal, "agents_end") {
-			if e.Records == 0 || e.Received != e.Records || e.Reason != agent.EndStopped {
+		for _, e := range notes[event.AgentEnd](t, jpath, journal.AgentsEnd) {
+			if e.Records == 0 || e.Received != e.Records || e.Reason != event.EndStopped {
 				t.Errorf("%s: sent %d records, journaled %d, ended %s", e.Vantage, e.Records, e.Received, e.Reason)
 			}
 		}

@@ -1,22 +1,14 @@
 package agent
 
 import (
+	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/load"
 )
 
-// VantageShift is how far left a record's Seq is shifted to hold its
-// vantage point: Seq>>VantageShift is the vantage's 1-based index in the
-// plan's agents.vantage_points, 0 for the local generator. An agent's own
-// sequence numbers stay below 2^48.
-const VantageShift = 48
-
-// SessionShift does for Session what VantageShift does for Seq: each
+// SessionShift does for Session what event.VantageShift does for Seq: each
 // agent numbers its sessions from 0, and a session of one vantage must not
 // look like the same client as another's (stickiness is judged per session).
 const SessionShift = 24
-
-// VantageOf is the vantage index a merged record's Seq carries (0 = local).
-func VantageOf(seq uint64) int { return int(seq >> VantageShift) }
 
 // regionIndex is the coordinator's one region table: every agent numbers
 // the regions it saw in its own order, and the merged records use this one.
@@ -53,10 +45,10 @@ func (x *regionIndex) mapping(table []string) (m [256]uint8, grown bool) {
 // times move by shift (End 0, still in flight, stays 0), Seq and Session
 // take the vantage index in their top bits, regions are renumbered by m.
 func rebase(recs []load.Record, vantage int, shift int64, m *[256]uint8) {
-	top := uint64(vantage) << VantageShift
+	top := uint64(vantage) << event.VantageShift
 	for i := range recs {
 		r := &recs[i]
-		r.Seq = top | r.Seq&(1<<VantageShift-1)
+		r.Seq = top | r.Seq&(1<<event.VantageShift-1)
 		r.Sched += shift
 		r.Start += shift
 		if r.End != 0 {
@@ -70,10 +62,10 @@ func rebase(recs []load.Record, vantage int, shift int64, m *[256]uint8) {
 // rebaseWrites does the same for write attempts: times move by shift and
 // the id takes the vantage (keys already differ: each vantage has its seed).
 func rebaseWrites(ws []load.WriteAttempt, vantage int, shift int64) {
-	top := uint64(vantage) << VantageShift
+	top := uint64(vantage) << event.VantageShift
 	for i := range ws {
 		w := &ws[i]
-		w.ID = top | w.ID&(1<<VantageShift-1)
+		w.ID = top | w.ID&(1<<event.VantageShift-1)
 		if w.FirstSent != 0 {
 			w.FirstSent += shift
 		}

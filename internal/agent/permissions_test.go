@@ -11,6 +11,8 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/regiondrill/regiondrill/internal/agent"
+	"github.com/regiondrill/regiondrill/internal/event"
+	"github.com/regiondrill/regiondrill/internal/journal"
 )
 
 // The least-privilege users of docs/AGENTS.md are enough: an agent whose
@@ -53,7 +55,7 @@ func TestLeastPrivilegeUsers(t *testing.T) {
 	if err := <-co.done; err != nil {
 		t.Fatal(err)
 	}
-	ends := notes[agent.EndNote](t, co.journal, "agents_end")
+	ends := notes[event.AgentEnd](t, co.journal, journal.AgentsEnd)
 	if len(ends) != 1 || ends[0].Records == 0 || ends[0].Received != ends[0].Records {
 		t.Fatalf("the agent's records did not arrive under its permissions: %+v", ends)
 	}

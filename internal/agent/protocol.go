@@ -15,8 +15,6 @@ import (
 	"fmt"
 	"runtime/debug"
 	"strings"
-
-	"github.com/regiondrill/regiondrill/internal/load"
 )
 
 // Prefix starts every subject regiondrill uses on a shared NATS.
@@ -111,24 +109,8 @@ type Start struct {
 	StartedNS int64 `json:"started_ns"`
 }
 
-// End is the last data message of a vantage.
-type End struct {
-	Reason  string        `json:"reason"`            // one of the End reasons below
-	Error   string        `json:"error,omitempty"`   // the generator's error
-	Records uint64        `json:"records"`           // records published in all
-	Batches uint64        `json:"batches"`           // record batches published in all
-	Writes  int           `json:"writes"`            // logical writes sent
-	Summary *load.Summary `json:"summary,omitempty"` // the generator's own account
-}
-
-// End reasons.
-const (
-	EndStopped     = "stopped"      // the coordinator stopped it: the normal end
-	EndLeaseLapsed = "lease_lapsed" // it lost the coordinator
-	EndShutdown    = "shutdown"     // the agent process was interrupted
-	EndDone        = "done"         // the schedule ran out
-	EndError       = "error"        // the generator failed
-)
+// The last data message of a vantage is an event.VantageEnd: the
+// coordinator journals it as it came.
 
 // Version is this binary's module version and VCS revision, for heartbeats.
 func Version() string {

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/load"
 )
 
@@ -177,7 +178,7 @@ func (s *streamer) flushWrites(ctx context.Context) error {
 }
 
 // end publishes the last message of the vantage.
-func (s *streamer) end(ctx context.Context, e End) error {
+func (s *streamer) end(ctx context.Context, e event.VantageEnd) error {
 	e.Records, e.Batches, e.Writes = s.records, s.batches, len(s.sentW)
 	b, err := json.Marshal(e)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/regiondrill/regiondrill/internal/agent"
 	"github.com/regiondrill/regiondrill/internal/drill"
+	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/judge"
 	"github.com/regiondrill/regiondrill/internal/plan"
 	"github.com/regiondrill/regiondrill/internal/verdict"
@@ -186,7 +187,7 @@ func printAgents(ctx context.Context, w io.Writer, p *plan.Plan) error {
 	return nil
 }
 
-func offsetText(offs map[string]agent.Offset, errs map[string]error, name string) string {
+func offsetText(offs map[string]event.ClockOffset, errs map[string]error, name string) string {
 	if err, ok := errs[name]; ok {
 		return "not measured: " + err.Error()
 	}

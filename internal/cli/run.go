@@ -19,8 +19,10 @@ import (
 	"github.com/regiondrill/regiondrill/internal/corpus"
 	"github.com/regiondrill/regiondrill/internal/drill"
 	"github.com/regiondrill/regiondrill/internal/embed"
+	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/judge"
+	"github.com/regiondrill/regiondrill/internal/kind"
 	"github.com/regiondrill/regiondrill/internal/plan"
 	"github.com/regiondrill/regiondrill/internal/probe"
 	"github.com/regiondrill/regiondrill/internal/report"
@@ -129,7 +131,7 @@ failure was diagnosed, or a target lacked its evidence (inconclusive);
 					for _, part := range splitList(d) {
 						info, ok := plan.LookupDrill(part)
 						if !ok {
-							return Usage(fmt.Errorf("--drill: unknown drill %q (A-E or a name)", part))
+							return Usage(fmt.Errorf("--drill: unknown drill %q (a letter or a name)", part))
 						}
 						ds = append(ds, info.Kind)
 					}
@@ -164,7 +166,7 @@ failure was diagnosed, or a target lacked its evidence (inconclusive);
 	}
 	f := cmd.Flags()
 	f.StringVar(&out, "out", "", "output directory for the evidence (default: out/drill-<time>)")
-	f.StringArrayVar(&drills, "drill", nil, "drill(s) to run, A-E or names, overriding the plan (repeatable, comma-separated)")
+	f.StringArrayVar(&drills, "drill", nil, "drill(s) to run, letters or names, overriding the plan (repeatable, comma-separated)")
 	f.BoolVar(&dryRun, "dry-run", false, "print what would be done, step by step, and change nothing")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log to stderr")
 	outputs.flags(f)
@@ -311,30 +313,16 @@ func printDryRun(w io.Writer, p *plan.Plan) {
 		target = "the plan's targets"
 	}
 	fmt.Fprintf(w, "target: %s; load %.0f req/s, %.0f%% writes\n", target, p.Load.RateRPS, p.Load.WriteRatio*100)
-	share := 100.0 / float64(len(p.Regions))
 	for _, d := range p.DrillList() {
-		info, _ := plan.LookupDrill(string(d))
+		k, ok := kind.Lookup(string(d))
+		if !ok {
+			continue // validation refused it already
+		}
+		info := k.Info()
 		fmt.Fprintf(w, "\ndrill %s: %s\n", info.Letter, info.Description)
-		fmt.Fprintf(w, "  1 pre-checks: %v on every region; canary probe set; baseline %gs\n", p.Checks.Pre, p.Phases.BaselineS)
-		switch info.Letter {
-		case "A", "E":
-			fmt.Fprintf(w, "  2 evacuate: pre-warm %s; freeze writes; weight of %s → 0 (moves ~%.0f%% of traffic to %s)\n", p.PromoteSurvivor, p.Evacuate, share, strings.Join(p.Survivors(), ", "))
-		case "B", "D":
-			fmt.Fprintf(w, "  2 evacuate: blackhole %s ingress and egress (~%.0f%% of traffic fails over to %s); freeze followers\n", p.Evacuate, share, strings.Join(p.Survivors(), ", "))
-		case "C":
-			fmt.Fprintf(w, "  2 evacuate: rebuild %s with analyzer %q (skewed follower, ~%.0f%% of traffic if the gate lets it serve)\n", p.Evacuate, p.Lab.SkewAnalyzer, share)
+		for i, s := range k.Runbook() {
+			fmt.Fprintf(w, "  %s: %s\n", event.Steps[i], s.Says(p))
 		}
-		if info.Letter != "C" {
-			fmt.Fprintf(w, "  3 promote: %s to primary (new epoch); webhooks only from %s\n", p.PromoteSurvivor, p.WebhookPolicy.EmitFrom)
-		}
-		fmt.Fprintf(w, "  4 observe and clamp: %gs of live checks %v\n", p.Phases.HoldS, p.Checks.Live)
-		fmt.Fprintf(w, "  5 verify answers: probe set in the serving region; rebuild and purge if ΔS ≥ %.2f or citations diverge\n", p.RAGProbe.DeltaSRisk)
-		if info.Letter == "E" {
-			fmt.Fprintf(w, "  6 return-to-home: rebuild %s, confirm INDEX_HASH, purge and re-warm, weights %v, primary back home\n", p.Evacuate, p.ReturnToHome.GradualWeights)
-		} else {
-			fmt.Fprintf(w, "  6 restore: undo every change (weights, faults, freeze, primary, emit policy, min instances)\n")
-		}
-		fmt.Fprintf(w, "  7 closeout: wait for queues to drain (≤ %gs); post-checks %v\n", p.Phases.DrainTimeoutS, p.Checks.Post)
 	}
 }
 

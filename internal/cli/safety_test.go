@@ -18,7 +18,7 @@ import (
 
 	"github.com/regiondrill/regiondrill/internal/adapter"
 	"github.com/regiondrill/regiondrill/internal/cli"
-	"github.com/regiondrill/regiondrill/internal/drill"
+	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/lab"
 )
@@ -366,13 +366,13 @@ func TestFaultOutlivesNoDeadDrill(t *testing.T) {
 }
 
 // runStart reads the run_start of a journal.
-func runStart(t *testing.T, path string) drill.RunStart {
+func runStart(t *testing.T, path string) event.RunStart {
 	t.Helper()
 	evs, err := journal.ReadFile(path)
 	if err != nil || len(evs) == 0 {
 		t.Fatalf("read %s: %v", path, err)
 	}
-	var rs drill.RunStart
+	var rs event.RunStart
 	if err := evs[0].Decode(&rs); err != nil {
 		t.Fatal(err)
 	}

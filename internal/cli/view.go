@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/regiondrill/regiondrill/internal/drill"
+	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/journal"
 )
 
@@ -42,33 +42,30 @@ func (v *view) observe(ev journal.Event) {
 	el := time.Duration(ev.At) * time.Millisecond
 	switch ev.Type {
 	case journal.RunStart:
-		var rs drill.RunStart
+		var rs event.RunStart
 		_ = ev.Decode(&rs)
 		v.regions = rs.Regions
 	case journal.StepStart:
-		var sd drill.StepData
+		var sd event.StepStart
 		_ = ev.Decode(&sd)
-		v.step = sd.Drill + " " + ev.Step
+		v.step = string(sd.Drill) + " " + ev.Step
 		v.line("%6.1fs  drill %s  %s", el.Seconds(), sd.Drill, ev.Step)
 	case journal.StepEnd:
-		var sd drill.StepData
+		var sd event.StepEnd
 		_ = ev.Decode(&sd)
-		if sd.Outcome != "ok" {
+		if sd.Outcome != event.StepOK {
 			v.line("%6.1fs  drill %s  %s: %s %v", el.Seconds(), sd.Drill, ev.Step, sd.Outcome, sd.Notes)
 		}
 	case journal.Applied:
 		v.line("%6.1fs          applied %s", el.Seconds(), string(ev.Data))
 	case journal.Check:
-		var c struct {
-			Phase, Name, Value string
-			Pass               bool
-		}
+		var c event.Check
 		_ = ev.Decode(&c)
 		if !c.Pass {
 			v.line("%6.1fs          %s check %s failed: %s", el.Seconds(), c.Phase, c.Name, c.Value)
 		}
 	case journal.Health:
-		var smp drill.Sample
+		var smp event.Health
 		_ = ev.Decode(&smp)
 		line := fmt.Sprintf("%6.1fs  %s", el.Seconds(), statusLine(v.step, v.regions, smp))
 		if v.tty {
@@ -92,7 +89,7 @@ func (v *view) line(format string, args ...any) {
 
 // statusLine is one second of the drill: "B 2 evacuate | 80 req/s  err 1.2%
 // p95 84 ms | us-east 0% eu-west 100% | backlog 3 | up 2/2".
-func statusLine(step string, regions []string, s drill.Sample) string {
+func statusLine(step string, regions []string, s event.Health) string {
 	var b strings.Builder
 	if step == "" {
 		step = "starting"

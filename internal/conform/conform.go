@@ -25,6 +25,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/regiondrill/regiondrill/internal/contract"
+	"github.com/regiondrill/regiondrill/internal/kind"
 	"github.com/regiondrill/regiondrill/internal/plan"
 	"github.com/regiondrill/regiondrill/internal/schema"
 )
@@ -88,9 +89,9 @@ func (r Report) RuledOut() []plan.DrillKind {
 		}
 	}
 	var out []plan.DrillKind
-	for _, d := range plan.DrillRegistry {
-		if seen[d.Kind] {
-			out = append(out, d.Kind)
+	for _, d := range kind.Names() {
+		if seen[d] {
+			out = append(out, d)
 		}
 	}
 	return out
@@ -124,27 +125,21 @@ func Run(ctx context.Context, cfg Config) Report {
 	return rep
 }
 
-var (
-	allDrills = []plan.DrillKind{plan.DrillPlannedEvacuation, plan.DrillHardOutage, plan.DrillIndexSkew, plan.DrillWebhookReroute, plan.DrillReturnToHome}
-	notSkew   = []plan.DrillKind{plan.DrillPlannedEvacuation, plan.DrillHardOutage, plan.DrillWebhookReroute, plan.DrillReturnToHome}
-	skewHome  = []plan.DrillKind{plan.DrillIndexSkew, plan.DrillReturnToHome}
-)
-
-// adminEndpoints lists the admin endpoints, whether the contract requires
-// them, and the drills that use them.
+// adminEndpoints lists the admin endpoints and whether the contract
+// requires them; a failed one rules out the drill kinds that need it
+// (kind.Info.Needs).
 var adminEndpoints = []struct {
-	path     string
+	path     kind.Need
 	required bool
-	drills   []plan.DrillKind
 }{
-	{"/admin/freeze", true, notSkew},
-	{"/admin/promote", true, notSkew},
-	{"/admin/rebuild", true, skewHome},
-	{"/admin/purge", true, skewHome},
-	{"/admin/warm", true, allDrills},
-	{"/admin/scale", true, notSkew},
-	{"/admin/emit", true, notSkew},
-	{"/admin/rotate", false, nil},
+	{kind.NeedFreeze, true},
+	{kind.NeedPromote, true},
+	{kind.NeedRebuild, true},
+	{kind.NeedPurge, true},
+	{kind.NeedWarm, true},
+	{kind.NeedScale, true},
+	{kind.NeedEmit, true},
+	{"/admin/rotate", false},
 }
 
 type checker struct {
@@ -165,20 +160,21 @@ func (c *checker) result(check CheckName, required bool, drills []plan.DrillKind
 
 func (c *checker) run(ctx context.Context) []Result {
 	var out []Result
+	every := kind.Names() // every drill reads health, asks and writes
 	msg, err := c.health(ctx)
-	out = append(out, c.result(CheckHealth, true, allDrills, err, msg))
+	out = append(out, c.result(CheckHealth, true, every, err, msg))
 	msg, err = c.ask(ctx)
-	out = append(out, c.result(CheckAsk, true, allDrills, err, msg))
+	out = append(out, c.result(CheckAsk, true, every, err, msg))
 	key, msg, err := c.idempotency(ctx)
-	out = append(out, c.result(CheckIdempotency, true, allDrills, err, msg))
+	out = append(out, c.result(CheckIdempotency, true, every, err, msg))
 	msg, err = c.writes(ctx, key)
-	out = append(out, c.result(CheckWrites, true, allDrills, err, msg))
+	out = append(out, c.result(CheckWrites, true, every, err, msg))
 	msg, err = c.purge(ctx)
-	out = append(out, c.result(CheckPurge, true, skewHome, err, msg))
+	out = append(out, c.result(CheckPurge, true, kind.Needing(kind.NeedPurge), err, msg))
 	for _, a := range adminEndpoints {
-		msg, err := c.adminGuarded(ctx, a.path)
-		r := c.result(CheckAdmin, a.required, a.drills, err, msg)
-		r.Endpoint = a.path
+		msg, err := c.adminGuarded(ctx, string(a.path))
+		r := c.result(CheckAdmin, a.required, kind.Needing(a.path), err, msg)
+		r.Endpoint = string(a.path)
 		out = append(out, r)
 	}
 	return out

@@ -6,6 +6,7 @@ import (
 
 	"github.com/regiondrill/regiondrill/internal/contract"
 	"github.com/regiondrill/regiondrill/internal/corpus"
+	"github.com/regiondrill/regiondrill/internal/kind"
 	"github.com/regiondrill/regiondrill/internal/plan"
 )
 
@@ -31,7 +32,8 @@ func env(t *testing.T, mutate func(map[string]contract.Health)) *checkEnv {
 	e := New(Options{Plan: p, Corpus: kb})
 	hs := map[string]contract.Health{"us-east": healthy("us-east"), "eu-west": healthy("eu-west")}
 	mutate(hs)
-	return &checkEnv{e: e, d: &drillRun{kind: plan.DrillPlannedEvacuation, letter: "A", evac: "us-east", survivor: "eu-west"}, health: hs}
+	a, _ := kind.Lookup("A")
+	return &checkEnv{e: e, d: &drillRun{e: e, info: a.Info(), letter: "A", evac: "us-east", survivor: "eu-west"}, health: hs}
 }
 
 // Each check passes on a healthy target and fails when the thing it checks

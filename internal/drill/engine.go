@@ -22,6 +22,7 @@ import (
 	"github.com/regiondrill/regiondrill/internal/contract"
 	"github.com/regiondrill/regiondrill/internal/corpus"
 	"github.com/regiondrill/regiondrill/internal/embed"
+	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/load"
 	"github.com/regiondrill/regiondrill/internal/plan"
@@ -60,27 +61,6 @@ type Options struct {
 // lockLease is how long the drill lock outlives a drill that stops renewing it.
 const lockLease = 15 * time.Second
 
-// Snapshot is the target's state before the drill: what undo restores.
-type Snapshot struct {
-	Weights  map[string]int      `json:"weights"`
-	Primary  string              `json:"primary"`
-	Epoch    uint64              `json:"epoch"`
-	Frozen   map[string]bool     `json:"frozen"`
-	EmitFrom map[string][]string `json:"emit_from"`
-	MinInst  map[string]int      `json:"min_instances"`
-	Faults   int                 `json:"faults"`
-	// K and Index are absent from journals of older versions.
-	K     map[string]int        `json:"k,omitempty"`     // default top-k per region
-	Index map[string]IndexState `json:"index,omitempty"` // served index per region
-}
-
-// IndexState is a region's served index: what a rebuild must reproduce.
-type IndexState struct {
-	Hash     string `json:"index_hash"`
-	Analyzer string `json:"analyzer"`
-	Metric   string `json:"metric"`
-}
-
 // Engine runs one plan.
 type Engine struct {
 	o    Options
@@ -88,7 +68,7 @@ type Engine struct {
 	t    *adapter.HTTP
 	j    *journal.Writer
 	log  *slog.Logger
-	snap Snapshot
+	snap event.Snapshot
 	rec  *load.Recorder
 	gen  *load.Generator
 	// guardWait is how long the survivor guard waits for a refusal that
@@ -106,6 +86,9 @@ type Engine struct {
 	// hookUndos are the undos of the user hooks that ran, in order.
 	hookUndos []hookUndo
 	token     string
+	// journalErr is the first journal append that failed: the run fails
+	// with it (a journal that misses events is no evidence).
+	journalErr atomic.Pointer[error]
 }
 
 // New prepares an engine.
@@ -117,29 +100,6 @@ func New(o Options) *Engine {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Engine{o: o, p: o.Plan, t: o.Target, j: o.Journal, log: o.Logger, stop: make(chan string, 1), guardWait: defaultGuardWait}
-}
-
-// RunStart is the data of the run_start event.
-type RunStart struct {
-	Plan      json.RawMessage   `json:"plan"`
-	Target    string            `json:"target"`
-	Endpoints adapter.Endpoints `json:"endpoints"`
-	Origin    time.Time         `json:"origin"`
-	Snapshot  Snapshot          `json:"snapshot"`
-	Regions   []string          `json:"regions"`
-	Drills    []string          `json:"drills"`
-	Owner     string            `json:"owner"`
-	PID       int               `json:"pid,omitempty"`  // the drill's process, so rollback can tell a dead drill from a live one
-	Host      string            `json:"host,omitempty"` // where it ran
-}
-
-// RunEnd is the data of the run_end event.
-type RunEnd struct {
-	Outcome string `json:"outcome"` // completed, gate_failed, stopped, interrupted, error
-	Reason  string `json:"reason,omitempty"`
-	// Restored is true when everything the run changed was restored (the
-	// snapshot holds again); rollback refuses such a run unless forced.
-	Restored bool `json:"restored,omitempty"`
 }
 
 // Run executes every drill of the plan. Undo always runs before Run returns:
@@ -163,19 +123,19 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("read the target's state before the drill: %w", err)
 	}
 	e.snap, e.epoch = snap, snap.Epoch
-	var drills []string
+	var drills []event.Letter
 	for _, d := range e.p.DrillList() {
-		drills = append(drills, d.Letter())
+		drills = append(drills, event.Letter(d.Letter()))
 	}
-	if _, err := e.j.Append(journal.RunStart, "", "", RunStart{
+	if err := e.write(journal.RunStart, "", "", event.RunStart{
 		Plan: e.o.PlanJSON, Target: e.o.Label, Endpoints: e.t.Endpoints(), Origin: e.j.Origin(),
 		Snapshot: snap, Regions: e.p.Regions, Drills: drills, Owner: e.o.Owner, PID: os.Getpid(), Host: hostname(),
 	}); err != nil {
 		return err
 	}
 	if e.token, err = e.t.Token(ctx, e.p.Survivors()[0], "regiondrill-probe"); err != nil {
-		e.end(RunEnd{Outcome: "error", Reason: err.Error()})
-		return fmt.Errorf("get a probe token: %w", err)
+		err = fmt.Errorf("get a probe token: %w", err)
+		return errors.Join(err, e.end(event.RunEnd{Outcome: event.Error, Reason: err.Error()}))
 	}
 
 	loadCtx, stopLoad := context.WithCancel(context.Background())
@@ -189,43 +149,66 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	// Undo runs whatever happened, at once (the load winds down meanwhile),
 	// with a context of its own: an interrupt must not stop the restore.
 	undoCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	restoreErr := e.restore(undoCtx, "closeout")
+	restoreErr := e.restore(undoCtx, event.StepCloseout)
 	<-loadDone
 	e.closeout(undoCtx)
 	cancel()
 	stopSample()
 	<-sampleDone
 
-	end := RunEnd{Outcome: "completed"}
+	if jerr := e.journalErr.Load(); jerr != nil && runErr == nil {
+		runErr = *jerr
+	}
+	end := event.RunEnd{Outcome: event.Completed}
 	switch {
 	case errors.Is(runErr, ErrGate):
-		end = RunEnd{Outcome: "gate_failed", Reason: runErr.Error()}
+		end = event.RunEnd{Outcome: event.GateFailed, Reason: runErr.Error()}
 	case errors.Is(runErr, ErrStopped):
-		end = RunEnd{Outcome: "stopped", Reason: runErr.Error()}
+		end = event.RunEnd{Outcome: event.Stopped, Reason: runErr.Error()}
 	case errors.Is(runErr, ErrDrillFailed):
-		end = RunEnd{Outcome: "drill_failed", Reason: runErr.Error()}
+		end = event.RunEnd{Outcome: event.DrillFailed, Reason: runErr.Error()}
 	case errors.Is(runErr, ErrInterrupted), ctx.Err() != nil:
-		end = RunEnd{Outcome: "interrupted", Reason: "interrupted; restored"}
+		end = event.RunEnd{Outcome: event.Interrupted, Reason: "interrupted; restored"}
 		runErr = ErrInterrupted
 	case runErr != nil:
-		end = RunEnd{Outcome: "error", Reason: runErr.Error()}
+		end = event.RunEnd{Outcome: event.Error, Reason: runErr.Error()}
 	}
 	end.Restored = restoreErr == nil
 	if restoreErr != nil {
 		end.Reason += "; restore: " + restoreErr.Error()
 		if runErr == nil {
 			runErr = fmt.Errorf("restore: %w", restoreErr)
-			end.Outcome = "error"
+			end.Outcome = event.Error
 			if errors.Is(restoreErr, ErrDrillFailed) { // the target would not go back: a finding
-				end.Outcome = "drill_failed"
+				end.Outcome = event.DrillFailed
 			}
 		}
 	}
-	e.end(end)
+	if err := e.end(end); err != nil && runErr == nil {
+		runErr = err
+	}
 	return runErr
 }
 
-func (e *Engine) end(r RunEnd) { _, _ = e.j.Append(journal.RunEnd, "", "", r) }
+// end journals how the run ended.
+func (e *Engine) end(r event.RunEnd) error { return e.write(journal.RunEnd, "", "", r) }
+
+// write journals one event. The first append that fails is kept and fails
+// the run when it ends; the caller decides whether to go on at once.
+func (e *Engine) write(typ journal.Type, step event.Step, id string, data any) error {
+	_, err := e.j.Append(typ, string(step), id, data)
+	if err != nil {
+		err = fmt.Errorf("journal %s: %w", typ, err)
+		e.journalErr.CompareAndSwap(nil, &err)
+	}
+	return err
+}
+
+// record journals an observation the drill goes on without: a failed
+// append is kept by write and fails the run when it ends.
+func (e *Engine) record(typ journal.Type, step event.Step, data any) {
+	_ = e.write(typ, step, "", data)
+}
 
 func (e *Engine) runDrills(ctx context.Context) error {
 	for _, d := range e.p.DrillList() {
@@ -240,8 +223,8 @@ func (e *Engine) runDrills(ctx context.Context) error {
 }
 
 // snapshot reads what undo must restore.
-func (e *Engine) snapshot(ctx context.Context) (Snapshot, error) {
-	s := Snapshot{Frozen: map[string]bool{}, EmitFrom: map[string][]string{}, MinInst: map[string]int{}}
+func (e *Engine) snapshot(ctx context.Context) (event.Snapshot, error) {
+	s := event.Snapshot{Frozen: map[string]bool{}, EmitFrom: map[string][]string{}, MinInst: map[string]int{}}
 	w, err := e.t.Weights(ctx)
 	if err != nil {
 		return s, err
@@ -251,13 +234,13 @@ func (e *Engine) snapshot(ctx context.Context) (Snapshot, error) {
 	if len(errs) > 0 {
 		return s, fmt.Errorf("regions unreachable: %v", errs)
 	}
-	s.K, s.Index = map[string]int{}, map[string]IndexState{}
+	s.K, s.Index = map[string]int{}, map[string]event.IndexState{}
 	for r, h := range hs {
 		s.Frozen[r] = h.Frozen
 		s.EmitFrom[r] = h.EmitFrom
 		s.MinInst[r] = h.MinInstances
 		s.K[r] = h.K
-		s.Index[r] = IndexState{Hash: h.IndexHash, Analyzer: h.Analyzer, Metric: h.Metric}
+		s.Index[r] = event.IndexState{Hash: h.IndexHash, Analyzer: h.Analyzer, Metric: h.Metric}
 		if h.Epoch >= s.Epoch {
 			s.Epoch, s.Primary = h.Epoch, h.Primary
 		}
@@ -269,27 +252,20 @@ func (e *Engine) snapshot(ctx context.Context) (Snapshot, error) {
 	return s, nil
 }
 
-// Change is the data of an intent event: the action and its undo.
-type Change struct {
-	Do   adapter.Action  `json:"do"`
-	Undo *adapter.Action `json:"undo,omitempty"`
-	Why  string          `json:"why"`
-}
-
 // apply journals a change with its undo, applies it, and journals the result.
-func (e *Engine) apply(ctx context.Context, step string, do adapter.Action, undo *adapter.Action, why string) error {
+func (e *Engine) apply(ctx context.Context, step event.Step, do adapter.Action, undo *adapter.Action, why string) error {
 	if e.tripped.Load() {
 		return fmt.Errorf("%w: no change after a stop condition tripped", ErrStopped)
 	}
 	if err := e.survivorGuard(ctx, do); err != nil {
-		_, _ = e.j.Append(journal.Note, step, "", map[string]string{"refused": string(do.Kind), "region": do.Region, "why": err.Error()})
+		e.record(journal.Refused, step, event.Refused{Action: do.Kind, Region: do.Region, Why: err.Error()})
 		return err
 	}
 	e.mu.Lock()
 	e.changes++
 	id := fmt.Sprintf("c%03d", e.changes)
 	e.mu.Unlock()
-	if _, err := e.j.Append(journal.Intent, step, id, Change{Do: do, Undo: undo, Why: why}); err != nil {
+	if err := e.write(journal.Intent, step, id, event.Intent{Do: do, Undo: undo, Why: why}); err != nil {
 		return err
 	}
 	err := e.do(ctx, do)
@@ -298,26 +274,23 @@ func (e *Engine) apply(ctx context.Context, step string, do adapter.Action, undo
 		e.hookUndos = append(e.hookUndos, hookUndo{id: id, undo: *undo})
 		e.mu.Unlock()
 	}
+	var jerr error
 	if err != nil {
 		failed := map[string]string{}
 		for _, re := range adapter.RegionErrors(err) {
 			failed[re.Region] = re.Err.Error()
 		}
-		_, _ = e.j.Append(journal.ApplyFailed, step, id, ApplyFailure{Error: err.Error(), Regions: failed})
+		jerr = e.write(journal.ApplyFailed, step, id, event.ApplyFailed{Error: err.Error(), Regions: failed})
 	} else {
-		_, _ = e.j.Append(journal.Applied, step, id, do)
+		jerr = e.write(journal.Applied, step, id, event.Applied{Action: do})
 	}
 	e.mu.Lock()
 	e.applied = append(e.applied, id) // undo runs even for a partly applied change
 	e.mu.Unlock()
+	if err == nil {
+		err = jerr // applied, but the journal does not say so: go no further
+	}
 	return err
-}
-
-// ApplyFailure is the journal record of a change that failed: the error and,
-// for an action sent to several regions, the regions it did not reach.
-type ApplyFailure struct {
-	Error   string            `json:"error"`
-	Regions map[string]string `json:"regions,omitempty"` // region → why
 }
 
 func (e *Engine) nextEpoch() uint64 {

@@ -10,28 +10,9 @@ import (
 
 	"github.com/regiondrill/regiondrill/internal/adapter"
 	"github.com/regiondrill/regiondrill/internal/contract"
+	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/journal"
 )
-
-// PurgeEvidence is journaled around every cache purge (note cache_purge):
-// the region's hot questions asked from its cache right before the purge
-// (they must be hits, or the purge has nothing to prove) and right after
-// it (they must be misses), with the entry count at both moments. The
-// answers' X-Cache header says hit or miss.
-type PurgeEvidence struct {
-	Drill         string `json:"drill"`
-	Region        string `json:"region"`
-	AtMS          int64  `json:"at_ms"` // when the purge returned
-	EntriesBefore int    `json:"entries_before"`
-	EntriesAfter  int    `json:"entries_after"`
-	Asked         int    `json:"asked"`       // hot questions asked each time
-	HitsBefore    int    `json:"hits_before"` // answered from cache before the purge
-	HitsAfter     int    `json:"hits_after"`  // answered from cache after it
-	// Unlabelled counts answers without an X-Cache header: the contract
-	// field the judgement rests on was missing.
-	Unlabelled int    `json:"unlabelled"`
-	Error      string `json:"error,omitempty"` // what could not be observed
-}
 
 // purgeTenant is the tenant the purge evidence is cached under: no client
 // asks as it, so its entries change only by the purge.
@@ -41,16 +22,17 @@ const purgeTenant = "regiondrill-purge"
 // hot questions are cached under purgeTenant first, so the purge has known
 // entries to remove whatever the cache's freshness window and the clients'
 // traffic did meanwhile.
-func (e *Engine) purgeWithEvidence(ctx context.Context, d *drillRun, step, region string) error {
-	ev := PurgeEvidence{Drill: d.letter, Region: region, Asked: len(e.hotQuestions())}
-	defer func() { _, _ = e.j.Append(journal.Note, step, "", map[string]any{"cache_purge": ev}) }()
+// The evidence is journaled (event.CachePurge) whatever happens.
+func (e *Engine) purgeWithEvidence(ctx context.Context, d *drillRun, step event.Step, region string) error {
+	ev := event.CachePurge{Drill: d.letter, Region: region, Asked: len(e.hotQuestions())}
+	defer func() { e.record(journal.CachePurge, step, ev) }()
 	var errs []error
 	if err := e.t.Do(ctx, adapter.Action{Kind: adapter.Warm, Region: region, Tenant: purgeTenant, Questions: e.hotQuestions()}); err != nil {
 		errs = append(errs, fmt.Errorf("warm before the purge: %w", err))
 	}
 	ev.EntriesBefore = e.cacheEntries(ctx, region, &errs)
 	ev.HitsBefore = e.askCached(ctx, region, &ev, &errs)
-	e.mark(d, "purge", "purge "+region)
+	d.Mark(event.MarkPurge, "purge "+region)
 	err := e.apply(ctx, step, adapter.Action{Kind: adapter.Purge, Region: region}, nil, "purge the region's cache")
 	ev.AtMS = e.j.Since()
 	if err != nil {
@@ -76,7 +58,7 @@ func (e *Engine) cacheEntries(ctx context.Context, region string, errs *[]error)
 
 // askCached asks region the hot questions as purgeTenant through its cache and counts the
 // answers its X-Cache header calls hits.
-func (e *Engine) askCached(ctx context.Context, region string, ev *PurgeEvidence, errs *[]error) int {
+func (e *Engine) askCached(ctx context.Context, region string, ev *event.CachePurge, errs *[]error) int {
 	hits := 0
 	for _, q := range e.hotQuestions() {
 		_, seen, err := e.t.AskSeen(ctx, region, e.token, contract.AskRequest{Tenant: purgeTenant, Question: q})
@@ -93,36 +75,14 @@ func (e *Engine) askCached(ctx context.Context, region string, ev *PurgeEvidence
 	return hits
 }
 
-// SeenAsk is one answer of drill C's client traffic.
-type SeenAsk struct {
-	AtMS      int64  `json:"at_ms"`
-	Session   int    `json:"session"`
-	Status    int    `json:"status,omitempty"`
-	Region    string `json:"region,omitempty"`
-	IndexHash string `json:"index_hash,omitempty"` // X-Index-Hash of the answer
-	Err       string `json:"err,omitempty"`
-}
-
-// IndexTraffic is drill C's client traffic (note index_traffic): sessions
-// asking through the entry from before the skewed follower is published
-// until after its rebuild. Each answer's X-Index-Hash says which index
-// answered it.
-type IndexTraffic struct {
-	Drill  string    `json:"drill"`
-	Skewed string    `json:"skewed"`
-	FromMS int64     `json:"from_ms"`
-	ToMS   int64     `json:"to_ms"`
-	Asks   []SeenAsk `json:"asks"`
-}
-
 // indexTrafficRate is how often drill C's sessions ask (per second, all together).
 const indexTrafficRate = 10
 
 // startIndexTraffic starts drill C's client sessions; the returned func
-// stops them and journals what they saw (idempotent).
+// stops them and journals what they saw (event.IndexTraffic; idempotent).
 func (e *Engine) startIndexTraffic(ctx context.Context, d *drillRun) func() {
 	ctx, cancel := context.WithCancel(ctx)
-	it := IndexTraffic{Drill: d.letter, Skewed: d.evac, FromMS: e.j.Since()}
+	it := event.IndexTraffic{Drill: d.letter, Skewed: d.evac, FromMS: e.j.Since()}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	const sessions = 4
@@ -151,7 +111,7 @@ func (e *Engine) startIndexTraffic(ctx context.Context, d *drillRun) func() {
 				actx, acancel := context.WithTimeout(ctx, e.p.RequestTimeout())
 				defer acancel()
 				_, seen, err := e.t.AskEdge(actx, sid, tokens[s], contract.AskRequest{Tenant: "probe", Question: q, NoCache: true})
-				a := SeenAsk{AtMS: e.j.Since(), Session: s, Status: seen.Status, Region: seen.Region, IndexHash: seen.IndexHash}
+				a := event.SeenAsk{AtMS: e.j.Since(), Session: s, Status: seen.Status, Region: seen.Region, IndexHash: seen.IndexHash}
 				if err != nil {
 					if ctx.Err() != nil {
 						return // stopped: not an answer
@@ -170,24 +130,9 @@ func (e *Engine) startIndexTraffic(ctx context.Context, d *drillRun) func() {
 			cancel()
 			wg.Wait()
 			it.ToMS = e.j.Since()
-			_, _ = e.j.Append(journal.Note, "", "", map[string]any{"index_traffic": it})
+			e.record(journal.IndexTraffic, "", it)
 		})
 	}
-}
-
-// skewTarget is the follower drill C publishes a skewed index on, and the
-// primary that keeps serving: the page skews a follower, never the region
-// whose contract is the reference. It is the evacuated region unless that
-// is the primary, then the promoted survivor.
-func (e *Engine) skewTarget() (skewed, serving string) {
-	primary := e.snap.Primary
-	if primary == "" {
-		primary = e.p.Primary
-	}
-	if e.p.Evacuate != primary {
-		return e.p.Evacuate, primary
-	}
-	return e.p.PromoteSurvivor, primary
 }
 
 // rotation reads which regions the router has in rotation; nil when the

@@ -9,6 +9,8 @@ import (
 
 	"github.com/regiondrill/regiondrill/internal/adapter"
 	"github.com/regiondrill/regiondrill/internal/contract"
+	"github.com/regiondrill/regiondrill/internal/event"
+	"github.com/regiondrill/regiondrill/internal/journal"
 )
 
 // Issue 14, finding 8: the guard covered weight changes only and counted
@@ -66,11 +68,11 @@ func TestSurvivorGuardCountsOnlyHealthyRegions(t *testing.T) {
 			}
 			// Through apply, the refusal is journaled and nothing is sent.
 			before := len(f.adminCalls())
-			if err := e.apply(context.Background(), StepEvacuate, c.a, nil, "test"); !errors.Is(err, ErrNoSurvivor) {
+			if err := e.apply(context.Background(), event.StepEvacuate, c.a, nil, "test"); !errors.Is(err, ErrNoSurvivor) {
 				t.Fatalf("apply: %v", err)
 			}
 			_ = e.j.Flush()
-			if !journalHas(t, path, "note", `"refused":"`+string(c.a.Kind)+`"`) || journalHas(t, path, "intent", string(c.a.Kind)) {
+			if !journalHas(t, path, string(journal.Refused), `"refused":"`+string(c.a.Kind)+`"`) || journalHas(t, path, "intent", string(c.a.Kind)) {
 				t.Fatal("the refusal is not journaled, or the change was")
 			}
 			if len(f.adminCalls()) != before {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/regiondrill/regiondrill/internal/adapter"
+	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/plan"
 )
@@ -112,19 +113,19 @@ func (l *limited) Write(p []byte) (int, error) {
 }
 
 // stepNumber is the runbook number of a step name ("2 evacuate" → 2).
-func stepNumber(step string) int {
-	n, _ := strconv.Atoi(strings.SplitN(step, " ", 2)[0])
+func stepNumber(step event.Step) int {
+	n, _ := strconv.Atoi(strings.SplitN(string(step), " ", 2)[0])
 	return n
 }
 
 // runHooks runs the plan's hooks for a step of a drill, journaled like any
 // change; a failing hook fails the step.
-func (e *Engine) runHooks(ctx context.Context, d *drillRun, step, when string) error {
+func (e *Engine) runHooks(ctx context.Context, d *drillRun, step event.Step, when string) error {
 	for _, h := range e.p.Hooks {
 		if plan.HookSteps[h.Step] != stepNumber(step) || h.When != when {
 			continue
 		}
-		if len(h.Drills) > 0 && !slices.ContainsFunc(h.Drills, func(x string) bool { return strings.EqualFold(x, d.letter) || x == string(d.kind) }) {
+		if len(h.Drills) > 0 && !slices.ContainsFunc(h.Drills, func(x string) bool { return strings.EqualFold(x, string(d.letter)) || x == string(d.info.Name) }) {
 			continue
 		}
 		ms := int64(h.TimeoutS * 1000)
@@ -132,7 +133,7 @@ func (e *Engine) runHooks(ctx context.Context, d *drillRun, step, when string) e
 		if len(h.Undo) > 0 {
 			undo = &adapter.Action{Kind: adapter.Hook, Argv: h.Undo, Env: h.Env, TimeoutMS: ms}
 		}
-		if err := e.apply(ctx, step, adapter.Action{Kind: adapter.Hook, Argv: h.Run, Env: h.Env, TimeoutMS: ms}, undo, "hook "+when+" "+step); err != nil {
+		if err := e.apply(ctx, step, adapter.Action{Kind: adapter.Hook, Argv: h.Run, Env: h.Env, TimeoutMS: ms}, undo, "hook "+when+" "+string(step)); err != nil {
 			return fmt.Errorf("hook %v: %w", h.Run, err)
 		}
 	}
@@ -152,7 +153,7 @@ func hooksToUndo(evs []journal.Event) []hookUndo {
 		}
 	}
 	for _, ev := range evs {
-		var c Change
+		var c event.Intent
 		if ev.Type == journal.Intent && !undone[ev.ID] && ev.Decode(&c) == nil && c.Do.Kind == adapter.Hook && c.Undo != nil {
 			out = append(out, hookUndo{id: ev.ID, undo: *c.Undo})
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/regiondrill/regiondrill/internal/adapter"
+	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/journal"
 )
 
@@ -27,14 +28,14 @@ func ev(t *testing.T, typ journal.Type, id string, v any) journal.Event {
 
 // Rollback finds the hooks a dead drill ran and did not undo, in order.
 func TestHooksToUndoFromAJournal(t *testing.T) {
-	hook := func(arg string) Change {
-		return Change{Do: adapter.Action{Kind: adapter.Hook, Argv: []string{"run", arg}},
+	hook := func(arg string) event.Intent {
+		return event.Intent{Do: adapter.Action{Kind: adapter.Hook, Argv: []string{"run", arg}},
 			Undo: &adapter.Action{Kind: adapter.Hook, Argv: []string{"undo", arg}}}
 	}
 	evs := []journal.Event{
 		ev(t, journal.Intent, "c001", hook("a")), ev(t, journal.Applied, "c001", hook("a").Do),
-		ev(t, journal.Intent, "c002", Change{Do: adapter.Action{Kind: adapter.Freeze, Region: "x"}}), ev(t, journal.Applied, "c002", nil),
-		ev(t, journal.Intent, "c003", hook("b")), ev(t, journal.ApplyFailed, "c003", map[string]string{"error": "exit 1"}),
+		ev(t, journal.Intent, "c002", event.Intent{Do: adapter.Action{Kind: adapter.Freeze, Region: "x"}}), ev(t, journal.Applied, "c002", nil),
+		ev(t, journal.Intent, "c003", hook("b")), ev(t, journal.ApplyFailed, "c003", event.ApplyFailed{Error: "exit 1"}),
 		ev(t, journal.Intent, "c004", hook("c")), ev(t, journal.Applied, "c004", hook("c").Do),
 		ev(t, journal.Undone, "c004", hook("c").Undo),
 		ev(t, journal.Intent, "c005", hook("d")), // no applied line: the drill died while it ran

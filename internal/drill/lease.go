@@ -10,13 +10,9 @@ import (
 	"time"
 
 	"github.com/regiondrill/regiondrill/internal/adapter"
+	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/journal"
 )
-
-// StopLeaseLost is the stop condition of a drill that lost a lease it
-// holds: the drill lock (another drill may now change the target) or an
-// injected fault's (the outage it judges may have ended).
-const StopLeaseLost = "lease_lost"
 
 // lockName names the drill lock's lease; faults' leases are named after
 // their region.
@@ -65,9 +61,9 @@ func (e *Engine) leaseLost(why string) {
 	if !e.tripped.CompareAndSwap(false, true) {
 		return // already stopping
 	}
-	_, _ = e.j.Append(journal.Stop, "", "", StopData{Condition: StopLeaseLost, Detail: why})
+	e.record(journal.Stop, "", event.Stop{Condition: event.StopLeaseLost, Detail: why})
 	select {
-	case e.stop <- StopLeaseLost + ": " + why:
+	case e.stop <- event.StopLeaseLost + ": " + why:
 	default:
 	}
 }

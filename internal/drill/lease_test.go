@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/regiondrill/regiondrill/internal/contract"
+	"github.com/regiondrill/regiondrill/internal/event"
 )
 
 func TestLeaseLostOnlyWhenItRunsOut(t *testing.T) {
@@ -63,7 +64,7 @@ func TestLockRenewalFailureIsRetriedThenStopsTheDrill(t *testing.T) {
 	}
 	select {
 	case why := <-e.stop:
-		if !strings.HasPrefix(why, StopLeaseLost) {
+		if !strings.HasPrefix(why, event.StopLeaseLost) {
 			t.Fatalf("stop reason %q", why)
 		}
 	default:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/regiondrill/regiondrill/internal/stall"
 	"math"
 	"slices"
 	"sort"
@@ -15,13 +14,14 @@ import (
 
 	"github.com/regiondrill/regiondrill/internal/adapter"
 	"github.com/regiondrill/regiondrill/internal/contract"
+	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/load"
 	"github.com/regiondrill/regiondrill/internal/measure"
 	"github.com/regiondrill/regiondrill/internal/plan"
 	"github.com/regiondrill/regiondrill/internal/probe"
 	"github.com/regiondrill/regiondrill/internal/pulse"
-	"github.com/regiondrill/regiondrill/internal/verdict"
+	"github.com/regiondrill/regiondrill/internal/stall"
 )
 
 // hotTenant is the tenant whose questions make the hot path.
@@ -39,12 +39,6 @@ func (e *Engine) hotQuestions() []string {
 		qs = append(qs, p.Question)
 	}
 	return qs
-}
-
-// LoadStart is journaled when the generator starts: record times are ns
-// since this instant.
-type LoadStart struct {
-	AtMS int64 `json:"at_ms"`
 }
 
 func (e *Engine) startLoad(ctx context.Context) <-chan struct{} {
@@ -66,7 +60,7 @@ func (e *Engine) startLoad(ctx context.Context) <-chan struct{} {
 	e.rec = load.NewRecorder()
 	gen, err := load.New(cfg)
 	if err != nil {
-		_, _ = e.j.Append(journal.Note, "", "", map[string]string{"load_error": err.Error()})
+		e.record(journal.LoadError, "", event.LoadError(err.Error()))
 		close(done)
 		return done
 	}
@@ -76,42 +70,21 @@ func (e *Engine) startLoad(ctx context.Context) <-chan struct{} {
 	// sends and its clocks, and the judge must know when that happened.
 	mon := &stall.Monitor{Clock: e.o.Clock, OnStall: func(span time.Duration) {
 		to := e.j.Since()
-		_, _ = e.j.Append(journal.Stall, "", "", Stall{FromMS: to - span.Milliseconds(), ToMS: to})
+		e.record(journal.Stall, "", event.Stall{FromMS: to - span.Milliseconds(), ToMS: to})
 	}}
 	go mon.Run(ctx)
-	_, _ = e.j.Append(journal.Note, "", "", map[string]any{"load_start": LoadStart{AtMS: e.j.Since()}})
+	e.record(journal.LoadStart, "", event.LoadStart{AtMS: e.j.Since()})
 	go func() {
 		defer close(done)
 		sum, err := gen.Run(ctx, pulse.Tee(e.rec, e.pulse))
 		if err != nil {
-			_, _ = e.j.Append(journal.Note, "", "", map[string]string{"load_error": err.Error()})
+			e.record(journal.LoadError, "", event.LoadError(err.Error()))
 		}
 		if sum != nil {
-			_, _ = e.j.Append(journal.Note, "", "", map[string]any{"load_summary": sum})
+			e.record(journal.LoadSummary, "", sum)
 		}
 	}()
 	return done
-}
-
-// Stall is a span in which the measuring process could not run (journal
-// ms): requests in flight across it were timed by a clock that was not
-// looking, and the judge leaves them out of latency comparisons.
-type Stall struct {
-	FromMS int64 `json:"from_ms"`
-	ToMS   int64 `json:"to_ms"`
-}
-
-// Sample is one health sample of every region (data of a health event).
-type Sample struct {
-	Regions map[string]contract.Health `json:"regions"`
-	Errors  map[string]string          `json:"errors,omitempty"`
-	// Rotation says which regions the router had in rotation, when its
-	// status can be read (the lab edge's can): a session may leave a region
-	// that left the rotation.
-	Rotation map[string]bool `json:"rotation,omitempty"`
-	// Load is the client's requests that ended since the previous sample,
-	// for the live and terminal views (the report measures from records).
-	Load *pulse.Second `json:"load,omitempty"`
 }
 
 // sampleTimeout bounds one health sample and one lock renewal. Health
@@ -136,12 +109,12 @@ func (e *Engine) startSampler(ctx context.Context) <-chan struct{} {
 			hs, errs := e.healthQuick(hctx)
 			cancel()
 			e.seen.put(hs, errs, time.Now())
-			smp := Sample{Regions: hs, Errors: errs, Rotation: e.rotation(ctx)}
+			smp := event.Health{Regions: hs, Errors: errs, Rotation: e.rotation(ctx)}
 			if e.pulse != nil {
 				ps := e.pulse.Take()
 				smp.Load = &ps
 			}
-			_, _ = e.j.Append(journal.Health, "", "", smp)
+			e.record(journal.Health, "", smp)
 			lctx, lcancel := context.WithTimeout(ctx, sampleTimeout)
 			e.renewLock(lctx)
 			lcancel()
@@ -174,14 +147,6 @@ func (e *Engine) healthQuick(ctx context.Context) (map[string]contract.Health, m
 	return hs, errs
 }
 
-// StopData is the data of a stop event.
-type StopData struct {
-	Condition string  `json:"condition"`
-	Value     float64 `json:"value"`
-	Above     float64 `json:"above"`
-	Detail    string  `json:"detail,omitempty"` // why, for conditions without a threshold (lease_lost)
-}
-
 // checkStops evaluates the plan's stop conditions; the first one that stays
 // above its threshold for its duration trips the drill.
 func (e *Engine) checkStops(hs map[string]contract.Health, over map[int]time.Time) {
@@ -205,7 +170,7 @@ func (e *Engine) checkStops(hs map[string]contract.Health, over map[int]time.Tim
 		if time.Since(since) >= plan.Seconds(sc.ForS) {
 			why := fmt.Sprintf("%s %.3f above %.3f for %.0fs", sc.Metric, v, sc.Above, sc.ForS)
 			e.tripped.Store(true)
-			_, _ = e.j.Append(journal.Stop, "", "", StopData{Condition: string(sc.Metric), Value: v, Above: sc.Above})
+			e.record(journal.Stop, "", event.Stop{Condition: string(sc.Metric), Value: v, Above: sc.Above})
 			select {
 			case e.stop <- why:
 			default:
@@ -213,15 +178,6 @@ func (e *Engine) checkStops(hs map[string]contract.Health, over map[int]time.Tim
 			return
 		}
 	}
-}
-
-// ProbeData is the data of a probe event.
-type ProbeData struct {
-	Drill   string         `json:"drill"`
-	Phase   string         `json:"phase"` // before, after, live, verify
-	Region  string         `json:"region"`
-	Results []probe.Result `json:"results"`
-	Error   string         `json:"error,omitempty"`
 }
 
 // probeRegion asks the gold probes in one region for the plan's rounds and
@@ -277,18 +233,18 @@ func (e *Engine) probeRegion(ctx context.Context, region string, n, rounds int) 
 
 // probeData is the journal's view of a probe set: the answered results,
 // and what failed.
-func probeData(d *drillRun, phase, region string, set probeSet, err error) ProbeData {
-	pd := ProbeData{Drill: d.letter, Phase: phase, Region: region, Results: set.answered(), Error: set.failures()}
+func probeData(d *drillRun, phase event.ProbePhase, region string, set probeSet, err error) event.Probe {
+	pd := event.Probe{Drill: d.letter, Phase: phase, Region: region, Results: set.answered(), Error: set.failures()}
 	if err != nil {
 		pd.Error = err.Error()
 	}
 	return pd
 }
 
-func (e *Engine) probeAll(ctx context.Context, d *drillRun, phase string) error {
+func (e *Engine) probeAll(ctx context.Context, d *drillRun, phase event.ProbePhase) error {
 	for _, r := range e.p.Regions {
 		set, err := e.probeRegion(ctx, r, probeCount, e.p.Phases.ProbeRounds)
-		_, _ = e.j.Append(journal.Probe, "", "", probeData(d, phase, r, set, err))
+		e.record(journal.Probe, "", probeData(d, phase, r, set, err))
 		if ctx.Err() != nil {
 			return ErrInterrupted
 		}
@@ -303,7 +259,7 @@ func (e *Engine) probeAll(ctx context.Context, d *drillRun, phase string) error 
 // it ("" when ΔS and citations are within targets).
 func (e *Engine) verifyRegion(ctx context.Context, d *drillRun, region string) (string, error) {
 	set, err := e.probeRegion(ctx, region, probeCount, 1)
-	_, _ = e.j.Append(journal.Probe, StepVerify, "", probeData(d, "verify", region, set, err))
+	e.record(journal.Probe, event.StepVerify, probeData(d, event.ProbeVerify, region, set, err))
 	if err != nil {
 		return "probe failed: " + err.Error(), nil
 	}
@@ -324,7 +280,7 @@ func (e *Engine) verifyRegion(ctx context.Context, d *drillRun, region string) (
 	// reachable (never the evacuated one); without one, gold alone judges.
 	ref := ""
 	for _, r := range e.p.Regions {
-		if r == region || (r == d.evac && d.kind != plan.DrillIndexSkew) {
+		if r == region || (r == d.evac && d.info.Evacuates) {
 			continue
 		}
 		if _, err := e.t.Health(ctx, r); err == nil {
@@ -372,14 +328,14 @@ func (e *Engine) allInRotation(ctx context.Context) bool {
 
 // runChecks runs the plan's checks of a phase and journals each; it returns
 // the names of those that failed.
-func (e *Engine) runChecks(ctx context.Context, d *drillRun, phase string) []string {
+func (e *Engine) runChecks(ctx context.Context, d *drillRun, phase plan.Phase) []string {
 	var names []plan.CheckName
 	switch phase {
-	case "pre":
+	case plan.PhasePre:
 		names = e.p.Checks.Pre
-	case "live":
+	case plan.PhaseLive:
 		names = e.p.Checks.Live
-	case "post":
+	case plan.PhasePost:
 		names = e.p.Checks.Post
 	}
 	hs, errs := e.healthQuick(ctx)
@@ -391,7 +347,7 @@ func (e *Engine) runChecks(ctx context.Context, d *drillRun, phase string) []str
 			continue
 		}
 		pass, value, detail := fn(&env)
-		_, _ = e.j.Append(journal.Check, "", "", verdict.Check{Phase: phase, Name: string(n), Drill: d.letter, Pass: pass, Value: value, Detail: detail, AtMS: e.j.Since(),
+		e.record(journal.Check, "", event.Check{Phase: phase, Name: n, Drill: d.letter, Pass: pass, Value: value, Detail: detail, AtMS: e.j.Since(),
 			Advisory: slices.Contains(e.p.Checks.Advisory, n)})
 		if !pass {
 			failed = append(failed, string(n))
@@ -415,61 +371,64 @@ func (e *Engine) closeout(ctx context.Context) {
 	}
 	if e.rec != nil {
 		recs := e.rec.Records()
-		_, _ = e.j.Append(journal.Note, "", "", map[string]any{"regions_index": e.rec.Regions()})
+		e.record(journal.RegionsIndex, "", event.RegionsIndex(e.rec.Regions()))
 		for i := 0; i < len(recs); i += batchSize {
-			_, _ = e.j.Append(journal.Records, "", "", load.Batch(recs[i:min(i+batchSize, len(recs))]))
+			e.record(journal.Records, "", load.Batch(recs[i:min(i+batchSize, len(recs))]))
 		}
 	}
 	if e.gen != nil {
-		appendBatches(e.j, journal.Writes, e.gen.Writes())
+		recordBatches(e, journal.Writes, e.gen.Writes())
 	}
 	var stores []contract.Writes
 	for _, r := range e.sortedRegions() {
 		w, err := e.t.Writes(ctx, r)
 		if err != nil {
-			_, _ = e.j.Append(journal.Note, "", "", map[string]string{"store_error": r + ": " + err.Error()})
+			e.record(journal.StoreError, "", event.StoreError(r+": "+err.Error()))
 			continue
 		}
 		stores = append(stores, w)
 	}
 	if len(stores) == 0 {
-		_, _ = e.j.Append(journal.Stores, "", "", stores)
+		e.record(journal.Stores, "", stores)
 	}
 	for _, s := range stores { // a region's store may span several events
 		for i := 0; i == 0 || i < len(s.Writes); i += batchSize {
 			part := contract.Writes{Region: s.Region, Writes: s.Writes[i:min(i+batchSize, len(s.Writes))]}
-			_, _ = e.j.Append(journal.Stores, "", "", []contract.Writes{part})
+			e.record(journal.Stores, "", []contract.Writes{part})
 		}
 		// what is still queued or was set aside, in events of their own
 		for i := 0; i < len(s.Queued); i += batchSize {
 			part := contract.Writes{Region: s.Region, Writes: []contract.StoredWrite{}, Queued: s.Queued[i:min(i+batchSize, len(s.Queued))]}
-			_, _ = e.j.Append(journal.Stores, "", "", []contract.Writes{part})
+			e.record(journal.Stores, "", []contract.Writes{part})
 		}
 		for i := 0; i < len(s.Dead); i += batchSize {
 			part := contract.Writes{Region: s.Region, Writes: []contract.StoredWrite{}, Dead: s.Dead[i:min(i+batchSize, len(s.Dead))]}
-			_, _ = e.j.Append(journal.Stores, "", "", []contract.Writes{part})
+			e.record(journal.Stores, "", []contract.Writes{part})
 		}
 	}
 	switch ds, err := e.t.Deliveries(ctx); {
 	case e.p.Waives(plan.WaiveSink):
-		_, _ = e.j.Append(journal.Note, "", "", map[string]string{"deliveries_waived": "targets.waive names sink"})
+		e.record(journal.DeliveriesWaived, "", event.DeliveriesWaived("targets.waive names sink"))
 	case err != nil:
-		_, _ = e.j.Append(journal.Note, "", "", map[string]string{"deliveries_error": err.Error()})
+		e.record(journal.DeliveriesError, "", event.DeliveriesError(err.Error()))
 	default:
 		sort.Slice(ds, func(i, j int) bool { return ds[i].ReceivedAt.Before(ds[j].ReceivedAt) })
-		appendBatches(e.j, journal.Webhooks, ds)
+		recordBatches(e, journal.Webhooks, ds)
 	}
-	_ = e.j.Flush()
+	if err := e.j.Flush(); err != nil {
+		err = fmt.Errorf("journal: flush: %w", err)
+		e.journalErr.CompareAndSwap(nil, &err)
+	}
 }
 
 // batchSize bounds the items of one bulk journal event, so every journal
 // line stays small whatever the size of the run.
 const batchSize = 5000
 
-// appendBatches journals items in events of at most batchSize, at least one.
-func appendBatches[T any](j *journal.Writer, typ journal.Type, items []T) {
+// recordBatches journals items in events of at most batchSize, at least one.
+func recordBatches[T any](e *Engine, typ journal.Type, items []T) {
 	for i := 0; i == 0 || i < len(items); i += batchSize {
-		_, _ = j.Append(typ, "", "", items[i:min(i+batchSize, len(items))])
+		e.record(typ, "", items[i:min(i+batchSize, len(items))])
 	}
 }
 
@@ -623,7 +582,7 @@ func checkErrorRate(c *checkEnv) (bool, string, string) {
 func checkQueueBacklog(c *checkEnv) (bool, string, string) {
 	total := 0
 	for r, h := range c.health {
-		if r == c.d.evac && c.d.kind != plan.DrillIndexSkew {
+		if r == c.d.evac && c.d.info.Evacuates {
 			continue // the evacuated region holds its queue until it returns
 		}
 		total += h.Queue.Backlog

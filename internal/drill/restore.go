@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/regiondrill/regiondrill/internal/adapter"
+	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/journal"
 )
 
@@ -23,7 +24,7 @@ type Planned struct {
 // nothing). Every failure is kept and the rest still runs.
 type restorer struct {
 	e    *Engine
-	step string
+	step event.Step
 	dry  bool
 	mu   sync.Mutex
 	plan []Planned
@@ -46,17 +47,25 @@ func (r *restorer) do(ctx context.Context, a adapter.Action, why string) bool {
 		r.mu.Unlock()
 		return true
 	}
-	if _, err := e.j.Append(journal.Intent, r.step, "restore", Change{Do: a, Why: why}); err != nil {
+	if err := e.write(journal.Intent, r.step, "restore", event.Intent{Do: a, Why: why}); err != nil {
 		r.fail(err)
 		return false
 	}
 	if err := r.retry(ctx, a); err != nil {
 		r.fail(fmt.Errorf("%s %s: %w", a.Kind, a.Region, err))
-		_, _ = e.j.Append(journal.UndoFailed, r.step, "restore", map[string]string{"kind": string(a.Kind), "region": a.Region, "error": err.Error()})
+		r.journal(e.write(journal.UndoFailed, r.step, "restore", event.UndoFailed{Kind: string(a.Kind), Region: a.Region, Error: err.Error()}))
 		return false
 	}
-	_, _ = e.j.Append(journal.Undone, r.step, "restore", a)
+	r.journal(e.write(journal.Undone, r.step, "restore", event.Undone{Action: a}))
 	return true
+}
+
+// journal keeps a journal append that failed among the restore's failures:
+// a restore the journal does not show is not one rollback can trust.
+func (r *restorer) journal(err error) {
+	if err != nil {
+		r.fail(err)
+	}
 }
 
 // restoreRetries are the waits between the attempts of a restore action
@@ -89,7 +98,7 @@ func (r *restorer) retry(ctx context.Context, a adapter.Action) error {
 // restore brings the target back to the pre-drill snapshot. It is
 // idempotent and runs every step even when one fails; the error names
 // everything that could not be restored.
-func (e *Engine) restore(ctx context.Context, step string) error {
+func (e *Engine) restore(ctx context.Context, step event.Step) error {
 	_, err := e.runRestore(ctx, step, false)
 	return err
 }
@@ -97,7 +106,7 @@ func (e *Engine) restore(ctx context.Context, step string) error {
 // runRestore restores (or, dry, lists what restoring would do). The hooks'
 // undos run alongside the target's restore, each within its timeout, so a
 // stuck hook holds up nothing else.
-func (e *Engine) runRestore(ctx context.Context, step string, dry bool) ([]Planned, error) {
+func (e *Engine) runRestore(ctx context.Context, step event.Step, dry bool) ([]Planned, error) {
 	r := &restorer{e: e, step: step, dry: dry}
 	e.mu.Lock()
 	hooks := e.hookUndos
@@ -139,10 +148,10 @@ func (r *restorer) undoHooks(ctx context.Context, hooks []hookUndo) {
 		}
 		if err := e.do(ctx, h.undo); err != nil {
 			r.fail(fmt.Errorf("hook undo %q: %w", h.undo.Argv, err))
-			_, _ = e.j.Append(journal.UndoFailed, r.step, h.id, map[string]string{"kind": "hook", "error": err.Error()})
+			r.journal(e.write(journal.UndoFailed, r.step, h.id, event.UndoFailed{Kind: "hook", Error: err.Error()}))
 			continue
 		}
-		_, _ = e.j.Append(journal.Undone, r.step, h.id, h.undo)
+		r.journal(e.write(journal.Undone, r.step, h.id, event.Undone{Action: h.undo}))
 	}
 }
 
@@ -229,7 +238,7 @@ func (r *restorer) primary(ctx context.Context) {
 	}
 	if !ok && !r.dry {
 		r.fail(fmt.Errorf("old primary %s not promoted back: it fails the health gate (%s); the primary stays where the drill left it", s.Primary, why))
-		_, _ = e.j.Append(journal.Note, r.step, "", map[string]string{"refused": string(adapter.Promote), "region": s.Primary, "why": why})
+		r.journal(e.write(journal.Refused, r.step, "", event.Refused{Action: adapter.Promote, Region: s.Primary, Why: why}))
 		return
 	}
 	state := "it passes the health gate"

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/regiondrill/regiondrill/internal/adapter"
+	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/plan"
 )
@@ -24,9 +25,9 @@ var (
 
 // Journaled is what rollback reads from a drill's journal.
 type Journaled struct {
-	Start  RunStart
+	Start  event.RunStart
 	Plan   *plan.Plan
-	End    *RunEnd // the last run_end, nil when the drill died before writing one
+	End    *event.RunEnd // the last run_end, nil when the drill died before writing one
 	events []journal.Event
 }
 
@@ -46,7 +47,7 @@ func ReadJournaled(evs []journal.Event) (*Journaled, error) {
 	j.Plan = p
 	for _, ev := range evs {
 		if ev.Type == journal.RunEnd {
-			var end RunEnd
+			var end event.RunEnd
 			if err := ev.Decode(&end); err != nil {
 				return nil, fmt.Errorf("run_end (event %d): %w", ev.Seq, err)
 			}
@@ -67,7 +68,7 @@ func (j *Journaled) Restored() bool {
 		return true
 	}
 	switch j.End.Outcome {
-	case "completed", "gate_failed", "stopped", "drill_failed", "interrupted", "rolled_back":
+	case event.Completed, event.GateFailed, event.Stopped, event.DrillFailed, event.Interrupted, event.RolledBack:
 		return !strings.Contains(j.End.Reason, "restore:")
 	}
 	return false
@@ -78,7 +79,7 @@ func (j *Journaled) engine(t *adapter.HTTP, w *journal.Writer) *Engine {
 	e := New(Options{Plan: j.Plan, Target: t, Journal: w})
 	e.snap, e.epoch = j.Start.Snapshot, j.Start.Snapshot.Epoch
 	for _, ev := range j.events { // promotions since the snapshot raised the epoch
-		var a adapter.Action
+		var a event.Applied // an undone event's data is the same action
 		if (ev.Type == journal.Applied || ev.Type == journal.Undone) && ev.Decode(&a) == nil && a.Kind == adapter.Promote {
 			e.epoch = max(e.epoch, a.Epoch)
 		}
@@ -90,7 +91,7 @@ func (j *Journaled) engine(t *adapter.HTTP, w *journal.Writer) *Engine {
 // PlanRollback lists every action a rollback would take, reading the
 // target's health to decide and changing nothing.
 func PlanRollback(ctx context.Context, j *Journaled, t *adapter.HTTP) ([]Planned, error) {
-	return j.engine(t, nil).runRestore(ctx, "rollback", true)
+	return j.engine(t, nil).runRestore(ctx, event.StepRollback, true)
 }
 
 // Rollback restores a target to the snapshot journaled when a drill
@@ -99,14 +100,16 @@ func PlanRollback(ctx context.Context, j *Journaled, t *adapter.HTTP) ([]Planned
 // running it twice restores the same state. What it does is appended to w.
 func Rollback(ctx context.Context, j *Journaled, t *adapter.HTTP, w *journal.Writer) error {
 	e := j.engine(t, w)
-	_, _ = w.Append(journal.Note, "rollback", "", map[string]string{"rollback": "restoring the pre-drill snapshot"})
-	err := e.restore(ctx, "rollback")
-	out := RunEnd{Outcome: "rolled_back", Reason: "restored by regiondrill rollback", Restored: true}
-	if err != nil {
-		out = RunEnd{Outcome: "rollback_failed", Reason: err.Error()}
+	// Write-ahead: a rollback the journal cannot record does not start.
+	if err := e.write(journal.Rollback, event.StepRollback, "", event.Rollback("restoring the pre-drill snapshot")); err != nil {
+		return err
 	}
-	e.end(out)
-	return err
+	err := e.restore(ctx, event.StepRollback)
+	out := event.RunEnd{Outcome: event.RolledBack, Reason: "restored by regiondrill rollback", Restored: true}
+	if err != nil {
+		out = event.RunEnd{Outcome: event.RollbackFailed, Reason: err.Error()}
+	}
+	return errors.Join(err, e.end(out))
 }
 
 // TakeLock takes the target's drill lock for a rollback (owner me) and
@@ -172,7 +175,7 @@ func TakeLock(ctx context.Context, j *Journaled, t *adapter.HTTP, me string) (re
 
 // processGone reports whether the drill's process is known to be gone: it
 // ran on this host and no process has its id any more.
-func processGone(rs RunStart) bool {
+func processGone(rs event.RunStart) bool {
 	if rs.PID <= 0 || rs.Host == "" || rs.Host != hostname() {
 		return false
 	}

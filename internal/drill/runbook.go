@@ -1,6 +1,7 @@
 package drill
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,81 +9,43 @@ import (
 	"time"
 
 	"github.com/regiondrill/regiondrill/internal/adapter"
+	"github.com/regiondrill/regiondrill/internal/contract"
+	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/journal"
+	"github.com/regiondrill/regiondrill/internal/kind"
 	"github.com/regiondrill/regiondrill/internal/plan"
 )
 
-// Step names of the page's runbook.
-const (
-	StepPre      = "1 pre-checks"
-	StepEvacuate = "2 evacuate"
-	StepPromote  = "3 promote"
-	StepObserve  = "4 observe and clamp"
-	StepVerify   = "5 verify answers"
-	StepReturn   = "6 return-to-home"
-	StepClose    = "7 closeout"
-)
-
-// StepData is the data of step_start/step_end events.
-type StepData struct {
-	Drill   string   `json:"drill"`
-	Outcome string   `json:"outcome,omitempty"` // ok, failed, skipped, interrupted
-	Notes   []string `json:"notes,omitempty"`
-}
-
-// Baseline is the window the drill's baseline latency and error rate are
-// measured over (journal ms).
-type Baseline struct {
-	Drill  string `json:"drill"`
-	FromMS int64  `json:"from_ms"`
-	ToMS   int64  `json:"to_ms"`
-}
-
-// Mark is an action on the timeline (data of a note with a label).
-type Mark struct {
-	Drill string `json:"drill"`
-	Label string `json:"label"`
-	Kind  string `json:"kind"` // decision, promote, rebuild, purge, weight, restore
-}
-
-type stepFn func(ctx context.Context, d *drillRun) ([]string, error)
-
+// drillRun is one drill of a run: what its kind's steps act through
+// (kind.Drill).
 type drillRun struct {
-	kind       plan.DrillKind
-	letter     string
-	evac       string
-	survivor   string
-	blackholed bool // the evacuated region is cut off: actions cannot reach it
-	partial    bool // the running step's actions missed a region, as expected
+	e          *Engine
+	info       kind.Info
+	letter     event.Letter
+	evac       string     // the region the drill changes
+	survivor   string     // the region that keeps serving
+	step       event.Step // the step running
+	blackholed bool       // the changed region is cut off: actions cannot reach it
+	partial    bool       // the running step's actions missed a region, as expected
 	// stopTraffic ends drill C's client sessions and journals what they
 	// saw; a no-op for other drills and once called.
 	stopTraffic func()
 }
 
-func (e *Engine) mark(d *drillRun, kind, label string) {
-	_, _ = e.j.Append(journal.Note, "", "", map[string]any{"mark": Mark{Drill: d.letter, Label: label, Kind: kind}})
-}
+var _ kind.Drill = (*drillRun)(nil)
 
-// runDrill runs the seven steps for one drill kind.
-func (e *Engine) runDrill(ctx context.Context, kind plan.DrillKind) error {
-	d := &drillRun{kind: kind, letter: kind.Letter(), evac: e.p.Evacuate, survivor: e.p.PromoteSurvivor, stopTraffic: func() {}}
-	if kind == plan.DrillIndexSkew {
-		d.evac, d.survivor = e.skewTarget()
+// runDrill runs the seven steps of the page's runbook as the drill's kind
+// defines them.
+func (e *Engine) runDrill(ctx context.Context, name plan.DrillKind) error {
+	k, ok := kind.Lookup(string(name))
+	if !ok {
+		return fmt.Errorf("unknown drill kind %q", name)
 	}
+	info := k.Info()
+	d := &drillRun{e: e, info: info, letter: info.Letter, stopTraffic: func() {}}
+	d.evac, d.survivor = k.Regions(e.p, cmp.Or(e.snap.Primary, e.p.Primary))
 	defer func() { d.stopTraffic() }()
-	steps := []struct {
-		name string
-		fn   stepFn
-	}{
-		{StepPre, e.stepPre},
-		{StepEvacuate, e.stepEvacuate},
-		{StepPromote, e.stepPromote},
-		{StepObserve, e.stepObserve},
-		{StepVerify, e.stepVerify},
-		{StepReturn, e.stepReturn},
-		{StepClose, e.stepClose},
-	}
-	for _, s := range steps {
+	for i, s := range k.Runbook() {
 		if ctx.Err() != nil {
 			return ErrInterrupted
 		}
@@ -92,29 +55,36 @@ func (e *Engine) runDrill(ctx context.Context, kind plan.DrillKind) error {
 			return fmt.Errorf("%w: %s", ErrStopped, why)
 		default:
 		}
-		_, _ = e.j.Append(journal.StepStart, s.name, "", StepData{Drill: d.letter})
-		d.partial = false
+		d.step, d.partial = event.Steps[i], false
+		if err := e.write(journal.StepStart, d.step, "", event.StepStart{Drill: d.letter}); err != nil {
+			return err
+		}
 		var notes []string
-		err := e.runHooks(ctx, d, s.name, "before")
-		if err == nil {
-			notes, err = s.fn(ctx, d)
+		err := e.runHooks(ctx, d, d.step, "before")
+		switch {
+		case err == nil && s.Do == nil:
+			err = errSkip
+		case err == nil:
+			notes, err = s.Do(ctx, d)
 		}
 		if err == nil {
-			err = e.runHooks(ctx, d, s.name, "after")
+			err = e.runHooks(ctx, d, d.step, "after")
 		}
-		out := "ok"
+		out := event.StepOK
 		switch {
 		case err == nil && d.partial:
-			out = "partial"
+			out = event.StepPartial
 		case errors.Is(err, errSkip):
-			out, err = "skipped", nil
+			out, err = event.StepSkipped, nil
 		case errors.Is(err, ErrInterrupted) || ctx.Err() != nil:
-			out = "interrupted"
+			out = event.StepInterrupted
 		case err != nil:
-			out = "failed"
+			out = event.StepFailed
 			notes = append(notes, err.Error())
 		}
-		_, _ = e.j.Append(journal.StepEnd, s.name, "", StepData{Drill: d.letter, Outcome: out, Notes: notes})
+		if jerr := e.write(journal.StepEnd, d.step, "", event.StepEnd{Drill: d.letter, Outcome: out, Notes: notes}); err == nil {
+			err = jerr
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return ErrInterrupted
@@ -130,15 +100,78 @@ var errSkip = errors.New("not part of this drill")
 func (e *Engine) hold() time.Duration     { return plan.Seconds(e.p.Phases.HoldS) }
 func (e *Engine) baseline() time.Duration { return plan.Seconds(e.p.Phases.BaselineS) }
 
-// stepPre: baseline traffic, then the gate.
-func (e *Engine) stepPre(ctx context.Context, d *drillRun) ([]string, error) {
+func (d *drillRun) Plan() *plan.Plan         { return d.e.p }
+func (d *drillRun) Changed() string          { return d.evac }
+func (d *drillRun) Serving() string          { return d.survivor }
+func (d *drillRun) Snapshot() event.Snapshot { return d.e.snap }
+
+func (d *drillRun) Mark(kind event.MarkKind, label string) {
+	d.e.record(journal.Mark, "", event.Mark{Drill: d.letter, Label: label, Kind: kind})
+}
+
+func (d *drillRun) Apply(ctx context.Context, do adapter.Action, undo *adapter.Action, why string) error {
+	return d.e.apply(ctx, d.step, do, undo, why)
+}
+
+func (d *drillRun) Weights(ctx context.Context, region string, w int) map[string]int {
+	return d.e.weightsWith(ctx, region, w)
+}
+
+func (d *drillRun) Health(ctx context.Context, region string) (contract.Health, error) {
+	return d.e.t.Health(ctx, region)
+}
+
+func (d *drillRun) Warm(ctx context.Context, region string) error {
+	return d.e.t.Do(ctx, adapter.Action{Kind: adapter.Warm, Region: region, Tenant: hotTenant, Questions: d.e.hotQuestions()})
+}
+
+func (d *drillRun) PurgeWithEvidence(ctx context.Context, region string) error {
+	return d.e.purgeWithEvidence(ctx, d, d.step, region)
+}
+
+func (d *drillRun) LiveChecks(ctx context.Context) []string {
+	return d.e.runChecks(ctx, d, plan.PhaseLive)
+}
+
+func (d *drillRun) Sleep(ctx context.Context, t time.Duration) error { return d.e.sleep(ctx, t) }
+
+func (d *drillRun) RestoreAll(ctx context.Context) error { return d.e.restore(ctx, d.step) }
+
+func (d *drillRun) StartIndexTraffic(ctx context.Context) {
+	d.stopTraffic()
+	d.stopTraffic = d.e.startIndexTraffic(ctx, d)
+}
+
+func (d *drillRun) RefuseReuse(region string) {
+	d.e.record(journal.RefusedReuse, d.step, event.RefusedReuse(region))
+}
+
+func (d *drillRun) Failed(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrDrillFailed, fmt.Sprintf(format, args...))
+}
+
+// Blackhole cuts region off with a leased fault the engine keeps renewing.
+func (d *drillRun) Blackhole(ctx context.Context, region string) error {
+	e := d.e
+	if err := d.Apply(ctx, adapter.Action{Kind: adapter.Blackhole, Region: region, LeaseMS: e.leaseMS()},
+		&adapter.Action{Kind: adapter.ClearFaults, Region: region}, "hard outage: cut ingress and egress"); err != nil {
+		return err
+	}
+	d.blackholed = true
+	e.watchFaults(ctx, region)
+	return nil
+}
+
+// PreChecks: baseline traffic, then the gate.
+func (d *drillRun) PreChecks(ctx context.Context) ([]string, error) {
+	e := d.e
 	var notes []string
 	// Steady state first: a baseline during which a region left rotation
 	// (a stalled machine timed it out) measures nothing the drill can be
 	// compared with, and the evacuation would have nowhere to go. Such a
 	// baseline is taken again, a bounded number of times.
 	for attempt := 1; ; attempt++ {
-		if err := e.waitRotation(ctx, d); err != nil {
+		if err := e.waitRotation(ctx); err != nil {
 			return notes, err
 		}
 		if err := e.baselineOnce(ctx, d); err != nil {
@@ -159,7 +192,7 @@ func (e *Engine) stepPre(ctx context.Context, d *drillRun) ([]string, error) {
 			return notes, err
 		}
 	}
-	failed := e.runChecks(ctx, d, "pre")
+	failed := e.runChecks(ctx, d, plan.PhasePre)
 	if len(failed) > 0 {
 		return notes, fmt.Errorf("%w: %v", ErrGate, failed)
 	}
@@ -174,13 +207,13 @@ const maxBaselines = 3
 func (e *Engine) baselineOnce(ctx context.Context, d *drillRun) error {
 	// Warm the hot path in every region: the cache_warm gate checks it holds.
 	for _, r := range e.p.Regions {
-		if err := e.t.Do(ctx, adapter.Action{Kind: adapter.Warm, Region: r, Tenant: hotTenant, Questions: e.hotQuestions()}); err != nil {
+		if err := d.Warm(ctx, r); err != nil {
 			return fmt.Errorf("warm %s: %w", r, err)
 		}
 	}
 	// Canary: the probe set in every region, logging ΔS, λ and coverage. It
 	// runs before the baseline so its extra load is not part of it.
-	if err := e.probeAll(ctx, d, "before"); err != nil {
+	if err := e.probeAll(ctx, d, event.ProbeBefore); err != nil {
 		return err
 	}
 	// Its first part lets caches and instances settle after the warm-up and
@@ -193,13 +226,12 @@ func (e *Engine) baselineOnce(ctx context.Context, d *drillRun) error {
 	if err := e.sleep(ctx, e.baseline()-settle); err != nil {
 		return err
 	}
-	_, _ = e.j.Append(journal.Note, StepPre, "", map[string]any{"baseline": Baseline{Drill: d.letter, FromMS: from, ToMS: e.j.Since()}})
-	return nil
+	return e.write(journal.Baseline, event.StepPre, "", event.Baseline{Drill: d.letter, FromMS: from, ToMS: e.j.Since()})
 }
 
 // waitRotation waits (up to hysteresis + 10 s) until every region is back in
 // the router's rotation after an earlier drill.
-func (e *Engine) waitRotation(ctx context.Context, d *drillRun) error {
+func (e *Engine) waitRotation(ctx context.Context) error {
 	deadline := time.Now().Add(e.p.Hysteresis() + 10*time.Second)
 	for {
 		hs, errs := e.t.HealthAll(ctx)
@@ -215,84 +247,34 @@ func (e *Engine) waitRotation(ctx context.Context, d *drillRun) error {
 	}
 }
 
-func (e *Engine) stepEvacuate(ctx context.Context, d *drillRun) ([]string, error) {
-	var notes []string
-	switch d.kind {
-	case plan.DrillIndexSkew:
-		// Publish a follower built with the wrong analyzer or metric.
-		d.stopTraffic = e.startIndexTraffic(ctx, d)
-		e.mark(d, "rebuild", "publish skewed "+d.evac)
-		err := e.apply(ctx, StepEvacuate, adapter.Action{Kind: adapter.Rebuild, Region: d.evac, Analyzer: e.p.Lab.SkewAnalyzer, Metric: e.p.Lab.SkewMetric},
-			&adapter.Action{Kind: adapter.Rebuild, Region: d.evac}, "publish a follower with the wrong analyzer/metric")
-		return []string{"published " + d.evac + " with analyzer " + e.p.Lab.SkewAnalyzer}, err
-	case plan.DrillPlannedEvacuation, plan.DrillReturnToHome:
-		// Planned: pre-warm the survivor for the traffic it is about to take.
-		if err := e.prewarm(ctx, d, StepEvacuate); err != nil {
-			notes = append(notes, "pre-warm: "+err.Error())
-		}
-		if e.p.FreezeWritesOnFollowers {
-			for _, r := range e.p.Regions {
-				if err := e.apply(ctx, StepEvacuate, adapter.Action{Kind: adapter.Freeze, Region: r, Frozen: true},
-					&adapter.Action{Kind: adapter.Freeze, Region: r, Frozen: false}, "freeze writes during the cutover"); err != nil {
-					return notes, err
-				}
-			}
-		}
-		e.mark(d, "decision", "evacuate "+d.evac+" (weight 0)")
-		if err := e.apply(ctx, StepEvacuate, adapter.Action{Kind: adapter.SetWeights, Weights: e.weightsWith(ctx, d.evac, 0)},
-			&adapter.Action{Kind: adapter.SetWeights, Weights: e.snap.Weights}, "drain the region by weight"); err != nil {
-			return notes, err
-		}
-		notes = append(notes, fmt.Sprintf("weights: %s → 0", d.evac))
-	case plan.DrillHardOutage, plan.DrillWebhookReroute:
-		e.mark(d, "decision", "blackhole "+d.evac)
-		if err := e.apply(ctx, StepEvacuate, adapter.Action{Kind: adapter.Blackhole, Region: d.evac, LeaseMS: e.leaseMS()},
-			&adapter.Action{Kind: adapter.ClearFaults, Region: d.evac}, "hard outage: cut ingress and egress"); err != nil {
-			return notes, err
-		}
-		d.blackholed = true
-		e.watchFaults(ctx, d.evac)
-		if e.p.FreezeWritesOnFollowers {
-			for _, r := range e.p.Survivors() {
-				if err := e.apply(ctx, StepEvacuate, adapter.Action{Kind: adapter.Freeze, Region: r, Frozen: true},
-					&adapter.Action{Kind: adapter.Freeze, Region: r, Frozen: false}, "freeze follower writes until one region is promoted"); err != nil {
-					return notes, err
-				}
-			}
-		}
-		notes = append(notes, "blackholed "+d.evac)
-	}
-	return notes, nil
-}
-
 // leaseMS is the lease of injected faults: long enough for the drill, short
 // enough that a vanished drill leaves no blackhole behind for long.
 func (e *Engine) leaseMS() int64 { return 10_000 }
 
-func (e *Engine) stepPromote(ctx context.Context, d *drillRun) ([]string, error) {
-	if d.kind == plan.DrillIndexSkew {
-		return nil, errSkip
-	}
+// Promote: exactly one survivor becomes primary with a new epoch, webhooks
+// come only from it, and it takes writes.
+func (d *drillRun) Promote(ctx context.Context) ([]string, error) {
+	e := d.e
 	// A clean queue tail first: give the old primary's in-flight writes a
 	// moment to land (it cannot be waited for when it is blackholed).
 	if err := e.sleep(ctx, 1500*time.Millisecond); err != nil {
 		return nil, err
 	}
 	epoch := e.nextEpoch()
-	e.mark(d, "promote", fmt.Sprintf("promote %s (epoch %d)", d.survivor, epoch))
+	d.Mark(event.MarkPromote, fmt.Sprintf("promote %s (epoch %d)", d.survivor, epoch))
 	var notes []string
-	err := e.apply(ctx, StepPromote, adapter.Action{Kind: adapter.Promote, Primary: d.survivor, Epoch: epoch},
+	err := d.Apply(ctx, adapter.Action{Kind: adapter.Promote, Primary: d.survivor, Epoch: epoch},
 		&adapter.Action{Kind: adapter.Promote, Primary: e.snap.Primary}, "promote exactly one survivor")
-	if notes, err = e.missed(d, "promote", err, notes); err != nil {
+	if notes, err = d.missed("promote", err, notes); err != nil {
 		return notes, err
 	}
 	emit := e.p.WebhookPolicy.EmitFrom
-	err = e.apply(ctx, StepPromote, adapter.Action{Kind: adapter.EmitFrom, EmitFrom: []string{emit}},
+	err = d.Apply(ctx, adapter.Action{Kind: adapter.EmitFrom, EmitFrom: []string{emit}},
 		&adapter.Action{Kind: adapter.EmitFrom, EmitFrom: []string{e.snap.Primary}}, "emit webhooks only from the survivor")
-	if notes, err = e.missed(d, "emit policy", err, notes); err != nil {
+	if notes, err = d.missed("emit policy", err, notes); err != nil {
 		return notes, err
 	}
-	if err := e.apply(ctx, StepPromote, adapter.Action{Kind: adapter.Freeze, Region: d.survivor, Frozen: false},
+	if err := d.Apply(ctx, adapter.Action{Kind: adapter.Freeze, Region: d.survivor, Frozen: false},
 		&adapter.Action{Kind: adapter.Freeze, Region: d.survivor, Frozen: e.snap.Frozen[d.survivor]}, "the promoted region takes writes"); err != nil {
 		return notes, err
 	}
@@ -304,7 +286,7 @@ func (e *Engine) stepPromote(ctx context.Context, d *drillRun) ([]string, error)
 // from the ledger's fence before it applies anything): the step goes on,
 // marked partial, with a note naming the action, the region and why. Any
 // other miss fails the step.
-func (e *Engine) missed(d *drillRun, action string, err error, notes []string) ([]string, error) {
+func (d *drillRun) missed(action string, err error, notes []string) ([]string, error) {
 	if err == nil {
 		return notes, nil
 	}
@@ -324,14 +306,11 @@ func (e *Engine) missed(d *drillRun, action string, err error, notes []string) (
 	return notes, nil
 }
 
-func (e *Engine) stepObserve(ctx context.Context, d *drillRun) ([]string, error) {
+// Hold: the live checks every second while the change holds; p95 over the
+// SLO clamps top-k once.
+func (d *drillRun) Hold(ctx context.Context) ([]string, error) {
+	e := d.e
 	var notes []string
-	if d.kind == plan.DrillHardOutage || d.kind == plan.DrillWebhookReroute {
-		// Unplanned: clamp after the fact.
-		if err := e.prewarm(ctx, d, StepObserve); err != nil {
-			notes = append(notes, "clamp: "+err.Error())
-		}
-	}
 	end := time.Now().Add(e.hold())
 	clamped := false
 	var failed []string
@@ -342,12 +321,12 @@ func (e *Engine) stepObserve(ctx context.Context, d *drillRun) ([]string, error)
 		if err := e.sleep(ctx, time.Second); err != nil {
 			return notes, err
 		}
-		failed = e.runChecks(ctx, d, "live")
-		if !clamped && slices.Contains(failed, "p95_latency") {
+		failed = d.LiveChecks(ctx)
+		if !clamped && slices.Contains(failed, string(plan.CheckP95Latency)) {
 			// p95 over the SLO: lower k in retrieval for a while (ranking
 			// stays deterministic: same index, same fusion, fewer chunks).
 			clamped = true
-			if note, err := e.clampK(ctx, d); err != nil {
+			if note, err := d.clampK(ctx); err != nil {
 				notes = append(notes, "clamp k: "+err.Error())
 			} else {
 				notes = append(notes, note)
@@ -358,33 +337,34 @@ func (e *Engine) stepObserve(ctx context.Context, d *drillRun) ([]string, error)
 }
 
 // clampK halves the survivor's default top-k; restore puts it back.
-func (e *Engine) clampK(ctx context.Context, d *drillRun) (string, error) {
-	h, err := e.t.Health(ctx, d.survivor)
+func (d *drillRun) clampK(ctx context.Context) (string, error) {
+	h, err := d.Health(ctx, d.survivor)
 	if err != nil {
 		return "", err
 	}
 	k, zero := max(1, h.K/2), 0
-	e.mark(d, "clamp", fmt.Sprintf("k %d → %d on %s", h.K, k, d.survivor))
-	err = e.apply(ctx, StepObserve, adapter.Action{Kind: adapter.Scale, Region: d.survivor, K: &k},
+	d.Mark(event.MarkClamp, fmt.Sprintf("k %d → %d on %s", h.K, k, d.survivor))
+	err = d.Apply(ctx, adapter.Action{Kind: adapter.Scale, Region: d.survivor, K: &k},
 		&adapter.Action{Kind: adapter.Scale, Region: d.survivor, K: &zero}, "p95 above the SLO: lower k in retrieval")
 	return fmt.Sprintf("p95 above the SLO: k %d → %d on %s", h.K, k, d.survivor), err
 }
 
-func (e *Engine) prewarm(ctx context.Context, d *drillRun, step string) error {
-	h, err := e.t.Health(ctx, d.survivor)
+// Prewarm raises the survivor's minimum instances for the traffic it takes.
+func (d *drillRun) Prewarm(ctx context.Context) error {
+	h, err := d.Health(ctx, d.survivor)
 	if err != nil {
 		return err
 	}
-	want, was := max(2*h.MinInstances, 4)+2, e.snap.MinInst[d.survivor]
-	return e.apply(ctx, step, adapter.Action{Kind: adapter.Scale, Region: d.survivor, MinInstances: &want},
+	want, was := max(2*h.MinInstances, 4)+2, d.e.snap.MinInst[d.survivor]
+	return d.Apply(ctx, adapter.Action{Kind: adapter.Scale, Region: d.survivor, MinInstances: &want},
 		&adapter.Action{Kind: adapter.Scale, Region: d.survivor, MinInstances: &was}, "pre-warm the survivor")
 }
 
-func (e *Engine) stepVerify(ctx context.Context, d *drillRun) ([]string, error) {
-	region := d.survivor
-	if d.kind == plan.DrillIndexSkew {
-		region = d.evac // the skewed follower is the one to verify
-	}
+// Verify runs the probe set in region; when ΔS is at risk or the answers
+// diverge, it rebuilds the region from the artifact, purges its cache and
+// probes again.
+func (d *drillRun) Verify(ctx context.Context, region string) ([]string, error) {
+	e := d.e
 	bad, err := e.verifyRegion(ctx, d, region)
 	if err != nil {
 		return nil, err
@@ -392,17 +372,16 @@ func (e *Engine) stepVerify(ctx context.Context, d *drillRun) ([]string, error) 
 	if bad == "" {
 		return []string{region + ": probe set within targets"}, nil
 	}
-	// ΔS ≥ risk or citations diverged: rebuild from the artifact, purge, probe again.
 	notes := []string{region + ": " + bad + "; rebuilding and purging"}
-	e.mark(d, "rebuild", "rebuild "+region)
-	if err := e.apply(ctx, StepVerify, adapter.Action{Kind: adapter.Rebuild, Region: region}, nil, "rebuild from the same artifact"); err != nil {
+	d.Mark(event.MarkRebuild, "rebuild "+region)
+	if err := d.Apply(ctx, adapter.Action{Kind: adapter.Rebuild, Region: region}, nil, "rebuild from the same artifact"); err != nil {
 		return notes, err
 	}
-	if err := e.purgeWithEvidence(ctx, d, StepVerify, region); err != nil {
+	if err := d.PurgeWithEvidence(ctx, region); err != nil {
 		return notes, err
 	}
 	d.stopTraffic() // drill C: the skewed index is gone
-	if err := e.t.Do(ctx, adapter.Action{Kind: adapter.Warm, Region: region, Tenant: hotTenant, Questions: e.hotQuestions()}); err != nil {
+	if err := d.Warm(ctx, region); err != nil {
 		notes = append(notes, "re-warm: "+err.Error())
 	}
 	bad, err = e.verifyRegion(ctx, d, region)
@@ -415,85 +394,27 @@ func (e *Engine) stepVerify(ctx context.Context, d *drillRun) ([]string, error) 
 	return notes, nil
 }
 
-func (e *Engine) stepReturn(ctx context.Context, d *drillRun) ([]string, error) {
-	switch d.kind {
-	case plan.DrillReturnToHome:
-		return e.returnHome(ctx, d)
-	case plan.DrillIndexSkew:
-		// The skewed follower was rebuilt in step 5 (or not); let the edge
-		// readmit it after its hysteresis.
-		return nil, errSkip
-	}
-	// A, B, D end by undoing their changes: the region comes back as it was,
-	// its cache re-warmed for the traffic it takes back.
-	e.mark(d, "restore", "restore "+d.evac)
-	if err := e.restore(ctx, StepReturn); err != nil {
+// Restore undoes every change: the region comes back as it was, its cache
+// re-warmed for the traffic it takes back.
+func (d *drillRun) Restore(ctx context.Context) ([]string, error) {
+	d.Mark(event.MarkRestore, "restore "+d.evac)
+	if err := d.RestoreAll(ctx); err != nil {
 		return nil, err
 	}
-	if err := e.t.Do(ctx, adapter.Action{Kind: adapter.Warm, Region: d.evac, Tenant: hotTenant, Questions: e.hotQuestions()}); err != nil {
+	if err := d.Warm(ctx, d.evac); err != nil {
 		return []string{"restored; re-warm failed: " + err.Error()}, nil
 	}
 	return []string{"restored the pre-drill state and re-warmed " + d.evac}, nil
 }
 
-func (e *Engine) returnHome(ctx context.Context, d *drillRun) ([]string, error) {
-	var notes []string
-	// The repaired region must be reachable before anything else.
-	if err := e.apply(ctx, StepReturn, adapter.Action{Kind: adapter.ClearFaults, Region: d.evac}, nil, "repair: lift faults"); err != nil {
-		return notes, err
-	}
-	if e.p.ReturnToHome.RebuildFollower {
-		e.mark(d, "rebuild", "rebuild "+d.evac)
-		if err := e.apply(ctx, StepReturn, adapter.Action{Kind: adapter.Rebuild, Region: d.evac}, nil, "rebuild from the same artifact"); err != nil {
-			return notes, err
-		}
-	}
-	hs, _ := e.t.HealthAll(ctx)
-	if hs[d.evac].IndexHash != hs[d.survivor].IndexHash {
-		notes = append(notes, fmt.Sprintf("INDEX_HASH of %s (%s) differs from %s (%s): refusing reuse", d.evac, hs[d.evac].IndexHash, d.survivor, hs[d.survivor].IndexHash))
-		_, _ = e.j.Append(journal.Note, StepReturn, "", map[string]string{"refused_reuse": d.evac})
-		return notes, fmt.Errorf("%w: index hash mismatch after rebuild: %s keeps weight 0", ErrDrillFailed, d.evac)
-	}
-	if e.p.ReturnToHome.PurgeCache {
-		if err := e.purgeWithEvidence(ctx, d, StepReturn, d.evac); err != nil {
-			return notes, err
-		}
-		if err := e.t.Do(ctx, adapter.Action{Kind: adapter.Warm, Region: d.evac, Tenant: hotTenant, Questions: e.hotQuestions()}); err != nil {
-			notes = append(notes, "re-warm: "+err.Error())
-		}
-	}
-	// Unfreeze the returning region (it forwards its queue to the primary).
-	if err := e.apply(ctx, StepReturn, adapter.Action{Kind: adapter.Freeze, Region: d.evac, Frozen: false}, nil, "the returning region forwards its queue"); err != nil {
-		return notes, err
-	}
-	prev := 0
-	for _, w := range e.p.ReturnToHome.GradualWeights {
-		e.mark(d, "weight", fmt.Sprintf("%s → %d", d.evac, w))
-		if err := e.apply(ctx, StepReturn, adapter.Action{Kind: adapter.SetWeights, Weights: e.weightsWith(ctx, d.evac, w)},
-			&adapter.Action{Kind: adapter.SetWeights, Weights: e.weightsWith(ctx, d.evac, prev)}, "gradual weight step"); err != nil {
-			return notes, err
-		}
-		if err := e.sleep(ctx, plan.Seconds(e.p.Phases.StepHoldS)); err != nil {
-			return notes, err
-		}
-		if failed := e.runChecks(ctx, d, "live"); len(failed) > 0 {
-			notes = append(notes, fmt.Sprintf("guard failed at weight %d: %v; holding one more step", w, failed))
-			if err := e.sleep(ctx, plan.Seconds(e.p.Phases.StepHoldS)); err != nil {
-				return notes, err
-			}
-		}
-		prev = w
-	}
-	// Hand the primary back home with a fence.
-	e.mark(d, "restore", "primary back to "+d.evac)
-	return notes, e.restore(ctx, StepReturn)
-}
-
-func (e *Engine) stepClose(ctx context.Context, d *drillRun) ([]string, error) {
+// Closeout: the queues drain, the canary probes run again, the post-checks
+// close the drill.
+func (d *drillRun) Closeout(ctx context.Context) ([]string, error) {
+	e := d.e
 	if err := e.waitDrain(ctx, d); err != nil {
 		return nil, err
 	}
-	if err := e.probeAll(ctx, d, "after"); err != nil {
+	if err := e.probeAll(ctx, d, event.ProbeAfter); err != nil {
 		return nil, err
 	}
 	// The return step re-warmed the returning region right after its purge;
@@ -501,10 +422,10 @@ func (e *Engine) stepClose(ctx context.Context, d *drillRun) ([]string, error) {
 	// freshness (20 s in the lab) expired those keys. Warm it again so the
 	// cache_rewarmed post-check sees whether a re-warm holds, not how old it is.
 	var notes []string
-	if err := e.t.Do(ctx, adapter.Action{Kind: adapter.Warm, Region: d.evac, Tenant: hotTenant, Questions: e.hotQuestions()}); err != nil {
+	if err := d.Warm(ctx, d.evac); err != nil {
 		notes = append(notes, "re-warm "+d.evac+": "+err.Error())
 	}
-	e.runChecks(ctx, d, "post")
+	e.runChecks(ctx, d, plan.PhasePost)
 	return notes, nil
 }
 
@@ -522,12 +443,10 @@ func (e *Engine) waitDrain(ctx context.Context, d *drillRun) error {
 			zeros = 0
 		}
 		if zeros >= 3 {
-			_, _ = e.j.Append(journal.Note, StepClose, "", map[string]any{"drained": map[string]any{"drill": d.letter, "seconds": time.Since(start).Seconds(), "ok": true}})
-			return nil
+			return e.write(journal.Drained, event.StepClose, "", event.Drained{Drill: d.letter, Seconds: time.Since(start).Seconds(), OK: true})
 		}
 		if time.Now().After(deadline) {
-			_, _ = e.j.Append(journal.Note, StepClose, "", map[string]any{"drained": map[string]any{"drill": d.letter, "seconds": time.Since(start).Seconds(), "ok": false, "backlog": total}})
-			return nil
+			return e.write(journal.Drained, event.StepClose, "", event.Drained{Drill: d.letter, Seconds: time.Since(start).Seconds(), Backlog: &total})
 		}
 		if err := e.sleep(ctx, 250*time.Millisecond); err != nil {
 			return err

@@ -3,6 +3,7 @@ package drill
 import (
 	"context"
 
+	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/load"
 )
@@ -28,7 +29,7 @@ type TrafficEnv struct {
 	Journal *journal.Writer
 	// Stop trips the drill as a stop condition does: no further change,
 	// restore, exit 1.
-	Stop func(StopData, string)
+	Stop func(event.Stop, string)
 }
 
 func (e *Engine) startTraffic(ctx context.Context, base load.Config) <-chan struct{} {
@@ -37,18 +38,18 @@ func (e *Engine) startTraffic(ctx context.Context, base load.Config) <-chan stru
 		defer close(done)
 		err := e.o.Traffic.Run(ctx, TrafficEnv{Base: base, Journal: e.j, Stop: e.trip})
 		if err != nil {
-			_, _ = e.j.Append(journal.Note, "", "", map[string]string{"load_error": err.Error()})
+			e.record(journal.LoadError, "", event.LoadError(err.Error()))
 		}
 	}()
 	return done
 }
 
 // trip stops the drill for a reason found outside the stop conditions.
-func (e *Engine) trip(sd StopData, why string) {
+func (e *Engine) trip(sd event.Stop, why string) {
 	if e.tripped.Swap(true) {
 		return
 	}
-	_, _ = e.j.Append(journal.Stop, "", "", sd)
+	e.record(journal.Stop, "", sd)
 	select {
 	case e.stop <- why:
 	default:

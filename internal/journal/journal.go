@@ -16,6 +16,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"slices"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -43,9 +44,92 @@ const (
 	Webhooks    Type = "webhooks" // the sink's deliveries
 	Stop        Type = "stop"     // a stop condition tripped
 	Stall       Type = "stall"    // the measuring process could not run for a while (internal/stall)
-	Note        Type = "note"     // anything else worth keeping
-	RunEnd      Type = "run_end"  // the run ended (outcome: passed, failed, aborted, interrupted)
+	Note        Type = "note"     // a note of no type this version knows (from a newer one)
+	RunEnd      Type = "run_end"  // the run ended with its outcome (event.Outcome)
 )
+
+// Event types that travel inside a note: on the wire a mark is the line
+// {"type":"note","data":{"mark":{…}}}, as every journal has written it, and
+// Append still writes it so; Append's subscribers, Scan, Read and
+// OpenAppend hand it over as the event mark with the data {…}. Package
+// event declares the data of every type.
+const (
+	Mark             Type = "mark"              // an action on the timeline
+	Baseline         Type = "baseline"          // the window a drill's baseline is measured over
+	Drained          Type = "drained"           // how long the queues took to drain at closeout
+	Refused          Type = "refused"           // a change the drill refused (the note's data is the event's: its first field is "refused")
+	RefusedReuse     Type = "refused_reuse"     // a returning region whose index differs: it keeps weight 0
+	CachePurge       Type = "cache_purge"       // the evidence around a cache purge
+	IndexTraffic     Type = "index_traffic"     // drill C's client answers while the skewed index was published
+	LoadStart        Type = "load_start"        // the load started: record times count from here
+	LoadError        Type = "load_error"        // the load could not run
+	LoadSummary      Type = "load_summary"      // the load generator's own account
+	RegionsIndex     Type = "regions_index"     // the region names the records' region numbers index
+	StoreError       Type = "store_error"       // a region's store could not be read
+	DeliveriesError  Type = "deliveries_error"  // the sink's deliveries could not be read
+	DeliveriesWaived Type = "deliveries_waived" // the plan waives the sink
+	Rollback         Type = "rollback"          // regiondrill rollback starts restoring
+	AgentsVantages   Type = "agents_vantages"   // the vantage points and what each was assigned
+	AgentsClock      Type = "agents_clock"      // the agents' clock offsets measured after the load
+	AgentsStart      Type = "agents_start"      // when a vantage's generator started
+	AgentsEnd        Type = "agents_end"        // a vantage's last message
+	AgentsLost       Type = "agents_lost"       // a vantage's agent was lost
+	AgentsBadData    Type = "agents_bad_data"   // a vantage's message that could not be read
+)
+
+// noted lists the types that travel inside a note, in the order above.
+var noted = []Type{Mark, Baseline, Drained, Refused, RefusedReuse, CachePurge, IndexTraffic, LoadStart, LoadError,
+	LoadSummary, RegionsIndex, StoreError, DeliveriesError, DeliveriesWaived, Rollback,
+	AgentsVantages, AgentsClock, AgentsStart, AgentsEnd, AgentsLost, AgentsBadData}
+
+// Noted lists the types that travel inside a note.
+func Noted() []Type { return slices.Clone(noted) }
+
+// inNote reports whether events of type t travel inside a note.
+func (t Type) inNote() bool { return slices.Contains(noted, t) }
+
+// toNote turns the data of an event of a noted type into the note's data:
+// {"<type>": data}, or the data itself for Refused (flat: its first field
+// names the note).
+func toNote(t Type, raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 {
+		raw = json.RawMessage("null")
+	}
+	if t == Refused {
+		return raw
+	}
+	key, _ := json.Marshal(string(t))
+	out := make([]byte, 0, len(key)+len(raw)+3)
+	out = append(append(append(append(out, '{'), key...), ':'), raw...)
+	return append(out, '}')
+}
+
+// fromNote hands a note that carries an event of a noted type over as that
+// event; any other event is returned as it is.
+func fromNote(ev Event) Event {
+	if ev.Type != Note || len(ev.Data) == 0 {
+		return ev
+	}
+	dec := json.NewDecoder(bytes.NewReader(ev.Data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return ev
+	}
+	tok, err := dec.Token()
+	key, _ := tok.(string)
+	if err != nil || !Type(key).inNote() {
+		return ev
+	}
+	if Type(key) == Refused {
+		ev.Type = Refused
+		return ev
+	}
+	var data json.RawMessage
+	if dec.Decode(&data) != nil || dec.More() {
+		return ev // not a note of one key
+	}
+	ev.Type, ev.Data = Type(key), data
+	return ev
+}
 
 // Event is one line of the journal. At is milliseconds since the run's start
 // (RunStart carries the wall-clock origin), so journals replay identically.
@@ -190,6 +274,10 @@ func (w *Writer) Append(typ Type, step, id string, data any) (Event, error) {
 	if raw != nil {
 		raw = w.redact(raw)
 	}
+	lineType, lineData := typ, raw
+	if typ.inNote() {
+		lineType, lineData = Note, toNote(typ, raw)
+	}
 	if w.before != nil {
 		if err := w.before(); err != nil {
 			return Event{}, fmt.Errorf("journal: %w", err)
@@ -197,11 +285,12 @@ func (w *Writer) Append(typ Type, step, id string, data any) (Event, error) {
 		w.before = nil
 	}
 	w.seq++
-	ev := Event{Seq: w.seq, At: w.clock().Sub(w.origin).Milliseconds(), Type: typ, Step: step, ID: id, Data: raw}
+	ev := Event{Seq: w.seq, At: w.clock().Sub(w.origin).Milliseconds(), Type: lineType, Step: step, ID: id, Data: lineData}
 	line, err := json.Marshal(ev)
 	if err != nil {
 		return Event{}, err
 	}
+	ev.Type, ev.Data = typ, raw // what subscribers and the caller see: the event as its own type
 	if _, err := w.bw.Write(w.seal(line)); err != nil {
 		return Event{}, fmt.Errorf("journal: write: %w", err)
 	}
@@ -308,7 +397,7 @@ func Scan(r io.Reader, fn func(Event) error) error {
 				return nil
 			}
 		}
-		return fn(ev)
+		return fn(fromNote(ev))
 	})
 	return err
 }
@@ -514,7 +603,7 @@ func OpenAppend(path string, clock func() time.Time, opts ...Option) (w *Writer,
 		if err := json.Unmarshal(b, &ev); err != nil {
 			return fmt.Errorf("journal line %d: %w", line, err)
 		}
-		evs = append(evs, ev)
+		evs = append(evs, fromNote(ev))
 		return nil
 	})
 	if err != nil {

@@ -103,3 +103,60 @@ func TestScanStopsOnTheCallersError(t *testing.T) {
 		t.Fatalf("n=%d err=%v", n, err)
 	}
 }
+
+// An event of a type that travels inside a note is written as the note
+// every journal has carried, and read back, from this version's journals
+// and older ones alike, as its own type with its own data.
+func TestNotedTypesKeepTheNoteOnTheWire(t *testing.T) {
+	var seen []Event
+	path := writeJournal(t, func(w *Writer) {
+		w.Append(RunStart, "", "", map[string]any{"origin": time.Unix(0, 0)})
+		w.Subscribe(func(ev Event) { seen = append(seen, ev) })
+		w.Append(Mark, "", "", map[string]string{"drill": "A", "label": "evacuate x", "kind": "decision"})
+		w.Append(Refused, "2 evacuate", "", map[string]string{"refused": "promote", "region": "x", "why": "no"})
+		w.Append(RefusedReuse, "6 return-to-home", "", "x")
+		w.Append(Note, "", "", map[string]string{"something": "else"})
+		w.Append(Note, "", "", map[string]string{"mark": "two keys", "other": "x"})
+	})
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSpace(raw), []byte("\n"))[1:]
+	for i, want := range []string{
+		`"type":"note","data":{"mark":{"drill":"A","kind":"decision","label":"evacuate x"}}`,
+		`"type":"note","step":"2 evacuate","data":{"refused":"promote","region":"x","why":"no"}`,
+		`"type":"note","step":"6 return-to-home","data":{"refused_reuse":"x"}`,
+		`"type":"note","data":{"something":"else"}`,
+		`"type":"note","data":{"mark":"two keys","other":"x"}`,
+	} {
+		if !bytes.Contains(lines[i], []byte(want)) {
+			t.Errorf("line %d:\n got %s\nwant %s", i+1, lines[i], want)
+		}
+	}
+	all, err := ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// OpenAppend reads them as Scan does.
+	w, appended, _, err := OpenAppend(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if !reflect.DeepEqual(appended, all) {
+		t.Errorf("OpenAppend read\n %+v\nScan read\n %+v", appended, all)
+	}
+	got := all[1:]
+	wantTypes := []Type{Mark, Refused, RefusedReuse, Note, Note}
+	wantData := []string{`{"drill":"A","kind":"decision","label":"evacuate x"}`, `{"refused":"promote","region":"x","why":"no"}`, `"x"`,
+		`{"something":"else"}`, `{"mark":"two keys","other":"x"}`}
+	for i, ev := range got {
+		if ev.Type != wantTypes[i] || string(ev.Data) != wantData[i] {
+			t.Errorf("read %d: %s %s, want %s %s", i+1, ev.Type, ev.Data, wantTypes[i], wantData[i])
+		}
+		if s := seen[i]; s.Type != ev.Type || string(s.Data) != string(ev.Data) {
+			t.Errorf("subscriber %d: %s %s, want %s %s", i+1, s.Type, s.Data, ev.Type, ev.Data)
+		}
+	}
+}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/regiondrill/regiondrill/internal/contract"
-	"github.com/regiondrill/regiondrill/internal/drill"
+	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/judge"
 	"github.com/regiondrill/regiondrill/internal/load"
@@ -35,8 +35,8 @@ func stores(t *testing.T, evs []journal.Event) map[string][]contract.StoredWrite
 }
 
 // withStores replaces a journal's store events by one holding ss, and adds
-// notes (each a JSON object) after it.
-func withStores(t *testing.T, evs []journal.Event, ss []contract.Writes, notes ...string) []journal.Event {
+// events after it.
+func withStores(t *testing.T, evs []journal.Event, ss []contract.Writes, after ...journal.Event) []journal.Event {
 	t.Helper()
 	var out []journal.Event
 	for _, ev := range evs {
@@ -49,8 +49,9 @@ func withStores(t *testing.T, evs []journal.Event, ss []contract.Writes, notes .
 				t.Fatal(err)
 			}
 			out = append(out, journal.Event{At: ev.At, Type: journal.Stores, Data: data})
-			for _, n := range notes {
-				out = append(out, journal.Event{At: ev.At, Type: journal.Note, Data: json.RawMessage(n)})
+			for _, a := range after {
+				a.At = ev.At
+				out = append(out, a)
 			}
 		}
 		out = append(out, ev)
@@ -83,7 +84,7 @@ func TestJudgeOnAlteredJournals(t *testing.T) {
 
 	t.Run("a store that could not be read", func(t *testing.T) {
 		rep, fail, inc, _ := judged(t, withStores(t, evs, []contract.Writes{{Region: "eu-west", Writes: west}},
-			`{"store_error":"us-east: dial tcp 127.0.0.1:1: connection refused"}`))
+			journal.Event{Type: journal.StoreError, Data: json.RawMessage(`"us-east: dial tcp 127.0.0.1:1: connection refused"`)}))
 		if rep.Verdict == verdict.Pass || !slices.Contains(inc, "duplicates/B") || !slices.Contains(inc, "unexpected_writes/") {
 			t.Fatalf("verdict %s, failed %v, inconclusive %v", rep.Verdict, fail, inc)
 		}
@@ -126,7 +127,7 @@ func TestJudgeOnAlteredJournals(t *testing.T) {
 				continue
 			}
 			if ev.Type == journal.RunEnd {
-				out = append(out, journal.Event{At: ev.At, Type: journal.Note, Data: json.RawMessage(`{"deliveries_error":"GET /deliveries: connection refused"}`)})
+				out = append(out, journal.Event{At: ev.At, Type: journal.DeliveriesError, Data: json.RawMessage(`"GET /deliveries: connection refused"`)})
 			}
 			out = append(out, ev)
 		}
@@ -160,13 +161,11 @@ func alter[T any](t *testing.T, evs []journal.Event, typ journal.Type, f func(at
 }
 
 // mark is when the journal's first mark of kind was noted.
-func mark(t *testing.T, evs []journal.Event, kind string) int64 {
+func mark(t *testing.T, evs []journal.Event, kind event.MarkKind) int64 {
 	t.Helper()
 	for _, ev := range evs {
-		var n struct {
-			Mark *drill.Mark `json:"mark"`
-		}
-		if ev.Type == journal.Note && ev.Decode(&n) == nil && n.Mark != nil && n.Mark.Kind == kind {
+		var m event.Mark
+		if ev.Type == journal.Mark && ev.Decode(&m) == nil && m.Kind == kind {
 			return ev.At
 		}
 	}
@@ -178,11 +177,9 @@ func mark(t *testing.T, evs []journal.Event, kind string) int64 {
 func loadStart(t *testing.T, evs []journal.Event) int64 {
 	t.Helper()
 	for _, ev := range evs {
-		var n struct {
-			LoadStart *drill.LoadStart `json:"load_start"`
-		}
-		if ev.Type == journal.Note && ev.Decode(&n) == nil && n.LoadStart != nil {
-			return n.LoadStart.AtMS
+		var ls event.LoadStart
+		if ev.Type == journal.LoadStart && ev.Decode(&ls) == nil {
+			return ls.AtMS
 		}
 	}
 	t.Fatal("no load_start")
@@ -213,35 +210,35 @@ var altered = []struct {
 	alter               func(t *testing.T, evs []journal.Event) []journal.Event
 }{
 	{"a probe answer that echoes the question", "healthy-a", "answer_grounded/A", func(t *testing.T, evs []journal.Event) []journal.Event {
-		return alter(t, evs, journal.Probe, func(_ int64, p *drill.ProbeData) {
+		return alter(t, evs, journal.Probe, func(_ int64, p *event.Probe) {
 			for i := range p.Results {
 				p.Results[i].Answer, p.Results[i].Grounded = p.Results[i].Question, 0.4
 			}
 		})
 	}},
 	{"retrieval that misses the gold answer", "healthy-a", "coverage/A", func(t *testing.T, evs []journal.Event) []journal.Event {
-		return alter(t, evs, journal.Probe, func(_ int64, p *drill.ProbeData) {
+		return alter(t, evs, journal.Probe, func(_ int64, p *event.Probe) {
 			for i := range p.Results {
 				p.Results[i].Coverage = 0.3
 			}
 		})
 	}},
 	{"retrieval far from the question", "healthy-a", "delta_s/A", func(t *testing.T, evs []journal.Event) []journal.Event {
-		return alter(t, evs, journal.Probe, func(_ int64, p *drill.ProbeData) {
+		return alter(t, evs, journal.Probe, func(_ int64, p *event.Probe) {
 			for i := range p.Results {
 				p.Results[i].DeltaS = 0.7
 			}
 		})
 	}},
 	{"answers that never settle", "healthy-a", "lambda/A", func(t *testing.T, evs []journal.Event) []journal.Event {
-		return alter(t, evs, journal.Probe, func(_ int64, p *drill.ProbeData) {
+		return alter(t, evs, journal.Probe, func(_ int64, p *event.Probe) {
 			for i := range p.Results {
 				p.Results[i].Lambda = probe.Chaotic
 			}
 		})
 	}},
 	{"a region that ranks other chunks and drifts", "healthy-a", "dualhome_overlap/A", func(t *testing.T, evs []journal.Event) []journal.Event {
-		return alter(t, evs, journal.Probe, func(_ int64, p *drill.ProbeData) {
+		return alter(t, evs, journal.Probe, func(_ int64, p *event.Probe) {
 			for i := range p.Results {
 				if p.Region == "eu-west" && p.Phase == "after" {
 					slices.Reverse(p.Results[i].TopChunks)
@@ -270,9 +267,8 @@ var altered = []struct {
 	{"a queue that took longer than the target to drain", "healthy-a", "backlog_drain_s/A", func(t *testing.T, evs []journal.Event) []journal.Event {
 		var out []journal.Event
 		for _, ev := range evs {
-			var n map[string]json.RawMessage
-			if ev.Type == journal.Note && ev.Decode(&n) == nil && n["drained"] != nil {
-				ev.Data = json.RawMessage(`{"drained":{"drill":"A","seconds":700,"ok":true}}`)
+			if ev.Type == journal.Drained {
+				ev.Data = json.RawMessage(`{"drill":"A","seconds":700,"ok":true}`)
 			}
 			out = append(out, ev)
 		}
@@ -311,26 +307,22 @@ var altered = []struct {
 	{"a purge with nothing cached before it", "healthy-e", "cache_purged/E", func(t *testing.T, evs []journal.Event) []journal.Event {
 		var out []journal.Event
 		for _, ev := range evs {
-			var n struct {
-				P *drill.PurgeEvidence `json:"cache_purge"`
-			}
-			if ev.Type == journal.Note && ev.Decode(&n) == nil && n.P != nil {
-				n.P.HitsBefore = 0
-				ev.Data, _ = json.Marshal(n)
+			var p event.CachePurge
+			if ev.Type == journal.CachePurge && ev.Decode(&p) == nil {
+				p.HitsBefore = 0
+				ev.Data, _ = json.Marshal(p)
 			}
 			out = append(out, ev)
 		}
 		return out
 	}},
 	{"sessions sent back to the evacuated region", "healthy-a", "no_flapping/A", func(t *testing.T, evs []journal.Event) []journal.Event {
-		from := (mark(t, evs, "decision") - loadStart(t, evs) + 3000) * int64(time.Millisecond)
+		from := (mark(t, evs, event.MarkDecision) - loadStart(t, evs) + 3000) * int64(time.Millisecond)
 		evac := uint8(0)
 		for _, ev := range evs {
-			var n struct {
-				Regions []string `json:"regions_index"`
-			}
-			if ev.Type == journal.Note && ev.Decode(&n) == nil && n.Regions != nil {
-				evac = uint8(slices.Index(n.Regions, "us-east"))
+			var regions event.RegionsIndex
+			if ev.Type == journal.RegionsIndex && ev.Decode(&regions) == nil {
+				evac = uint8(slices.Index(regions, "us-east"))
 			}
 		}
 		return alter(t, evs, journal.Records, func(_ int64, b *load.Batch) {

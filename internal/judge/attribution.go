@@ -54,13 +54,13 @@ func (r *run) targetSpan(t verdict.Target) span {
 	switch t.ID {
 	case "cache_purged":
 		for _, p := range r.obs.purges {
-			if p.Drill == t.Drill && p.HitsAfter > 0 {
+			if string(p.Drill) == t.Drill && p.HitsAfter > 0 {
 				s = s.add(p.AtMS)
 			}
 		}
 	case "skewed_index_served":
 		for _, it := range r.obs.traffic {
-			if it.Drill == t.Drill {
+			if string(it.Drill) == t.Drill {
 				s = s.add(it.FromMS).add(it.ToMS)
 			}
 		}

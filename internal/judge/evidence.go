@@ -6,7 +6,8 @@ import (
 	"strings"
 
 	"github.com/regiondrill/regiondrill/internal/contract"
-	"github.com/regiondrill/regiondrill/internal/drill"
+	"github.com/regiondrill/regiondrill/internal/event"
+	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/verdict"
 )
 
@@ -105,37 +106,31 @@ type observations struct {
 	hooksRead   bool              // the sink's deliveries are in the journal
 	hooksErr    string            // why the sink's deliveries could not be read
 	hooksWaived bool              // the plan waived the sink
-	purges      []drill.PurgeEvidence
-	traffic     []drill.IndexTraffic
+	purges      []event.CachePurge
+	traffic     []event.IndexTraffic
 }
 
 func newObservations() observations {
 	return observations{storesRead: map[string]bool{}, storeErrs: map[string]string{}}
 }
 
-// Observed is the part of a note event that carries observations.
-type Observed struct {
-	StoreError      string               `json:"store_error"`
-	DeliveriesError string               `json:"deliveries_error"`
-	DeliveriesWaive string               `json:"deliveries_waived"`
-	CachePurge      *drill.PurgeEvidence `json:"cache_purge"`
-	IndexTraffic    *drill.IndexTraffic  `json:"index_traffic"`
-}
-
-func (r *run) observed(_ int64, o Observed) {
-	switch {
-	case o.StoreError != "":
-		region, why, _ := strings.Cut(o.StoreError, ": ")
+// observed takes in an event that says what the drill saw, or failed to
+// see, beyond the client's records.
+func (r *run) observed(ev journal.Event) (err error) {
+	switch ev.Type {
+	case journal.StoreError:
+		region, why, _ := strings.Cut(string(decode[event.StoreError](ev, &err)), ": ")
 		r.obs.storeErrs[region] = why
-	case o.DeliveriesError != "":
-		r.obs.hooksErr = o.DeliveriesError
-	case o.DeliveriesWaive != "":
+	case journal.DeliveriesError:
+		r.obs.hooksErr = string(decode[event.DeliveriesError](ev, &err))
+	case journal.DeliveriesWaived:
 		r.obs.hooksWaived = true
-	case o.CachePurge != nil:
-		r.obs.purges = append(r.obs.purges, *o.CachePurge)
-	case o.IndexTraffic != nil:
-		r.obs.traffic = append(r.obs.traffic, *o.IndexTraffic)
+	case journal.CachePurge:
+		r.obs.purges = append(r.obs.purges, decode[event.CachePurge](ev, &err))
+	case journal.IndexTraffic:
+		r.obs.traffic = append(r.obs.traffic, decode[event.IndexTraffic](ev, &err))
 	}
+	return err
 }
 
 type replicaAt struct {

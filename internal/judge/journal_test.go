@@ -7,10 +7,11 @@ import (
 	"time"
 
 	"github.com/regiondrill/regiondrill/internal/contract"
-	"github.com/regiondrill/regiondrill/internal/drill"
+	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/judge"
 	"github.com/regiondrill/regiondrill/internal/load"
+	"github.com/regiondrill/regiondrill/internal/plan"
 	"github.com/regiondrill/regiondrill/internal/probe"
 	"github.com/regiondrill/regiondrill/internal/verdict"
 )
@@ -51,7 +52,7 @@ type synthDrill struct {
 	gateRefused []string
 	// stalls are the spans the measuring process could not run in, as the
 	// stall monitor journaled them.
-	stalls []drill.Stall
+	stalls []event.Stall
 	// planExtra is spliced into the plan as more top-level fields.
 	planExtra string
 }
@@ -115,27 +116,26 @@ func (d *synthDrill) journal(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	note := func(key string, v any) { put(journal.Note, "", map[string]any{key: v}) }
-	step := func(name string, from, to time.Duration, notes ...string) {
+	step := func(name event.Step, from, to time.Duration, notes ...string) {
 		at(from)
-		put(journal.StepStart, name, drill.StepData{Drill: "A"})
+		put(journal.StepStart, string(name), event.StepStart{Drill: "A"})
 		at(to)
-		put(journal.StepEnd, name, drill.StepData{Drill: "A", Outcome: "ok", Notes: notes})
+		put(journal.StepEnd, string(name), event.StepEnd{Drill: "A", Outcome: event.StepOK, Notes: notes})
 	}
-	mark := func(when time.Duration, kind, label string) {
+	mark := func(when time.Duration, kind event.MarkKind, label string) {
 		at(when)
-		note("mark", drill.Mark{Drill: "A", Kind: kind, Label: label})
+		put(journal.Mark, "", event.Mark{Drill: "A", Kind: kind, Label: label})
 	}
 	regions := []string{"us-east", "eu-west"}
 	health := map[string]contract.Health{}
 	for _, r := range regions {
 		health[r] = contract.Health{Region: r, Ready: true, Role: contract.RoleFollower, IndexHash: "ih-1", SchemaRev: "s1", ModelTag: "m1"}
 	}
-	probes := func(phase string, when time.Duration) {
+	probes := func(phase event.ProbePhase, when time.Duration) {
 		at(when)
 		for _, r := range regions {
 			n, msg := 24, ""
-			if phase == "after" {
+			if phase == event.ProbeAfter {
 				if v, ok := d.probeResults[r]; ok {
 					n = v
 				}
@@ -146,35 +146,35 @@ func (d *synthDrill) journal(t *testing.T) string {
 				res = append(res, probe.Result{ProbeID: fmt.Sprintf("probe-%03d", i+1), DeltaS: 0.3, Coverage: 0.9, Lambda: probe.Convergent, CitesGold: true,
 					Grounded: 1, TopChunks: []string{"d/1", "d/2", "d/3", "d/4", "d/5"}})
 			}
-			put(journal.Probe, "", drill.ProbeData{Drill: "A", Phase: phase, Region: r, Results: res, Error: msg})
+			put(journal.Probe, "", event.Probe{Drill: "A", Phase: phase, Region: r, Results: res, Error: msg})
 		}
 	}
 
-	put(journal.RunStart, "", drill.RunStart{
+	put(journal.RunStart, "", event.RunStart{
 		// The checks this journal records: no live check, two post-checks.
 		Plan: []byte(`{"regions":["us-east","eu-west"],"evacuate":"us-east","promote_survivor":"eu-west","drills":["A"],
 			"checks":{"live":[],"post":["answers_equal","contracts_equal"]}` + d.planExtra + `}`),
-		Target: "lab", Origin: origin, Regions: regions, Drills: []string{"A"},
-		Snapshot: drill.Snapshot{Primary: "us-east", Epoch: 1, EmitFrom: map[string][]string{"us-east": {"us-east"}}},
+		Target: "lab", Origin: origin, Regions: regions, Drills: []event.Letter{"A"},
+		Snapshot: event.Snapshot{Primary: "us-east", Epoch: 1, EmitFrom: map[string][]string{"us-east": {"us-east"}}},
 	})
-	note("load_start", drill.LoadStart{AtMS: 0})
-	probes("before", 100*time.Millisecond)
-	step(drill.StepPre, 0, decisionAt)
-	note("baseline", drill.Baseline{Drill: "A", FromMS: 5000, ToMS: decisionAt.Milliseconds()})
-	mark(decisionAt, "decision", "evacuate us-east (weight 0)")
-	step(drill.StepEvacuate, decisionAt, decisionAt+100*time.Millisecond)
-	step(drill.StepPromote, decisionAt+100*time.Millisecond, decisionAt+time.Second)
-	step(drill.StepObserve, decisionAt+time.Second, 30*time.Second)
-	step(drill.StepVerify, 30*time.Second, 32*time.Second)
-	mark(restoreAt, "restore", "restore us-east")
-	step(drill.StepReturn, 32*time.Second, restoreAt+time.Second)
-	probes("after", restoreAt+time.Second)
+	put(journal.LoadStart, "", event.LoadStart{AtMS: 0})
+	probes(event.ProbeBefore, 100*time.Millisecond)
+	step(event.StepPre, 0, decisionAt)
+	put(journal.Baseline, "", event.Baseline{Drill: "A", FromMS: 5000, ToMS: decisionAt.Milliseconds()})
+	mark(decisionAt, event.MarkDecision, "evacuate us-east (weight 0)")
+	step(event.StepEvacuate, decisionAt, decisionAt+100*time.Millisecond)
+	step(event.StepPromote, decisionAt+100*time.Millisecond, decisionAt+time.Second)
+	step(event.StepObserve, decisionAt+time.Second, 30*time.Second)
+	step(event.StepVerify, 30*time.Second, 32*time.Second)
+	mark(restoreAt, event.MarkRestore, "restore us-east")
+	step(event.StepReturn, 32*time.Second, restoreAt+time.Second)
+	probes(event.ProbeAfter, restoreAt+time.Second)
 	at(restoreAt + 2*time.Second)
-	put(journal.Check, "", verdict.Check{Phase: "post", Name: "contracts_equal", Drill: "A", Pass: true, Value: "equal"})
-	put(journal.Check, "", verdict.Check{Phase: "post", Name: "answers_equal", Drill: "A", Pass: d.answersEqualPass, Value: d.answersEqual})
-	put(journal.Health, "", drill.Sample{Regions: health})
-	note("drained", map[string]any{"drill": "A", "ok": true, "seconds": 0.5})
-	step(drill.StepClose, restoreAt+time.Second, runFor)
+	put(journal.Check, "", event.Check{Phase: plan.PhasePost, Name: plan.CheckContractsEqual, Drill: "A", Pass: true, Value: "equal"})
+	put(journal.Check, "", event.Check{Phase: plan.PhasePost, Name: plan.CheckAnswersEqual, Drill: "A", Pass: d.answersEqualPass, Value: d.answersEqual})
+	put(journal.Health, "", event.Health{Regions: health})
+	put(journal.Drained, "", event.Drained{Drill: "A", OK: true, Seconds: 0.5})
+	step(event.StepClose, restoreAt+time.Second, runFor)
 
 	for _, st := range d.stalls {
 		at(time.Duration(st.ToMS) * time.Millisecond)
@@ -182,7 +182,7 @@ func (d *synthDrill) journal(t *testing.T) string {
 	}
 	at(runFor)
 	recs, writes := d.records()
-	note("regions_index", []string{"", "us-east", "eu-west"})
+	put(journal.RegionsIndex, "", event.RegionsIndex{"", "us-east", "eu-west"})
 	put(journal.Records, "", load.Batch(recs))
 	put(journal.Writes, "", writes)
 	var stored []contract.StoredWrite
@@ -192,10 +192,10 @@ func (d *synthDrill) journal(t *testing.T) string {
 		}
 	}
 	put(journal.Stores, "", []contract.Writes{{Region: "us-east", Writes: stored}, {Region: "eu-west"}})
-	end := drill.RunEnd{Outcome: "completed"}
+	end := event.RunEnd{Outcome: event.Completed}
 	for _, name := range d.gateRefused {
-		put(journal.Check, "", verdict.Check{Phase: "pre", Name: name, Drill: "A", Pass: false, Value: "refused"})
-		end = drill.RunEnd{Outcome: "gate_failed", Reason: fmt.Sprintf("pre-check gate failed: %v", d.gateRefused)}
+		put(journal.Check, "", event.Check{Phase: plan.PhasePre, Name: plan.CheckName(name), Drill: "A", Pass: false, Value: "refused"})
+		end = event.RunEnd{Outcome: event.GateFailed, Reason: fmt.Sprintf("pre-check gate failed: %v", d.gateRefused)}
 	}
 	put(journal.RunEnd, "", end)
 	if err := j.Close(); err != nil {

@@ -20,8 +20,9 @@ import (
 
 	"github.com/regiondrill/regiondrill/internal/adapter"
 	"github.com/regiondrill/regiondrill/internal/contract"
-	"github.com/regiondrill/regiondrill/internal/drill"
+	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/journal"
+	"github.com/regiondrill/regiondrill/internal/kind"
 	"github.com/regiondrill/regiondrill/internal/ledger"
 	"github.com/regiondrill/regiondrill/internal/load"
 	"github.com/regiondrill/regiondrill/internal/measure"
@@ -31,8 +32,8 @@ import (
 
 // run is what the journal says, parsed once.
 type run struct {
-	start     drill.RunStart
-	end       drill.RunEnd
+	start     event.RunStart
+	end       event.RunEnd
 	plan      *plan.Plan
 	loadAtMS  int64
 	regions   []string // load region index table
@@ -41,19 +42,19 @@ type run struct {
 	stores    []contract.Writes
 	webhooks  []contract.Delivery
 	health    []sample
-	stalls    []drill.Stall         // spans the measuring process could not run (journal ms)
+	stalls    []event.Stall         // spans the measuring process could not run (journal ms)
 	cuts      map[string][][2]int64 // per region, the spans (journal ms) a blackhole cut it off; an open span ends at -1
 	unstalled []load.Record         // records timed while it ran; built once, by cleanRecords
-	probes    []drill.ProbeData
+	probes    []event.Probe
 	checks    []verdict.Check
 	steps     []verdict.Step
 	marks     []markAt
-	drained   map[string]drained
-	stops     []drill.StopData
+	drained   map[event.Letter]event.Drained
+	stops     []event.Stop
 	refused   []string
 	loadSum   json.RawMessage
 	policy    []policyAt
-	baselines []drill.Baseline
+	baselines []event.Baseline
 	lastAtMS  int64
 	openSteps map[string]int
 	obs       observations // what the drill saw or failed to see (evidence.go)
@@ -70,12 +71,12 @@ type run struct {
 
 type sample struct {
 	at int64
-	drill.Sample
+	event.Health
 }
 
 type markAt struct {
 	at int64
-	drill.Mark
+	event.Mark
 }
 
 type policyAt struct {
@@ -97,15 +98,8 @@ func (r *run) policyAt(ms int64) []string {
 	return cur
 }
 
-type drained struct {
-	Drill   string  `json:"drill"`
-	Seconds float64 `json:"seconds"`
-	OK      bool    `json:"ok"`
-	Backlog int     `json:"backlog"`
-}
-
 func newRun() *run {
-	return &run{drained: map[string]drained{}, openSteps: map[string]int{}, obs: newObservations()}
+	return &run{drained: map[event.Letter]event.Drained{}, openSteps: map[string]int{}, obs: newObservations()}
 }
 
 func parse(evs []journal.Event) (*run, error) {
@@ -131,33 +125,25 @@ func (r *run) add(ev journal.Event) error {
 	case journal.RunEnd:
 		err = ev.Decode(&r.end)
 	case journal.StepStart:
-		var sd drill.StepData
-		err = ev.Decode(&sd)
-		r.openSteps[sd.Drill+"|"+ev.Step] = len(r.steps)
-		r.steps = append(r.steps, verdict.Step{Drill: sd.Drill, Name: ev.Step, StartMS: ev.At, EndMS: ev.At, Outcome: "running"})
+		sd := decode[event.StepStart](ev, &err)
+		r.openSteps[string(sd.Drill)+"|"+ev.Step] = len(r.steps)
+		r.steps = append(r.steps, verdict.Step{Drill: string(sd.Drill), Name: ev.Step, StartMS: ev.At, EndMS: ev.At, Outcome: "running"})
 	case journal.StepEnd:
-		var sd drill.StepData
-		err = ev.Decode(&sd)
-		if i, ok := r.openSteps[sd.Drill+"|"+ev.Step]; ok {
-			r.steps[i].EndMS, r.steps[i].Outcome, r.steps[i].Notes = ev.At, sd.Outcome, sd.Notes
-			delete(r.openSteps, sd.Drill+"|"+ev.Step)
+		sd := decode[event.StepEnd](ev, &err)
+		if i, ok := r.openSteps[string(sd.Drill)+"|"+ev.Step]; ok {
+			r.steps[i].EndMS, r.steps[i].Outcome, r.steps[i].Notes = ev.At, string(sd.Outcome), sd.Notes
+			delete(r.openSteps, string(sd.Drill)+"|"+ev.Step)
 		}
 	case journal.Check:
-		var c verdict.Check
-		err = ev.Decode(&c)
-		r.checks = append(r.checks, c)
+		c := decode[event.Check](ev, &err)
+		r.checks = append(r.checks, verdict.Check{Phase: string(c.Phase), Name: string(c.Name), Drill: string(c.Drill), Pass: c.Pass,
+			Value: c.Value, Detail: c.Detail, AtMS: c.AtMS, Advisory: c.Advisory})
 	case journal.Probe:
-		var p drill.ProbeData
-		err = ev.Decode(&p)
-		r.probes = append(r.probes, p)
+		r.probes = append(r.probes, decode[event.Probe](ev, &err))
 	case journal.Stall:
-		var s drill.Stall
-		err = ev.Decode(&s)
-		r.stalls = append(r.stalls, s)
+		r.stalls = append(r.stalls, decode[event.Stall](ev, &err))
 	case journal.Health:
-		var s drill.Sample
-		err = ev.Decode(&s)
-		r.health = append(r.health, sample{at: ev.At, Sample: s})
+		r.health = append(r.health, sample{at: ev.At, Health: decode[event.Health](ev, &err)})
 	case journal.Records: // bulk data: decoded on the workers, joined in finish
 		r.recBatches = append(r.recBatches, later[load.Batch](r, ev))
 	case journal.Writes: // one or more batches
@@ -170,60 +156,53 @@ func (r *run) add(ev journal.Event) error {
 		// The emit policy the drill intended from this moment: a region
 		// that did not learn it (cut off) and emits anyway is the failure
 		// the reconciliation looks for.
-		var c drill.Change
+		var c event.Intent
 		if ev.Decode(&c) == nil && c.Do.Kind == adapter.EmitFrom {
 			r.policy = append(r.policy, policyAt{at: ev.At, emit: c.Do.EmitFrom})
 		}
 	case journal.Applied, journal.Undone:
 		// Blackholes and their lifting: a region cut off from the sink
 		// never hears the sink's answer, and sends that webhook again.
-		var a adapter.Action
+		var a event.Applied // an undone event's data is the same action
 		if ev.Decode(&a) == nil {
-			r.noteCut(a, ev.At)
+			r.noteCut(a.Action, ev.At)
 		}
 	case journal.Stop:
-		var s drill.StopData
-		err = ev.Decode(&s)
-		r.stops = append(r.stops, s)
-	case journal.Note:
-		var n struct {
-			Mark        *drill.Mark      `json:"mark"`
-			LoadStart   *drill.LoadStart `json:"load_start"`
-			Regions     []string         `json:"regions_index"`
-			Drained     *drained         `json:"drained"`
-			LoadSummary json.RawMessage  `json:"load_summary"`
-			Refused     string           `json:"refused"`
-			Baseline    *drill.Baseline  `json:"baseline"`
-			Why         string           `json:"why"`
-			Observed
-		}
-		err = ev.Decode(&n)
-		if err == nil {
-			err = r.agents.add(ev.Data)
-		}
-		switch {
-		case n.Mark != nil:
-			r.marks = append(r.marks, markAt{at: ev.At, Mark: *n.Mark})
-		case n.LoadStart != nil:
-			r.loadAtMS = n.LoadStart.AtMS
-		case n.Regions != nil:
-			r.regions = n.Regions
-		case n.Drained != nil:
-			r.drained[n.Drained.Drill] = *n.Drained
-		case n.LoadSummary != nil:
-			r.loadSum = n.LoadSummary
-		case n.Baseline != nil:
-			r.baselines = append(r.baselines, *n.Baseline)
-		case n.Refused != "":
-			r.refused = append(r.refused, n.Refused+": "+n.Why)
-		default:
-			r.observed(ev.At, n.Observed)
-		}
+		r.stops = append(r.stops, decode[event.Stop](ev, &err))
+	case journal.Mark:
+		r.marks = append(r.marks, markAt{at: ev.At, Mark: decode[event.Mark](ev, &err)})
+	case journal.LoadStart:
+		r.loadAtMS = decode[event.LoadStart](ev, &err).AtMS
+	case journal.RegionsIndex:
+		r.regions = decode[event.RegionsIndex](ev, &err)
+	case journal.Drained:
+		d := decode[event.Drained](ev, &err)
+		r.drained[d.Drill] = d
+	case journal.LoadSummary:
+		r.loadSum = bytes.Clone(ev.Data)
+	case journal.Baseline:
+		r.baselines = append(r.baselines, decode[event.Baseline](ev, &err))
+	case journal.Refused:
+		n := decode[event.Refused](ev, &err)
+		r.refused = append(r.refused, string(n.Action)+": "+n.Why)
+	case journal.StoreError, journal.DeliveriesError, journal.DeliveriesWaived, journal.CachePurge, journal.IndexTraffic:
+		err = r.observed(ev)
+	case journal.AgentsVantages, journal.AgentsLost, journal.AgentsEnd, journal.AgentsClock:
+		err = r.agents.add(ev)
 	}
 	if err != nil {
 		return fmt.Errorf("journal event %d (%s): %w", ev.Seq, ev.Type, err)
 	}
 	return nil
+}
+
+// decode is ev's data as a T; a failure is kept in *err.
+func decode[T any](ev journal.Event, err *error) T {
+	var v T
+	if e := ev.Decode(&v); e != nil {
+		*err = e
+	}
+	return v
 }
 
 // decoders decode bulk events on up to GOMAXPROCS goroutines while the
@@ -338,6 +317,7 @@ func (r *run) regionIndex(name string) uint8 {
 // window is one drill's span in journal ms.
 type window struct {
 	letter     string
+	info       kind.Info // what the drill's kind is judged on
 	from, to   int64
 	decision   int64 // -1 if none
 	evacuated  string
@@ -347,8 +327,11 @@ type window struct {
 
 func (r *run) windows() []window {
 	var out []window
-	for _, letter := range r.start.Drills {
+	for _, letter := range letters(r.start.Drills) {
 		w := window{letter: letter, from: -1, decision: -1, evacuated: r.plan.Evacuate, survivor: r.plan.PromoteSurvivor, stepsByKey: map[string]verdict.Step{}}
+		if k, ok := kind.Lookup(letter); ok {
+			w.info = k.Info()
+		}
 		for _, s := range r.steps {
 			if s.Drill != letter {
 				continue
@@ -360,7 +343,7 @@ func (r *run) windows() []window {
 			w.stepsByKey[s.Name] = s
 		}
 		for _, m := range r.marks {
-			if m.Drill == letter && m.Kind == "decision" && w.decision < 0 {
+			if string(m.Drill) == letter && m.Kind == event.MarkDecision && w.decision < 0 {
 				w.decision = m.at
 			}
 		}
@@ -396,19 +379,19 @@ func Read(rd io.Reader) (*verdict.Report, error) {
 func (r *run) build() (*verdict.Report, error) {
 	rep := &verdict.Report{
 		Schema: verdict.SchemaVersion, Started: r.start.Origin, DurationS: float64(r.lastAtMS) / 1000,
-		Drills: r.start.Drills, Target: r.start.Target, Regions: map[string]verdict.RegionContracts{},
+		Drills: letters(r.start.Drills), Target: r.start.Target, Regions: map[string]verdict.RegionContracts{},
 		RegionNames: slices.Clone(r.plan.Regions), Plan: r.start.Plan, Load: r.loadSum,
 		Checks: r.checks, Steps: r.steps, Acceptance: []verdict.Target{}, Diagnoses: []verdict.Diagnosis{},
 	}
 	for _, m := range r.marks {
-		rep.Events = append(rep.Events, verdict.Event{AtMS: m.at, Drill: m.Drill, Label: m.Label})
+		rep.Events = append(rep.Events, verdict.Event{AtMS: m.at, Drill: string(m.Drill), Label: m.Label})
 	}
 	for _, p := range r.probes {
-		if p.Phase != "before" && p.Phase != "after" {
+		if p.Phase != event.ProbeBefore && p.Phase != event.ProbeAfter {
 			continue
 		}
 		for _, res := range p.Results {
-			rep.Probes = append(rep.Probes, verdict.Probe{Phase: p.Phase, Drill: p.Drill, Region: p.Region, ProbeID: res.ProbeID,
+			rep.Probes = append(rep.Probes, verdict.Probe{Phase: string(p.Phase), Drill: string(p.Drill), Region: p.Region, ProbeID: res.ProbeID,
 				DeltaS: round3(res.DeltaS), Coverage: round3(res.Coverage), Lambda: res.Lambda.String(), CitesGold: res.CitesGold})
 		}
 	}
@@ -576,10 +559,10 @@ func add(rep *verdict.Report, t verdict.Target) {
 // baselineWindow is the drill's baseline in load-record ns: the window the
 // drill journaled, else its pre-check step.
 func (r *run) baselineWindow(w window) (from, to int64) {
-	pre := w.stepsByKey[drill.StepPre]
+	pre := w.stepsByKey[string(event.StepPre)]
 	from, to = r.ns(pre.StartMS), r.ns(pre.EndMS)
 	for _, b := range r.baselines {
-		if b.Drill == w.letter {
+		if string(b.Drill) == w.letter {
 			from, to = r.ns(b.FromMS), r.ns(b.ToMS)
 		}
 	}
@@ -588,14 +571,14 @@ func (r *run) baselineWindow(w window) (from, to int64) {
 
 // changeWindow is the window p95 is judged in, in load-record ns: the
 // served markets from the decision for a planned change (nobody should
-// notice it), from the end of the cutover for a hard outage (the detection
-// time is the cutover's), until the end of the observe step.
+// notice it), from the end of the cutover for an unplanned outage (the
+// detection time is the cutover's), until the end of the observe step.
 func (r *run) changeWindow(w window, cutoverS float64) (from, to int64) {
 	from = r.ns(w.decision)
-	if w.letter == "B" || w.letter == "D" {
+	if w.info.Unplanned {
 		from += int64(cutoverS * float64(time.Second))
 	}
-	return from, r.ns(w.stepsByKey[drill.StepObserve].EndMS)
+	return from, r.ns(w.stepsByKey[string(event.StepObserve)].EndMS)
 }
 
 // judgeDrill adds the acceptance targets of one drill.
@@ -606,7 +589,7 @@ func (r *run) judgeDrill(rep *verdict.Report, w window, led *ledger.Ledger) {
 	baseFrom, baseTo := r.baselineWindow(w)
 	baseErr := measure.ErrorRate(recs, baseFrom, baseTo, measure.AllRegions)
 
-	if w.letter != "C" && w.decision >= 0 {
+	if w.info.Evacuates && w.decision >= 0 {
 		// The evacuation holds from the decision until the drill starts
 		// bringing the region back: traffic that returns after that is the
 		// return, not a failed cutover.
@@ -652,7 +635,7 @@ func (r *run) judgeDrill(rep *verdict.Report, w window, led *ledger.Ledger) {
 // first restore or weight-step mark after the decision), or -1.
 func (r *run) returnAt(w window) int64 {
 	for _, m := range r.marks {
-		if m.Drill == w.letter && m.at > w.decision && (m.Kind == "restore" || m.Kind == "weight") {
+		if string(m.Drill) == w.letter && m.at > w.decision && (m.Kind == event.MarkRestore || m.Kind == event.MarkWeight) {
 			return m.at
 		}
 	}
@@ -744,4 +727,13 @@ func p95Target(letter string, base, after measure.Bounded, threshold float64) ve
 	t.Detail = fmt.Sprintf("%s; %g%% bounds: after ≥ %.0f ms, baseline ≤ %.0f ms; fails only when %.0f ms > %.0f ms × %g = %.0f ms",
 		counts, 100*(1-p95Alpha), after.Lower, base.Upper, after.Lower, base.Upper, 1+threshold, limit)
 	return t
+}
+
+// letters are drill letters as the report names them.
+func letters(ls []event.Letter) []string {
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = string(l)
+	}
+	return out
 }

@@ -7,7 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/regiondrill/regiondrill/internal/drill"
+	"github.com/regiondrill/regiondrill/internal/event"
+	"github.com/regiondrill/regiondrill/internal/kind"
 	"github.com/regiondrill/regiondrill/internal/load"
 	"github.com/regiondrill/regiondrill/internal/plan"
 	"github.com/regiondrill/regiondrill/internal/verdict"
@@ -57,28 +58,37 @@ func (r *run) judgeChecks(rep *verdict.Report, w window) {
 	}
 }
 
-// judgeKind adds the targets only one kind of drill has.
+// kindTargets judge the targets a drill kind lists (kind.Info.Targets).
+var kindTargets = map[kind.Target]func(r *run, rep *verdict.Report, w window){
+	kind.NoFlapping:        (*run).judgeFlapping,
+	kind.Stickiness:        (*run).judgeStickiness,
+	kind.SkewedIndexServed: (*run).judgeIndexTraffic,
+	kind.Webhooks:          (*run).judgeWebhooks,
+	kind.CachePurged:       nil, // with every drill's purges: judgePurges
+}
+
+// judgeKind adds the targets of the drill's kind, then its purges.
 func (r *run) judgeKind(rep *verdict.Report, w window) {
-	switch w.letter {
-	case "A":
-		r.judgeFlapping(rep, w)
-	case "B":
-		if r.plan.Routing.StickMinutes > 0 { // the plan asked for sticky sessions
-			r.judgeStickiness(rep, w)
+	for _, t := range w.info.Targets {
+		if judge := kindTargets[t]; judge != nil {
+			judge(r, rep, w)
 		}
-	case "C":
-		r.judgeIndexTraffic(rep, w)
-	case "D":
-		r.judgeWebhooks(rep, w)
 	}
+	r.judgePurges(rep, w)
+}
+
+// judgePurges adds a cache_purged target for each purge of the drill, and
+// an inconclusive one when its kind's return purges (kind.CachePurged), the
+// plan says to, and the journal holds no purge.
+func (r *run) judgePurges(rep *verdict.Report, w window) {
 	purged := false
 	for _, p := range r.obs.purges {
-		if p.Drill == w.letter {
+		if string(p.Drill) == w.letter {
 			add(rep, purgeTarget(p))
 			purged = true
 		}
 	}
-	if !purged && w.letter == "E" && r.plan.ReturnToHome.PurgeCache {
+	if !purged && slices.Contains(w.info.Targets, kind.CachePurged) && r.plan.ReturnToHome.PurgeCache {
 		add(rep, verdict.Target{ID: "cache_purged", Drill: w.letter, Target: "hot questions miss after the purge"}.
 			Inconclusive("no purge evidence in the journal (the drill stopped before its purge)"))
 	}
@@ -86,8 +96,8 @@ func (r *run) judgeKind(rep *verdict.Report, w window) {
 
 // purgeTarget judges one purge from the hot questions asked through the
 // region's cache before and after it.
-func purgeTarget(p drill.PurgeEvidence) verdict.Target {
-	t := verdict.Target{ID: "cache_purged", Drill: p.Drill, Target: "hot questions miss after the purge",
+func purgeTarget(p event.CachePurge) verdict.Target {
+	t := verdict.Target{ID: "cache_purged", Drill: string(p.Drill), Target: "hot questions miss after the purge",
 		Value: fmt.Sprintf("%d of %d still cached", p.HitsAfter, p.Asked),
 		Pass:  p.HitsAfter == 0,
 		Detail: fmt.Sprintf("%s: %d of %d hot questions were cache hits before the purge and %d after it; entries %d before, %d after",
@@ -103,25 +113,25 @@ func purgeTarget(p drill.PurgeEvidence) verdict.Target {
 	return t
 }
 
-// judgeIndexTraffic: no client answer of drill C came from the skewed
-// index while it was published (until its rebuild).
+// judgeIndexTraffic (drill C): no client answer came from the skewed index
+// while it was published (until its rebuild).
 func (r *run) judgeIndexTraffic(rep *verdict.Report, w window) {
 	t := verdict.Target{ID: "skewed_index_served", Drill: w.letter, Target: "= 0 answers"}
-	var it *drill.IndexTraffic
+	var it *event.IndexTraffic
 	for i := range r.obs.traffic {
-		if r.obs.traffic[i].Drill == w.letter {
+		if string(r.obs.traffic[i].Drill) == w.letter {
 			it = &r.obs.traffic[i]
 		}
 	}
 	if it == nil {
-		add(rep, t.Inconclusive("no client traffic of drill C in the journal"))
+		add(rep, t.Inconclusive("no client traffic of drill "+w.letter+" in the journal"))
 		return
 	}
 	// The skew lasts from its publication until the rebuild that follows.
 	from, until := int64(-1), it.ToMS
 	for _, m := range r.marks {
 		switch {
-		case m.Drill != w.letter || m.Kind != "rebuild":
+		case string(m.Drill) != w.letter || m.Kind != event.MarkRebuild:
 		case from < 0:
 			from = m.at
 		case until == it.ToMS:
@@ -294,6 +304,9 @@ func (r *run) judgeFlapping(rep *verdict.Report, w window) {
 // the router dropping a region it saw fail; any other move breaks
 // stickiness.
 func (r *run) judgeStickiness(rep *verdict.Report, w window) {
+	if r.plan.Routing.StickMinutes <= 0 { // the plan asked for no sticky sessions
+		return
+	}
 	t := verdict.Target{ID: "stickiness", Drill: w.letter, Target: "= 0 sessions"}
 	evac := r.regionIndex(w.evacuated)
 	serving := r.answeredStarts()
@@ -318,9 +331,9 @@ func (r *run) judgeStickiness(rep *verdict.Report, w window) {
 		how = "the router had it out of rotation"
 	}
 	t.Value, t.Pass = len(moved), len(moved) == 0
-	t.Detail = fmt.Sprintf("%d sessions answered during drill B; %d moved off the cut-off %s (allowed); %d moved off a region as %s (allowed); %d moved while their region served",
-		n, forced, w.evacuated, dropped, how, len(moved))
-	add(rep, orMissing(t, n == 0, "no session was answered during drill B"))
+	t.Detail = fmt.Sprintf("%d sessions answered during drill %s; %d moved off the cut-off %s (allowed); %d moved off a region as %s (allowed); %d moved while their region served",
+		n, w.letter, forced, w.evacuated, dropped, how, len(moved))
+	add(rep, orMissing(t, n == 0, "no session was answered during drill "+w.letter))
 }
 
 // leftRotation reports whether a health sample in [fromMS, toMS] saw the

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/probe"
 	"github.com/regiondrill/regiondrill/internal/verdict"
 )
@@ -74,13 +75,13 @@ func (r *run) hashParity(w window) (bool, string, string) {
 
 // probeSet is one drill's probe results at its before and after points:
 // phase → region → probe id → result.
-type probeSet map[string]map[string]map[string]probe.Result
+type probeSet map[event.ProbePhase]map[string]map[string]probe.Result
 
 func (r *run) probeSet(letter string) (probeSet, []string) {
 	ps := probeSet{}
 	var errs []string
 	for _, p := range r.probes {
-		if p.Drill != letter || (p.Phase != "before" && p.Phase != "after") {
+		if string(p.Drill) != letter || (p.Phase != event.ProbeBefore && p.Phase != event.ProbeAfter) {
 			continue
 		}
 		if p.Error != "" {
@@ -103,7 +104,7 @@ func (r *run) probeSet(letter string) (probeSet, []string) {
 // region's results (worse: higher when high is bad), and the count.
 func (ps probeSet) worstMedian(f func(probe.Result) float64, highIsBad bool) (float64, int) {
 	worst, n, any := 0.0, 0, false
-	for _, phase := range []string{"before", "after"} {
+	for _, phase := range []event.ProbePhase{event.ProbeBefore, event.ProbeAfter} {
 		var vs []float64
 		for _, byID := range ps[phase] {
 			for _, res := range byID {
@@ -132,7 +133,7 @@ func (ps probeSet) worstMedian(f func(probe.Result) float64, highIsBad bool) (fl
 func (r *run) pairs(ps probeSet, f func(ref, other probe.Result) float64) map[string]float64 {
 	ref := r.plan.Regions[0]
 	out := map[string]float64{}
-	for _, phase := range []string{"before", "after"} {
+	for _, phase := range []event.ProbePhase{event.ProbeBefore, event.ProbeAfter} {
 		for region, byID := range ps[phase] {
 			if region == ref {
 				continue
@@ -145,7 +146,7 @@ func (r *run) pairs(ps probeSet, f func(ref, other probe.Result) float64) map[st
 				}
 			}
 			if n > 0 {
-				out[phase+" "+region] = sum / float64(n)
+				out[string(phase)+" "+region] = sum / float64(n)
 			}
 		}
 	}

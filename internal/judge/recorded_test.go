@@ -212,7 +212,7 @@ func TestRecordedJournalsCoverEveryMisconfiguration(t *testing.T) {
 			t.Errorf("no recorded journal of misconfiguration %s", m.Name)
 		}
 	}
-	for _, d := range plan.DrillRegistry {
+	for _, d := range plan.Drills() {
 		if !slices.Contains(names, "healthy-"+strings.ToLower(d.Letter)) {
 			t.Errorf("no recorded journal of a healthy drill %s", d.Letter)
 		}

@@ -1,11 +1,11 @@
 package judge_test
 
 import (
-	"github.com/regiondrill/regiondrill/internal/drill"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/load"
 	"github.com/regiondrill/regiondrill/internal/verdict"
 )
@@ -264,13 +264,13 @@ func TestP95LeavesOutStalls(t *testing.T) {
 			return a
 		}
 	}
-	stall := func(from, to time.Duration) []drill.Stall {
-		return []drill.Stall{{FromMS: from.Milliseconds(), ToMS: to.Milliseconds()}}
+	stall := func(from, to time.Duration) []event.Stall {
+		return []event.Stall{{FromMS: from.Milliseconds(), ToMS: to.Milliseconds()}}
 	}
 	cases := []struct {
 		name   string
 		fn     func(int, time.Duration, uint32) answer
-		stalls []drill.Stall
+		stalls []event.Stall
 		status verdict.Status
 		want   string
 	}{
@@ -306,10 +306,10 @@ func TestStarvedDrillIsNotFailedOnTiming(t *testing.T) {
 		}
 		return healthyAnswer(i, at, s)
 	}
-	stalled := []drill.Stall{{FromMS: 15000, ToMS: 18500}}
+	stalled := []event.Stall{{FromMS: 15000, ToMS: 18500}}
 	cases := []struct {
 		name   string
-		stalls []drill.Stall
+		stalls []event.Stall
 		want   verdict.Status
 	}{
 		{"timeouts while the process stalled", stalled, verdict.StatusInconclusive},

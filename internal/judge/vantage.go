@@ -1,16 +1,16 @@
 package judge
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
 	"strings"
 
-	"github.com/regiondrill/regiondrill/internal/agent"
 	"github.com/regiondrill/regiondrill/internal/contract"
+	"github.com/regiondrill/regiondrill/internal/event"
+	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/load"
 	"github.com/regiondrill/regiondrill/internal/measure"
 	"github.com/regiondrill/regiondrill/internal/verdict"
@@ -19,46 +19,34 @@ import (
 // agentNotes is what the agents' coordinator journaled: the vantage points,
 // their clocks, their ends and their losses.
 type agentNotes struct {
-	vantages []agent.VantageNote
-	lost     map[string]agent.LostNote
-	ends     map[string]agent.EndNote
-	after    map[string]agent.Offset
+	vantages []event.Vantage
+	lost     map[string]event.AgentLost
+	ends     map[string]event.AgentEnd
+	after    map[string]event.ClockOffset
 }
 
-var agentsPrefix = []byte(`{"agents_`)
-
-// add takes in a note if it is one of the coordinator's.
-func (a *agentNotes) add(data []byte) error {
-	if !bytes.HasPrefix(data, agentsPrefix) {
-		return nil
-	}
-	var n struct {
-		Vantages []agent.VantageNote `json:"agents_vantages"`
-		Lost     *agent.LostNote     `json:"agents_lost"`
-		End      *agent.EndNote      `json:"agents_end"`
-		Clock    *agent.ClockNote    `json:"agents_clock"`
-	}
-	if err := json.Unmarshal(data, &n); err != nil {
-		return err
-	}
+// add takes in one of the coordinator's events.
+func (a *agentNotes) add(ev journal.Event) (err error) {
 	if a.lost == nil {
-		a.lost, a.ends, a.after = map[string]agent.LostNote{}, map[string]agent.EndNote{}, map[string]agent.Offset{}
+		a.lost, a.ends, a.after = map[string]event.AgentLost{}, map[string]event.AgentEnd{}, map[string]event.ClockOffset{}
 	}
-	switch {
-	case n.Vantages != nil:
-		a.vantages = n.Vantages
-	case n.Lost != nil:
-		if _, seen := a.lost[n.Lost.Vantage]; !seen { // the first loss is when it became inconclusive
-			a.lost[n.Lost.Vantage] = *n.Lost
+	switch ev.Type {
+	case journal.AgentsVantages:
+		a.vantages = decode[[]event.Vantage](ev, &err)
+	case journal.AgentsLost:
+		l := decode[event.AgentLost](ev, &err)
+		if _, seen := a.lost[l.Vantage]; !seen && err == nil { // the first loss is when it became inconclusive
+			a.lost[l.Vantage] = l
 		}
-	case n.End != nil:
-		a.ends[n.End.Vantage] = *n.End
-	case n.Clock != nil && n.Clock.Phase == "after":
-		for k, o := range n.Clock.Offsets {
-			a.after[k] = o
+	case journal.AgentsEnd:
+		e := decode[event.AgentEnd](ev, &err)
+		a.ends[e.Vantage] = e
+	case journal.AgentsClock:
+		if c := decode[event.AgentsClock](ev, &err); c.Phase == "after" {
+			maps.Copy(a.after, c.Offsets)
 		}
 	}
-	return nil
+	return err
 }
 
 // writes are the client's writes as the agents reported them: each key's
@@ -115,8 +103,8 @@ func lastReports(ws []load.WriteAttempt) []load.WriteAttempt {
 func byVantage(recs []load.Record) map[int][]load.Record {
 	out := map[int][]load.Record{}
 	for i := 0; i < len(recs); {
-		v := agent.VantageOf(recs[i].Seq)
-		j := i + sort.Search(len(recs)-i, func(k int) bool { return agent.VantageOf(recs[i+k].Seq) > v })
+		v := event.VantageOf(recs[i].Seq)
+		j := i + sort.Search(len(recs)-i, func(k int) bool { return event.VantageOf(recs[i+k].Seq) > v })
 		out[v] = recs[i:j:j]
 		i = j
 	}
@@ -139,7 +127,7 @@ func (r *run) vantageTargets(recs []load.Record, w window, name string) []verdic
 		}
 	}
 	var out []verdict.Target
-	if w.letter != "C" && w.decision >= 0 {
+	if w.info.Evacuates && w.decision >= 0 {
 		until := int64(math.MaxInt64)
 		if back := r.returnAt(w); back > w.decision {
 			until = r.ns(back)
@@ -232,7 +220,7 @@ func (r *run) judgeVantages(rep *verdict.Report) {
 }
 
 // inconclusive says why a vantage point's verdict cannot be given, or "".
-func (a *agentNotes) inconclusive(n agent.VantageNote) string {
+func (a *agentNotes) inconclusive(n event.Vantage) string {
 	if !n.Assigned {
 		return "no agent took the assignment: " + n.Why
 	}
@@ -243,7 +231,7 @@ func (a *agentNotes) inconclusive(n agent.VantageNote) string {
 	switch {
 	case !ok:
 		return "the journal holds no end of its records (the coordinator died?)"
-	case e.Reason == agent.EndError:
+	case e.Reason == event.EndError:
 		return "its load generator failed: " + e.Error
 	case e.Received < e.Records:
 		return fmt.Sprintf("%d of the %d records it sent never reached the journal", e.Records-e.Received, e.Records)

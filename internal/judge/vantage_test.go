@@ -6,9 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regiondrill/regiondrill/internal/agent"
 	"github.com/regiondrill/regiondrill/internal/contract"
-	"github.com/regiondrill/regiondrill/internal/drill"
+	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/judge"
 	"github.com/regiondrill/regiondrill/internal/load"
@@ -28,35 +27,35 @@ func agentsJournal(t *testing.T, broken func(ev []journal.Event) []journal.Event
 		}
 		return journal.Event{At: 100, Type: typ, ID: id, Data: b}
 	}
-	off := agent.Offset{OffsetNS: 250e6, DelayNS: 2e5, Samples: 9}
+	off := event.ClockOffset{OffsetNS: 250e6, DelayNS: 2e5, Samples: 9}
 	evs := []journal.Event{
-		ev(journal.RunStart, "", drill.RunStart{Plan: json.RawMessage(planJSON), Target: "lab", Origin: time.Unix(0, 0), Drills: []string{"B"}}),
-		ev(journal.Note, "", map[string]any{"load_start": drill.LoadStart{AtMS: 50}}),
-		ev(journal.Note, "", map[string]any{"agents_vantages": []agent.VantageNote{
+		ev(journal.RunStart, "", event.RunStart{Plan: json.RawMessage(planJSON), Target: "lab", Origin: time.Unix(0, 0), Drills: []event.Letter{"B"}}),
+		ev(journal.LoadStart, "", event.LoadStart{AtMS: 50}),
+		ev(journal.AgentsVantages, "", []event.Vantage{
 			{Index: 1, Name: "us", Share: 0.5, Seed: 1001, Clock: &off, Assigned: true},
-			{Index: 2, Name: "eu", Share: 0.5, Seed: 1002, Clock: &off, Assigned: true}}}),
-		ev(journal.Note, "", map[string]any{"regions_index": []string{"", "eu-west"}}),
+			{Index: 2, Name: "eu", Share: 0.5, Seed: 1002, Clock: &off, Assigned: true}}),
+		ev(journal.RegionsIndex, "", event.RegionsIndex{"", "eu-west"}),
 	}
 	for v, name := range []string{"us", "eu"} {
 		var b load.Batch
 		for i := range 10 {
 			at := int64(i) * int64(100*time.Millisecond)
-			b = append(b, load.Record{Seq: uint64(v+1)<<agent.VantageShift | uint64(i), Sched: at, Start: at, End: at + 2e7,
+			b = append(b, load.Record{Seq: uint64(v+1)<<event.VantageShift | uint64(i), Sched: at, Start: at, End: at + 2e7,
 				Kind: load.KindAsk, Status: 200, Region: 1})
 		}
 		evs = append(evs, ev(journal.Records, name, b))
-		evs = append(evs, ev(journal.Note, "", map[string]any{"agents_end": agent.EndNote{Vantage: name, Received: 10,
-			End: agent.End{Reason: agent.EndStopped, Records: 10, Batches: 1}}}))
+		evs = append(evs, ev(journal.AgentsEnd, "", event.AgentEnd{Vantage: name, Received: 10,
+			VantageEnd: event.VantageEnd{Reason: event.EndStopped, Records: 10, Batches: 1}}))
 	}
 	// A write reported twice: in flight, then acknowledged. The last report counts.
-	w := load.WriteAttempt{ID: 1<<agent.VantageShift | 1, Key: "w-1001-1", Outcome: load.OutcomeIndeterminate, Attempts: 1}
+	w := load.WriteAttempt{ID: 1<<event.VantageShift | 1, Key: "w-1001-1", Outcome: load.OutcomeIndeterminate, Attempts: 1}
 	evs = append(evs, ev(journal.Writes, "us", []load.WriteAttempt{w}))
 	w.Outcome = load.OutcomeAcked
 	evs = append(evs, ev(journal.Writes, "us", []load.WriteAttempt{w}))
 	// The stores hold that write, and one of eu's that eu never reported.
 	evs = append(evs, ev(journal.Stores, "", []contract.Writes{{Region: "eu-west", Writes: []contract.StoredWrite{
 		{Key: "w-1001-1", AppliedBy: "eu-west", Epoch: 1}, {Key: "w-1002-9", AppliedBy: "eu-west", Epoch: 1}}}}))
-	evs = append(evs, ev(journal.RunEnd, "", drill.RunEnd{Outcome: "completed"}))
+	evs = append(evs, ev(journal.RunEnd, "", event.RunEnd{Outcome: event.Completed}))
 	if broken != nil {
 		evs = broken(evs)
 	}
@@ -102,14 +101,14 @@ func TestVantageVerdicts(t *testing.T) {
 		unexpected int // eu's unreported stored write is indeterminate once eu is inconclusive
 	}{
 		{"agent lost", func(evs []journal.Event) []journal.Event {
-			b, _ := json.Marshal(map[string]any{"agents_lost": agent.LostNote{Vantage: "eu", LastHeartbeatMS: 21000, Why: "no heartbeat for 3.0 s"}})
-			return append(evs[:len(evs)-1], journal.Event{Type: journal.Note, Data: b}, evs[len(evs)-1])
+			b, _ := json.Marshal(event.AgentLost{Vantage: "eu", LastHeartbeatMS: 21000, Why: "no heartbeat for 3.0 s"})
+			return append(evs[:len(evs)-1], journal.Event{Type: journal.AgentsLost, Data: b}, evs[len(evs)-1])
 		}, "inconclusive: agent lost at 21.0 s (its last heartbeat)", 0},
 		{"records lost in transit", func(evs []journal.Event) []journal.Event {
 			for i, e := range evs {
-				if strings.Contains(string(e.Data), `"agents_end":{"vantage":"eu"`) {
-					b, _ := json.Marshal(map[string]any{"agents_end": agent.EndNote{Vantage: "eu", Received: 8,
-						End: agent.End{Reason: agent.EndStopped, Records: 10}}})
+				if e.Type == journal.AgentsEnd && strings.Contains(string(e.Data), `{"vantage":"eu"`) {
+					b, _ := json.Marshal(event.AgentEnd{Vantage: "eu", Received: 8,
+						VantageEnd: event.VantageEnd{Reason: event.EndStopped, Records: 10}})
 					evs[i].Data = b
 				}
 			}
@@ -118,7 +117,7 @@ func TestVantageVerdicts(t *testing.T) {
 		{"no end (coordinator died)", func(evs []journal.Event) []journal.Event {
 			var out []journal.Event
 			for _, e := range evs {
-				if !strings.Contains(string(e.Data), `"agents_end":{"vantage":"eu"`) {
+				if e.Type != journal.AgentsEnd || !strings.Contains(string(e.Data), `{"vantage":"eu"`) {
 					out = append(out, e)
 				}
 			}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/ledger"
 	"github.com/regiondrill/regiondrill/internal/load"
 	"github.com/regiondrill/regiondrill/internal/verdict"
@@ -89,17 +90,17 @@ func (r *run) judgeRun(rep *verdict.Report, led *ledger.Ledger) {
 // way.
 func (r *run) judgeDrain(rep *verdict.Report, w window) {
 	lim := r.plan.Thresholds.BacklogDrainS
-	dr, ok := r.drained[w.letter]
+	dr, ok := r.drained[event.Letter(w.letter)]
 	t := verdict.Target{ID: "backlog_drain_s", Drill: w.letter, Target: fmt.Sprintf("≤ %g s", lim), Value: round3(dr.Seconds),
 		Pass: ok && dr.OK && dr.Seconds <= lim, Limit: lim, Detail: "time from the closeout until every write and webhook queue was empty"}
 	switch {
 	case !ok:
 		t = t.Inconclusive("the drill stopped before its closeout measured the drain")
 	case !dr.OK && dr.Seconds < lim:
-		t.Detail = fmt.Sprintf("%d messages still queued after %.0f s", dr.Backlog, dr.Seconds)
+		t.Detail = fmt.Sprintf("%d messages still queued after %.0f s", dr.Left(), dr.Seconds)
 		t = t.Inconclusive(fmt.Sprintf("the drill waited only phases.drain_timeout_s (%.0f s) of the %g s allowed; raise drain_timeout_s to judge", dr.Seconds, lim))
 	case !dr.OK:
-		t.Detail = fmt.Sprintf("%d messages still queued after %.0f s", dr.Backlog, dr.Seconds)
+		t.Detail = fmt.Sprintf("%d messages still queued after %.0f s", dr.Left(), dr.Seconds)
 	}
 	add(rep, t)
 }

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/regiondrill/regiondrill/internal/drill"
+	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/verdict"
 )
@@ -110,7 +110,7 @@ func (f *Feed) Observe(ev journal.Event) {
 	t := float64(ev.At) / 1000
 	switch ev.Type {
 	case journal.RunStart:
-		var rs drill.RunStart
+		var rs event.RunStart
 		if ev.Decode(&rs) != nil {
 			return
 		}
@@ -118,41 +118,43 @@ func (f *Feed) Observe(ev journal.Event) {
 			Evacuate string `json:"evacuate"`
 		}
 		_ = json.Unmarshal(rs.Plan, &p) // a plan without evacuate shows no region
-		f.st.Target, f.st.Regions, f.st.Drills, f.st.Evacuate = rs.Target, rs.Regions, rs.Drills, p.Evacuate
+		f.st.Target, f.st.Regions, f.st.Evacuate = rs.Target, rs.Regions, p.Evacuate
+		f.st.Drills = f.st.Drills[:0]
+		for _, l := range rs.Drills {
+			f.st.Drills = append(f.st.Drills, string(l))
+		}
 		f.send("state", f.st)
 	case journal.StepStart:
-		var sd drill.StepData
+		var sd event.StepStart
 		_ = ev.Decode(&sd)
-		s := Step{Drill: sd.Drill, Name: ev.Step, StartT: t}
+		s := Step{Drill: string(sd.Drill), Name: ev.Step, StartT: t}
 		f.st.Steps = append(f.st.Steps, s)
 		f.send("step", s)
 	case journal.StepEnd:
-		var sd drill.StepData
+		var sd event.StepEnd
 		_ = ev.Decode(&sd)
 		for i := len(f.st.Steps) - 1; i >= 0; i-- {
-			if s := &f.st.Steps[i]; s.Name == ev.Step && s.Drill == sd.Drill && s.EndT == nil {
-				s.EndT, s.Outcome = &t, sd.Outcome
+			if s := &f.st.Steps[i]; s.Name == ev.Step && s.Drill == string(sd.Drill) && s.EndT == nil {
+				s.EndT, s.Outcome = &t, string(sd.Outcome)
 				f.send("step", *s)
 				break
 			}
 		}
-	case journal.Note:
-		var n struct {
-			Mark *drill.Mark `json:"mark"`
-		}
-		if ev.Decode(&n) != nil || n.Mark == nil {
+	case journal.Mark:
+		var m event.Mark
+		if ev.Decode(&m) != nil {
 			return
 		}
-		a := Action{T: t, Drill: n.Mark.Drill, Label: n.Mark.Label, Kind: n.Mark.Kind}
+		a := Action{T: t, Drill: string(m.Drill), Label: m.Label, Kind: string(m.Kind)}
 		f.st.Actions = append(f.st.Actions, a)
 		f.send("action", a)
-		if a.Kind == "decision" && f.st.Evacuate != "" && strings.Contains(a.Label, f.st.Evacuate) {
+		if m.Kind == event.MarkDecision && f.st.Evacuate != "" && strings.Contains(a.Label, f.st.Evacuate) {
 			c := Cutover{Drill: a.Drill, Region: f.st.Evacuate, StartT: t}
 			f.st.Cutovers = append(f.st.Cutovers, c)
 			f.send("cutover", c)
 		}
 	case journal.Health:
-		var s drill.Sample
+		var s event.Health
 		if ev.Decode(&s) != nil {
 			return
 		}
@@ -171,7 +173,7 @@ func (f *Feed) Observe(ev journal.Event) {
 	}
 }
 
-func tick(t float64, s drill.Sample) Tick {
+func tick(t float64, s event.Health) Tick {
 	tk := Tick{T: t, ByRegion: map[string]float64{}, Backlog: map[string]int{}, Up: len(s.Regions)}
 	for r, h := range s.Regions {
 		tk.Backlog[r] = h.Queue.Backlog

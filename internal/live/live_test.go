@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regiondrill/regiondrill/internal/drill"
+	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/fixture"
 	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/live"
@@ -17,8 +17,8 @@ import (
 	"github.com/regiondrill/regiondrill/internal/verdict"
 )
 
-func second(total int, byRegion map[string]int, errors int) drill.Sample {
-	return drill.Sample{Load: &pulse.Second{Span: 1, Requests: total, Errors: errors, P95MS: 80, ByRegion: byRegion}}
+func second(total int, byRegion map[string]int, errors int) event.Health {
+	return event.Health{Load: &pulse.Second{Span: 1, Requests: total, Errors: errors, P95MS: 80, ByRegion: byRegion}}
 }
 
 // journal drives a feed through a drill B: evacuation, a cutover that ends
@@ -26,12 +26,12 @@ func second(total int, byRegion map[string]int, errors int) drill.Sample {
 func journalB(t *testing.T, f *live.Feed) {
 	plan := json.RawMessage(`{"regions":["us-east","eu-west"],"evacuate":"us-east"}`)
 	for _, e := range []journal.Event{
-		fixture.Event(t, journal.RunStart, 0, "", drill.RunStart{Plan: plan, Target: "lab", Regions: []string{"us-east", "eu-west"}, Drills: []string{"B"}}),
-		fixture.Event(t, journal.StepStart, 5, "1 pre-checks", drill.StepData{Drill: "B"}),
+		fixture.Event(t, journal.RunStart, 0, "", event.RunStart{Plan: plan, Target: "lab", Regions: []string{"us-east", "eu-west"}, Drills: []event.Letter{"B"}}),
+		fixture.Event(t, journal.StepStart, 5, "1 pre-checks", event.StepStart{Drill: "B"}),
 		fixture.Event(t, journal.Health, 1000, "", second(80, map[string]int{"us-east": 40, "eu-west": 40}, 0)),
-		fixture.Event(t, journal.StepEnd, 1500, "1 pre-checks", drill.StepData{Drill: "B", Outcome: "ok"}),
-		fixture.Event(t, journal.StepStart, 1500, "2 evacuate", drill.StepData{Drill: "B"}),
-		fixture.Event(t, journal.Note, 1600, "", map[string]any{"mark": drill.Mark{Drill: "B", Label: "blackhole us-east", Kind: "decision"}}),
+		fixture.Event(t, journal.StepEnd, 1500, "1 pre-checks", event.StepEnd{Drill: "B", Outcome: event.StepOK}),
+		fixture.Event(t, journal.StepStart, 1500, "2 evacuate", event.StepStart{Drill: "B"}),
+		fixture.Event(t, journal.Mark, 1600, "", event.Mark{Drill: "B", Label: "blackhole us-east", Kind: event.MarkDecision}),
 		fixture.Event(t, journal.Health, 2000, "", second(80, map[string]int{"us-east": 10, "eu-west": 40}, 30)),
 		fixture.Event(t, journal.Health, 3000, "", second(80, map[string]int{"eu-west": 78}, 2)),
 		fixture.Event(t, journal.Health, 4000, "", second(80, map[string]int{"eu-west": 80}, 0)),

@@ -41,7 +41,7 @@ func TestDocsCoverEveryField(t *testing.T) {
 	for _, c := range plan.CheckRegistry {
 		names = append(names, string(c.Name), c.Alias)
 	}
-	for _, d := range plan.DrillRegistry {
+	for _, d := range plan.Drills() {
 		names = append(names, string(d.Kind))
 	}
 	for _, m := range plan.Misconfigurations {

@@ -38,7 +38,7 @@ var invalid = []struct {
 	{"invalid-unknown-check.json", "$.checks.live[3]", `unknown check "ΔS_prob" (did you mean "ΔS_probe"?)`, bySchema},
 	{"invalid-check-wrong-phase.json", "$.checks.pre[1]", `"answers_equal" is a post check, not a pre check; move it to $.checks.post`, bySchema},
 	{"invalid-dualhome-gt-k.json", "$.rag_probe.dualhome_k", "must be between 1 and k (5), got 8", byValidate},
-	{"invalid-drill-letter.yaml", "$.drills[1]", `unknown drill "F"; use a letter A-E or a name`, bySchema},
+	{"invalid-drill-letter.yaml", "$.drills[1]", `unknown drill "F"; use a letter or a name: A/planned_evacuation`, bySchema},
 	{"invalid-misconfigure.json", "$.lab.misconfigure[0]", `unknown misconfiguration "no_freez" (did you mean "no_freeze"?)`, bySchema},
 	{"invalid-too-large.json", "$", "the limit is 1048576 bytes (1 MiB)", byParser},
 	{"invalid-alias-bomb.yaml", "$", "through anchors and aliases; refusing it", byParser},

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"sync"
 )
 
 // Key identifies what a plan drills, for matching a run with its baselines:
@@ -26,7 +27,7 @@ func Key(planJSON []byte) (string, error) {
 		return "", fmt.Errorf("plan key: the plan is not a JSON object")
 	}
 	delete(obj, "regression")
-	prune(obj, defaultsJSON)
+	prune(obj, defaultsJSON())
 	b, err := json.Marshal(obj) // maps marshal with sorted keys
 	if err != nil {
 		return "", fmt.Errorf("plan key: %w", err)
@@ -36,7 +37,7 @@ func Key(planJSON []byte) (string, error) {
 }
 
 // defaultsJSON is Default() as generic JSON.
-var defaultsJSON = func() map[string]any {
+var defaultsJSON = sync.OnceValue(func() map[string]any {
 	b, err := json.Marshal(Default())
 	if err != nil {
 		panic(err) // the default plan always marshals
@@ -48,7 +49,7 @@ var defaultsJSON = func() map[string]any {
 		panic(err)
 	}
 	return m
-}()
+})
 
 // prune removes from obj every field equal to its default, and objects left
 // empty.

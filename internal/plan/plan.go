@@ -21,7 +21,7 @@ type Plan struct {
 	RAGProbe                RAGProbe        `json:"rag_probe" doc:"Probe set settings for ΔS, λ and coverage."`                                                                                  //
 	WebhookPolicy           WebhookPolicy   `json:"webhook_policy" doc:"Where webhooks are emitted from and how they are deduplicated."`                                                         //
 	ReturnToHome            ReturnToHome    `json:"return_to_home" doc:"How the evacuated region is brought back (drill E)."`                                                                    //
-	Drills                  []DrillKind     `json:"drills,omitempty" unique:"true" doc:"Drills to run, in order: letters A-E (any case) or names. Default [A, E]."`                              // default [A, E]
+	Drills                  []DrillKind     `json:"drills,omitempty" unique:"true" doc:"Drills to run, in order: letters (any case) or names of the drill kinds. Default [A, E]."`               // default [A, E]
 	Primary                 string          `json:"primary,omitempty" pattern:"region" doc:"Primary region before the drill; default: regions[0]."`                                              // default regions[0]
 	MinServingRegions       int             `json:"min_serving_regions" range:"[1,)" doc:"Regions that must still serve after evacuation. Default 1."`                                           // default 1; regions
 	Seed                    int64           `json:"seed" doc:"Seed of every random choice, so a run can be reproduced. Default 1."`                                                              // default 1
@@ -249,7 +249,7 @@ func Default() *Plan {
 		RAGProbe:                RAGProbe{K: 10, DualhomeK: 5, DeltaSRisk: 0.60, CoverageMin: 0.70, DualhomeMin: 0.8},
 		WebhookPolicy:           WebhookPolicy{DedupeKey: DefaultDedupeKey},
 		ReturnToHome:            ReturnToHome{RebuildFollower: true, PurgeCache: true, GradualWeights: []int{10, 30, 60, 100}},
-		Drills:                  []DrillKind{DrillPlannedEvacuation, DrillReturnToHome},
+		Drills:                  defaultDrills(),
 		MinServingRegions:       1,
 		Seed:                    1,
 		Load:                    Load{RateRPS: 80, Sessions: 40, WriteRatio: 0.3, ReplayRatio: 0.05, TimeoutMS: 2000, MaxRetries: 2},
@@ -314,10 +314,11 @@ func (p *Plan) Survivors() []string {
 	return out
 }
 
-// DrillList is the drills to run in order, without repeats; [A, E] if none.
+// DrillList is the drills to run in order, without repeats; the default
+// kinds ([A, E]) if none.
 func (p *Plan) DrillList() []DrillKind {
 	if len(p.Drills) == 0 {
-		return []DrillKind{DrillPlannedEvacuation, DrillReturnToHome}
+		return defaultDrills()
 	}
 	var out []DrillKind
 	for _, d := range p.Drills {

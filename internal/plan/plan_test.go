@@ -74,7 +74,7 @@ func TestDefaults(t *testing.T) {
 	if !reflect.DeepEqual(p, want) {
 		t.Fatalf("got  %+v\nwant %+v", p, want)
 	}
-	if !slices.Equal(p.DrillList(), []plan.DrillKind{plan.DrillPlannedEvacuation, plan.DrillReturnToHome}) {
+	if !slices.Equal(p.DrillList(), []plan.DrillKind{"planned_evacuation", "return_to_home"}) {
 		t.Errorf("default drills = %v", p.DrillList())
 	}
 	if p.Load.RateRPS != 80 || p.Phases.HoldS != 8 || p.Thresholds.CutoverS != 30 || p.SLO.Availability != 0.999 || p.Seed != 1 {
@@ -104,7 +104,7 @@ func TestFullPlanAliasesAndExtensions(t *testing.T) {
 	if !slices.Equal(p.Checks.Live, []plan.CheckName{plan.CheckDeltaSProbe, plan.CheckLambdaState}) {
 		t.Errorf("ASCII aliases not normalised: %q", p.Checks.Live)
 	}
-	want := []plan.DrillKind{plan.DrillPlannedEvacuation, plan.DrillHardOutage, plan.DrillIndexSkew, plan.DrillWebhookReroute, plan.DrillReturnToHome}
+	want := []plan.DrillKind{"planned_evacuation", "hard_outage", "index_skew", "webhook_reroute", "return_to_home"}
 	if !slices.Equal(p.DrillList(), want) {
 		t.Errorf("drills = %v", p.DrillList())
 	}

@@ -3,7 +3,6 @@ package plan
 import (
 	"fmt"
 	"slices"
-	"strings"
 )
 
 // Phase is when a check runs: before the change, while it is live, or after.
@@ -107,60 +106,6 @@ func (c *CheckName) UnmarshalText(b []byte) error {
 		return nil
 	}
 	*c = CheckName(b)
-	return nil
-}
-
-// DrillKind is one of the page's drill types A to E. The value is the name;
-// Letter gives the page's letter.
-type DrillKind string
-
-const (
-	DrillPlannedEvacuation DrillKind = "planned_evacuation"
-	DrillHardOutage        DrillKind = "hard_outage"
-	DrillIndexSkew         DrillKind = "index_skew"
-	DrillWebhookReroute    DrillKind = "webhook_reroute"
-	DrillReturnToHome      DrillKind = "return_to_home"
-)
-
-// DrillInfo is one row of the drill registry.
-type DrillInfo struct {
-	Kind        DrillKind
-	Letter      string
-	Description string
-}
-
-func (d DrillInfo) value() DrillKind { return d.Kind }
-
-// aliases: the letter, in either case.
-func (d DrillInfo) aliases() []string { return []string{d.Letter, strings.ToLower(d.Letter)} }
-
-// DrillRegistry is the one list of drill kinds.
-var DrillRegistry = Registry[DrillKind, DrillInfo]{
-	{DrillPlannedEvacuation, "A", "planned evacuation (brownout): throttle a region by policy, traffic drains to the survivor without flapping"},
-	{DrillHardOutage, "B", "hard outage (blackhole): block the region's ingress and egress; verify stickiness, retries and queue replay"},
-	{DrillIndexSkew, "C", "index skew recovery: publish a follower with the wrong metric or analyzer; contracts refuse reuse and force a rebuild"},
-	{DrillWebhookReroute, "D", "webhook and egress reroute: fail the region, deliver webhooks only from the survivor, no duplicates"},
-	{DrillReturnToHome, "E", "return-to-home: reintroduce the region, rebuild indices, re-warm caches, rebalance gradually"},
-}
-
-// LookupDrill finds a drill by letter (any case) or name.
-func LookupDrill(s string) (DrillInfo, bool) { return DrillRegistry.Lookup(s) }
-
-// Letter is the page's letter for the drill, or "?" if unknown.
-func (d DrillKind) Letter() string {
-	if info, ok := LookupDrill(string(d)); ok {
-		return info.Letter
-	}
-	return "?"
-}
-
-// UnmarshalText accepts letters and names; unknown values are kept for Validate.
-func (d *DrillKind) UnmarshalText(b []byte) error {
-	if info, ok := LookupDrill(string(b)); ok {
-		*d = info.Kind
-		return nil
-	}
-	*d = DrillKind(b)
 	return nil
 }
 

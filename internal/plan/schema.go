@@ -43,6 +43,13 @@ func schemaDoc() (map[string]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("plan schema: %w", err)
 	}
+	if props, ok := s["properties"].(map[string]any); ok { // the drill kinds say what they are
+		if drills, ok := props["drills"].(map[string]any); ok {
+			if items, ok := drills["items"].(map[string]any); ok {
+				items["description"] = describeDrills()
+			}
+		}
+	}
 	s["$schema"] = schema.Draft
 	s["$id"] = SchemaID
 	s["title"] = "regiondrill drill plan"
@@ -108,7 +115,7 @@ func enumOf(t reflect.Type, tag reflect.StructTag) ([]string, bool) {
 	}
 	switch tag.Get("registry") {
 	case "drill":
-		return DrillRegistry.Spellings(), true
+		return Drills().Spellings(), true
 	case "hook_step":
 		return hookStepNames(), true
 	}
@@ -147,7 +154,7 @@ func enumSpellings(t reflect.Type, tag reflect.StructTag) (spellings []string, o
 	}
 	r, ok := map[reflect.Type]interface{ Spellings() []string }{
 		reflect.TypeFor[CheckName]():        CheckRegistry,
-		reflect.TypeFor[DrillKind]():        DrillRegistry,
+		reflect.TypeFor[DrillKind]():        Drills(),
 		reflect.TypeFor[Misconfiguration](): Misconfigurations,
 		reflect.TypeFor[StopMetric]():       StopMetrics,
 		reflect.TypeFor[RoutingMode]():      RoutingModes,

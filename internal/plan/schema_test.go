@@ -111,7 +111,7 @@ func TestSchemaDerivedFromRegistries(t *testing.T) {
 			t.Errorf("alias %s missing", c.Alias)
 		}
 	}
-	for _, d := range plan.DrillRegistry {
+	for _, d := range plan.Drills() {
 		if !slices.Contains(s.Properties.Drills.Items.Enum, d.Letter) || !slices.Contains(s.Properties.Drills.Items.Enum, string(d.Kind)) {
 			t.Errorf("drill %s missing from %v", d.Kind, s.Properties.Drills.Items.Enum)
 		}

@@ -212,14 +212,14 @@ func (p *Plan) validateReturn(es *Errors) {
 
 func (p *Plan) validateDrills(es *Errors) {
 	var spell []string
-	for _, d := range DrillRegistry {
+	for _, d := range Drills() {
 		spell = append(spell, d.Letter+"/"+string(d.Kind))
 	}
 	seen := map[DrillKind]bool{}
 	for i, d := range p.Drills {
 		info, ok := LookupDrill(string(d))
 		if !ok {
-			es.add(index("$.drills", i), "unknown drill %q; use a letter A-E or a name: %s", d, strings.Join(spell, ", "))
+			es.add(index("$.drills", i), "unknown drill %q; use a letter or a name: %s", d, strings.Join(spell, ", "))
 			continue
 		}
 		if seen[info.Kind] {
@@ -464,8 +464,8 @@ func (p *Plan) validateTargets(es *Errors) {
 		checkURL(es, "$.targets.sink", t.Sink, "http", "https")
 	}
 	for i, d := range p.DrillList() {
-		if (d == DrillHardOutage || d == DrillWebhookReroute) && t.Faults == "" {
-			es.add(index("$.drills", i), "drill %s blackholes a region: set $.targets.faults to a fault control API", d.Letter())
+		if info, _ := LookupDrill(string(d)); info.Faults != "" && t.Faults == "" {
+			es.add(index("$.drills", i), "drill %s %s: set $.targets.faults to a fault control API", info.Letter, info.Faults)
 		}
 	}
 	p.validateWaive(es)
@@ -484,8 +484,15 @@ func (p *Plan) validateWaive(es *Errors) {
 			es.add(path, "waives the sink but $.targets.sink is set; drop one of them")
 		}
 	}
-	if t.Sink == "" && !p.Waives(WaiveSink) && slices.Contains(p.DrillList(), DrillWebhookReroute) {
-		es.add("$.targets.sink", "drill D reconciles webhook deliveries: set it to the webhook sink's base URL, or add \"sink\" to $.targets.waive (D's webhook targets are then inconclusive and the run exits 1)")
+	if t.Sink != "" || p.Waives(WaiveSink) {
+		return
+	}
+	for _, d := range p.DrillList() {
+		if info, _ := LookupDrill(string(d)); info.Sink != "" {
+			es.add("$.targets.sink", "drill %s %s: set it to the webhook sink's base URL, or add \"sink\" to $.targets.waive (%s's webhook targets are then inconclusive and the run exits 1)",
+				info.Letter, info.Sink, info.Letter)
+			return
+		}
 	}
 }
 
@@ -536,7 +543,7 @@ func (p *Plan) validateHooks(es *Errors) {
 		}
 		for j, d := range h.Drills {
 			if _, ok := LookupDrill(d); !ok {
-				es.add(index(base+".drills", j), "unknown drill %q (A-E)", d)
+				es.add(index(base+".drills", j), "unknown drill %q; use a letter", d)
 			}
 		}
 		if !inRange(h.TimeoutS, 0.1, 3600) {

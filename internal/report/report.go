@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/regiondrill/regiondrill/internal/plan"
+	"github.com/regiondrill/regiondrill/internal/kind"
 	"github.com/regiondrill/regiondrill/internal/verdict"
 )
 
@@ -81,8 +81,8 @@ func writeFileAtomic(path string, r *verdict.Report, write Writer) (err error) {
 // drillTitle is e.g. "drill A: planned evacuation"; unknown drills keep
 // their spelling.
 func drillTitle(d string) string {
-	if info, ok := plan.LookupDrill(d); ok {
-		return "drill " + info.Letter + ": " + strings.ReplaceAll(string(info.Kind), "_", " ")
+	if t := kind.Title(d); t != "" {
+		return t
 	}
 	if d == "" {
 		return "whole run"
@@ -92,8 +92,8 @@ func drillTitle(d string) string {
 
 // drillLetter is the page's letter for d, or d itself.
 func drillLetter(d string) string {
-	if info, ok := plan.LookupDrill(d); ok {
-		return info.Letter
+	if k, ok := kind.Lookup(d); ok {
+		return string(k.Info().Letter)
 	}
 	return d
 }

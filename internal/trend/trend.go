@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/regiondrill/regiondrill/internal/history"
-	"github.com/regiondrill/regiondrill/internal/plan"
+	"github.com/regiondrill/regiondrill/internal/kind"
 )
 
 // FileName is the page WriteDir writes.
@@ -128,8 +128,8 @@ func rank(id string) int {
 }
 
 func drillTitle(d string) string {
-	if info, ok := plan.LookupDrill(d); ok {
-		return "drill " + info.Letter + ": " + strings.ReplaceAll(string(info.Kind), "_", " ")
+	if t := kind.Title(d); t != "" {
+		return t
 	}
 	return "drill " + d
 }
