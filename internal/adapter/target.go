@@ -342,16 +342,25 @@ var (
 // ErrNoStatus means the router has no status API (only the lab edge has).
 var ErrNoStatus = errors.New("the router has no status API")
 
-// RouterStatus reads the lab edge's backend status as raw JSON. Other
-// routers have none: the token is never sent to an entry URL that is not
-// the lab edge's.
-func (t *HTTP) RouterStatus(ctx context.Context) (json.RawMessage, error) {
+// Rotation reads which regions the router has in rotation, from the lab
+// edge's backend status. Other routers have no status API (ErrNoStatus):
+// the token is never sent to an entry URL that is not the lab edge's.
+func (t *HTTP) Rotation(ctx context.Context) (map[string]bool, error) {
 	if _, ok := t.router.(EdgeRouter); !ok {
 		return nil, ErrNoStatus
 	}
-	var out json.RawMessage
-	err := t.call(ctx, http.MethodGet, t.ep.Edge+"/_edge/status", nil, &out, t.ep.Token)
-	return out, err
+	var bs []struct {
+		Name       string `json:"name"`
+		InRotation bool   `json:"in_rotation"`
+	}
+	if err := t.call(ctx, http.MethodGet, t.ep.Edge+"/_edge/status", nil, &bs, t.ep.Token); err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(bs))
+	for _, b := range bs {
+		out[b.Name] = b.InRotation
+	}
+	return out, nil
 }
 
 // ActiveFaults lists the injector's faults.

@@ -45,14 +45,17 @@ var (
 type Options struct {
 	Plan     *plan.Plan
 	PlanJSON json.RawMessage
-	Target   *adapter.HTTP
+	Target   Target
 	Journal  *journal.Writer
 	Corpus   *corpus.Corpus
 	Embedder embed.Embedder
-	Clock    func() time.Time
-	Logger   *slog.Logger
-	Label    string // what is drilled, for the report ("lab" or the edge URL)
-	Owner    string // who holds the target's drill lock while this run lasts
+	// Clock is the engine's time: every stamp, duration and deadline it
+	// measures reads it (time.Now when nil). It must advance with real time:
+	// the engine still sleeps and waits on timers.
+	Clock  func() time.Time
+	Logger *slog.Logger
+	Label  string // what is drilled, for the report ("lab" or the edge URL)
+	Owner  string // who holds the target's drill lock while this run lasts
 	// Traffic sends the load instead of this process (agents); nil runs
 	// the local generator.
 	Traffic Traffic
@@ -65,7 +68,7 @@ const lockLease = 15 * time.Second
 type Engine struct {
 	o    Options
 	p    *plan.Plan
-	t    *adapter.HTTP
+	t    Target
 	j    *journal.Writer
 	log  *slog.Logger
 	snap event.Snapshot
@@ -102,17 +105,20 @@ func New(o Options) *Engine {
 	return &Engine{o: o, p: o.Plan, t: o.Target, j: o.Journal, log: o.Logger, stop: make(chan string, 1), guardWait: defaultGuardWait}
 }
 
+// now is the engine's clock.
+func (e *Engine) now() time.Time { return e.o.Clock() }
+
 // Run executes every drill of the plan. Undo always runs before Run returns:
 // on success, failure, error and interrupt (ctx canceled).
 func (e *Engine) Run(ctx context.Context) (err error) {
 	if e.o.Owner == "" {
-		e.o.Owner = fmt.Sprintf("regiondrill run at %s", e.o.Clock().UTC().Format(time.RFC3339Nano))
+		e.o.Owner = fmt.Sprintf("regiondrill run at %s", e.now().UTC().Format(time.RFC3339Nano))
 	}
 	// One drill at a time per target: refused before anything is touched.
 	if err := e.t.Lock(ctx, e.o.Owner, lockLease); err != nil {
 		return fmt.Errorf("take the drill lock: %w", err)
 	}
-	e.leases.renewed(lockName, e.o.Clock())
+	e.leases.renewed(lockName, e.now())
 	defer func() {
 		uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

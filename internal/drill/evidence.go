@@ -2,7 +2,6 @@ package drill
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -136,24 +135,13 @@ func (e *Engine) startIndexTraffic(ctx context.Context, d *drillRun) func() {
 }
 
 // rotation reads which regions the router has in rotation; nil when the
-// router has no status to read.
+// router has no status to read, or it did not answer in time.
 func (e *Engine) rotation(ctx context.Context) map[string]bool {
 	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
-	raw, err := e.t.RouterStatus(ctx)
-	if err != nil {
+	in, err := e.t.Rotation(ctx)
+	if err != nil || len(in) == 0 {
 		return nil
 	}
-	var bs []struct {
-		Name       string `json:"name"`
-		InRotation bool   `json:"in_rotation"`
-	}
-	if json.Unmarshal(raw, &bs) != nil || len(bs) == 0 {
-		return nil
-	}
-	out := make(map[string]bool, len(bs))
-	for _, b := range bs {
-		out[b.Name] = b.InRotation
-	}
-	return out
+	return in
 }

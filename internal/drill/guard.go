@@ -87,7 +87,7 @@ func (e *Engine) guardHealth(ctx context.Context, fresh bool) (map[string]contra
 	e.seen.mu.Lock()
 	hs, errs, at := e.seen.hs, e.seen.errs, e.seen.at
 	e.seen.mu.Unlock()
-	if !fresh && !at.IsZero() && time.Since(at) <= guardFresh {
+	if !fresh && !at.IsZero() && e.now().Sub(at) <= guardFresh {
 		return hs, errs
 	}
 	ctx, cancel := context.WithTimeout(ctx, guardTimeout)
@@ -113,10 +113,10 @@ func (e *Engine) survivorGuard(ctx context.Context, a adapter.Action) error {
 	if !slices.Contains(guarded, a.Kind) || (a.Kind == adapter.Freeze && !a.Frozen) {
 		return nil
 	}
-	deadline := time.Now().Add(e.guardWait)
+	deadline := e.now().Add(e.guardWait)
 	for fresh := false; ; fresh = true {
 		transient, err := e.guardOnce(ctx, a, fresh)
-		if err == nil || !transient || !time.Now().Before(deadline) {
+		if err == nil || !transient || !e.now().Before(deadline) {
 			return err
 		}
 		select {

@@ -73,7 +73,7 @@ func (e *Engine) leaseLost(why string) {
 // the lock taken by someone else, or the lease run out, stops the drill.
 func (e *Engine) renewLock(ctx context.Context) {
 	err := e.t.Lock(ctx, e.o.Owner, lockLease)
-	now := e.o.Clock()
+	now := e.now()
 	switch {
 	case err == nil:
 		e.leases.renewed(lockName, now)
@@ -98,7 +98,7 @@ func (e *Engine) watchFaults(ctx context.Context, region string) {
 	e.leases.wg.Add(1)
 	e.leases.mu.Unlock()
 	name := "faults on " + region
-	e.leases.renewed(name, e.o.Clock())
+	e.leases.renewed(name, e.now())
 	ttl := time.Duration(e.leaseMS()) * time.Millisecond
 	go func() {
 		defer e.leases.wg.Done()
@@ -117,7 +117,7 @@ func (e *Engine) watchFaults(ctx context.Context, region string) {
 			if ctx.Err() != nil {
 				return
 			}
-			now := e.o.Clock()
+			now := e.now()
 			switch {
 			case err == nil:
 				e.leases.renewed(name, now)

@@ -75,7 +75,7 @@ func (j *Journaled) Restored() bool {
 }
 
 // engine is an engine positioned where the dead drill left the adapter.
-func (j *Journaled) engine(t *adapter.HTTP, w *journal.Writer) *Engine {
+func (j *Journaled) engine(t Target, w *journal.Writer) *Engine {
 	e := New(Options{Plan: j.Plan, Target: t, Journal: w})
 	e.snap, e.epoch = j.Start.Snapshot, j.Start.Snapshot.Epoch
 	for _, ev := range j.events { // promotions since the snapshot raised the epoch
@@ -90,7 +90,7 @@ func (j *Journaled) engine(t *adapter.HTTP, w *journal.Writer) *Engine {
 
 // PlanRollback lists every action a rollback would take, reading the
 // target's health to decide and changing nothing.
-func PlanRollback(ctx context.Context, j *Journaled, t *adapter.HTTP) ([]Planned, error) {
+func PlanRollback(ctx context.Context, j *Journaled, t Target) ([]Planned, error) {
 	return j.engine(t, nil).runRestore(ctx, event.StepRollback, true)
 }
 
@@ -98,7 +98,7 @@ func PlanRollback(ctx context.Context, j *Journaled, t *adapter.HTTP) ([]Planned
 // started, for a drill whose process died before its own undo ran. The
 // caller holds the target's drill lock (TakeLock). It is idempotent:
 // running it twice restores the same state. What it does is appended to w.
-func Rollback(ctx context.Context, j *Journaled, t *adapter.HTTP, w *journal.Writer) error {
+func Rollback(ctx context.Context, j *Journaled, t Target, w *journal.Writer) error {
 	e := j.engine(t, w)
 	// Write-ahead: a rollback the journal cannot record does not start.
 	if err := e.write(journal.Rollback, event.StepRollback, "", event.Rollback("restoring the pre-drill snapshot")); err != nil {
@@ -118,7 +118,7 @@ func Rollback(ctx context.Context, j *Journaled, t *adapter.HTTP, w *journal.Wri
 // when that drill is gone: its process no longer exists on this host, or
 // it ended, or its lease ran out without renewal; a drill that still runs
 // is refused (interrupt it: it restores itself).
-func TakeLock(ctx context.Context, j *Journaled, t *adapter.HTTP, me string) (release func(), err error) {
+func TakeLock(ctx context.Context, j *Journaled, t Target, me string) (release func(), err error) {
 	err = t.Lock(ctx, me, lockLease)
 	var le *adapter.LockedError
 	if errors.As(err, &le) && le.HeldBy(j.Start.Owner) {

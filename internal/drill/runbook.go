@@ -187,7 +187,7 @@ func (d *drillRun) PreChecks(ctx context.Context) ([]string, error) {
 	}
 	// A write backlog above the threshold at the gate is usually a burst of
 	// the baseline's own writes: give it a few seconds to drain first.
-	for deadline := time.Now().Add(10 * time.Second); e.backlog(ctx) > e.p.Thresholds.QueueBacklogMax && time.Now().Before(deadline); {
+	for deadline := e.now().Add(10 * time.Second); e.backlog(ctx) > e.p.Thresholds.QueueBacklogMax && e.now().Before(deadline); {
 		if err := e.sleep(ctx, 250*time.Millisecond); err != nil {
 			return notes, err
 		}
@@ -232,13 +232,13 @@ func (e *Engine) baselineOnce(ctx context.Context, d *drillRun) error {
 // waitRotation waits (up to hysteresis + 10 s) until every region is back in
 // the router's rotation after an earlier drill.
 func (e *Engine) waitRotation(ctx context.Context) error {
-	deadline := time.Now().Add(e.p.Hysteresis() + 10*time.Second)
+	deadline := e.now().Add(e.p.Hysteresis() + 10*time.Second)
 	for {
 		hs, errs := e.t.HealthAll(ctx)
 		if len(errs) == 0 && len(hs) == len(e.p.Regions) && e.allInRotation(ctx) {
 			return nil
 		}
-		if time.Now().After(deadline) {
+		if e.now().After(deadline) {
 			return nil // the pre-checks will say what is wrong
 		}
 		if err := e.sleep(ctx, 500*time.Millisecond); err != nil {
@@ -311,13 +311,13 @@ func (d *drillRun) missed(action string, err error, notes []string) ([]string, e
 func (d *drillRun) Hold(ctx context.Context) ([]string, error) {
 	e := d.e
 	var notes []string
-	end := time.Now().Add(e.hold())
+	end := e.now().Add(e.hold())
 	clamped := false
 	var failed []string
 	// Every second while the change holds, and once more after a round that
 	// failed: a reading over a limit is judged against the next one (a blip
 	// that clears is reported, not counted), so the last round needs one.
-	for confirm := false; time.Now().Before(end) || confirm; confirm = !confirm && len(failed) > 0 && !time.Now().Before(end) {
+	for confirm := false; e.now().Before(end) || confirm; confirm = !confirm && len(failed) > 0 && !e.now().Before(end) {
 		if err := e.sleep(ctx, time.Second); err != nil {
 			return notes, err
 		}
@@ -432,7 +432,7 @@ func (d *drillRun) Closeout(ctx context.Context) ([]string, error) {
 // waitDrain waits until every region's backlog is at most the threshold or
 // the drain timeout passes; the time it took is journaled.
 func (e *Engine) waitDrain(ctx context.Context, d *drillRun) error {
-	start := time.Now()
+	start := e.now()
 	deadline := start.Add(plan.Seconds(e.p.Phases.DrainTimeoutS))
 	zeros := 0
 	for {
@@ -443,10 +443,10 @@ func (e *Engine) waitDrain(ctx context.Context, d *drillRun) error {
 			zeros = 0
 		}
 		if zeros >= 3 {
-			return e.write(journal.Drained, event.StepClose, "", event.Drained{Drill: d.letter, Seconds: time.Since(start).Seconds(), OK: true})
+			return e.write(journal.Drained, event.StepClose, "", event.Drained{Drill: d.letter, Seconds: e.now().Sub(start).Seconds(), OK: true})
 		}
-		if time.Now().After(deadline) {
-			return e.write(journal.Drained, event.StepClose, "", event.Drained{Drill: d.letter, Seconds: time.Since(start).Seconds(), Backlog: &total})
+		if e.now().After(deadline) {
+			return e.write(journal.Drained, event.StepClose, "", event.Drained{Drill: d.letter, Seconds: e.now().Sub(start).Seconds(), Backlog: &total})
 		}
 		if err := e.sleep(ctx, 250*time.Millisecond); err != nil {
 			return err

@@ -9,6 +9,8 @@ import (
 
 	"github.com/regiondrill/regiondrill/internal/adapter"
 	"github.com/regiondrill/regiondrill/internal/contract"
+	"github.com/regiondrill/regiondrill/internal/event"
+	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/load"
 	"github.com/regiondrill/regiondrill/internal/measure"
 	"github.com/regiondrill/regiondrill/internal/plan"
@@ -96,4 +98,37 @@ func (e *Engine) liveWriteLoss(ctx context.Context, hs map[string]contract.Healt
 		}
 	}
 	return float64(lost), true, ""
+}
+
+// checkStops evaluates the plan's stop conditions; the first one that stays
+// above its threshold for its duration trips the drill.
+func (e *Engine) checkStops(hs map[string]contract.Health, over map[int]time.Time) {
+	if len(e.p.StopConditions) == 0 || e.tripped.Load() {
+		return
+	}
+	recs := e.records()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	for i, sc := range e.p.StopConditions {
+		v, ok, _ := e.stopValue(ctx, sc, recs, hs)
+		if !ok || v <= sc.Above {
+			delete(over, i)
+			continue
+		}
+		since, seen := over[i]
+		if !seen {
+			since = e.now()
+			over[i] = since
+		}
+		if e.now().Sub(since) >= plan.Seconds(sc.ForS) {
+			why := fmt.Sprintf("%s %.3f above %.3f for %.0fs", sc.Metric, v, sc.Above, sc.ForS)
+			e.tripped.Store(true)
+			e.record(journal.Stop, "", event.Stop{Condition: string(sc.Metric), Value: v, Above: sc.Above})
+			select {
+			case e.stop <- why:
+			default:
+			}
+			return
+		}
+	}
 }
