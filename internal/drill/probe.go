@@ -78,12 +78,26 @@ func probeData(d *drillRun, phase event.ProbePhase, region string, set probeSet,
 }
 
 func (e *Engine) probeAll(ctx context.Context, d *drillRun, phase event.ProbePhase) error {
-	for _, r := range e.p.Regions {
-		set, err := e.probeRegion(ctx, r, probeCount, e.p.Phases.ProbeRounds)
-		e.record(journal.Probe, "", probeData(d, phase, r, set, err))
-		if ctx.Err() != nil {
-			return ErrInterrupted
-		}
+	// Regions are probed at once (each answers its own probes), and
+	// journaled in the plan's order.
+	sets := make([]probeSet, len(e.p.Regions))
+	errs := make([]error, len(e.p.Regions))
+	var wg sync.WaitGroup
+	for i, r := range e.p.Regions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sets[i], errs[i] = e.probeRegion(ctx, r, probeCount, e.p.Phases.ProbeRounds)
+		}()
+	}
+	wg.Wait()
+	for i, r := range e.p.Regions {
+		e.record(journal.Probe, "", probeData(d, phase, r, sets[i], errs[i]))
+	}
+	if ctx.Err() != nil {
+		return ErrInterrupted
+	}
+	for _, err := range errs {
 		if errors.Is(err, ErrStopped) {
 			return err
 		}
