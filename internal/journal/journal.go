@@ -170,6 +170,7 @@ type Writer struct {
 	key     *Key
 	mac     hash.Hash
 	secrets [][2][]byte // what to replace → with what
+	line    []byte      // the buffer of the last line written by hand (AppendRaw), reused
 	// before runs once before the first line is written (OpenAppend's
 	// repair of a torn last line), so a writer that writes nothing
 	// changes nothing.
@@ -319,7 +320,7 @@ func (w *Writer) append(typ Type, step, id string, raw json.RawMessage, byHand b
 	ev := Event{Seq: w.seq, At: w.clock().Sub(w.origin).Milliseconds(), Type: lineType, Step: step, ID: id, Data: lineData}
 	var line []byte
 	if byHand {
-		line = appendLine(make([]byte, 0, len(lineData)+len(step)+len(id)+lineSpare), ev)
+		line = appendLine(slices.Grow(w.line[:0], len(lineData)+len(step)+len(id)+lineSpare), ev)
 	} else {
 		var err error
 		if line, err = json.Marshal(ev); err != nil {
@@ -327,8 +328,14 @@ func (w *Writer) append(typ Type, step, id string, raw json.RawMessage, byHand b
 		}
 	}
 	ev.Type, ev.Data = typ, raw // what subscribers and the caller see: the event as its own type
-	if _, err := w.bw.Write(w.seal(line)); err != nil {
+	line = w.seal(line)
+	if _, err := w.bw.Write(line); err != nil {
 		return Event{}, fmt.Errorf("journal: write: %w", err)
+	}
+	if byHand && cap(line) <= maxKeptLine {
+		// Bulk lines are alike: the next one reuses this buffer, which
+		// costs less than a fresh one for each.
+		w.line = line[:0]
 	}
 	if durable(typ) {
 		if err := w.bw.Flush(); err != nil {
@@ -343,6 +350,10 @@ func (w *Writer) append(typ Type, step, id string, raw json.RawMessage, byHand b
 	}
 	return ev, nil
 }
+
+// maxKeptLine is the largest line buffer a Writer keeps between lines
+// (a batch of 2,048 records takes about 180 kB).
+const maxKeptLine = 1 << 20
 
 // appendLine appends ev as json.Marshal(ev) writes it, its Data taken as
 // it is: {"seq":..,"at_ms":..,"type":..,["step":..,]["id":..,]["data":..]}.
