@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -169,6 +170,7 @@ type Writer struct {
 	key     *Key
 	mac     hash.Hash
 	secrets [][2][]byte // what to replace → with what
+	line    []byte      // the buffer of the last line written by hand (AppendRaw), reused
 	// before runs once before the first line is written (OpenAppend's
 	// repair of a torn last line), so a writer that writes nothing
 	// changes nothing.
@@ -266,6 +268,36 @@ func (w *Writer) Append(typ Type, step, id string, data any) (Event, error) {
 		}
 		raw = b
 	}
+	return w.append(typ, step, id, raw, false)
+}
+
+// AppendRaw writes one event whose data is already encoded, and writes it
+// as Append would write the same data: the same bytes on the line, the same
+// redaction, note, chain, seal, flush and subscribers. It is for bulk data
+// (record batches) whose encoding would otherwise be compacted again, once
+// by json.Marshal of the data and once inside the line.
+//
+// data must be what json.Marshal writes: valid JSON without insignificant
+// space, with <, >, & and U+2028/U+2029 escaped inside strings. AppendRaw
+// neither checks nor compacts it (that is the work it saves); anything else
+// makes a line other than Append's, or one no reader accepts. Empty data
+// writes no data field, as Append(nil) does. The returned Event, and what
+// subscribers are handed, may share data's bytes: do not change them.
+func (w *Writer) AppendRaw(typ Type, step, id string, data json.RawMessage) (Event, error) {
+	if len(data) == 0 {
+		data = nil
+	}
+	return w.append(typ, step, id, data, true)
+}
+
+// lineSpare is room enough for a line's envelope and its chain and seal
+// fields beside its data (and its step and id, when short).
+const lineSpare = 256
+
+// append writes one event of encoded data raw (nil: none). byHand builds
+// the line with appendLine, which trusts raw to be compact, instead of
+// json.Marshal, which compacts and checks it again.
+func (w *Writer) append(typ Type, step, id string, raw json.RawMessage, byHand bool) (Event, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.f == nil {
@@ -286,13 +318,24 @@ func (w *Writer) Append(typ Type, step, id string, data any) (Event, error) {
 	}
 	w.seq++
 	ev := Event{Seq: w.seq, At: w.clock().Sub(w.origin).Milliseconds(), Type: lineType, Step: step, ID: id, Data: lineData}
-	line, err := json.Marshal(ev)
-	if err != nil {
-		return Event{}, err
+	var line []byte
+	if byHand {
+		line = appendLine(slices.Grow(w.line[:0], len(lineData)+len(step)+len(id)+lineSpare), ev)
+	} else {
+		var err error
+		if line, err = json.Marshal(ev); err != nil {
+			return Event{}, err
+		}
 	}
 	ev.Type, ev.Data = typ, raw // what subscribers and the caller see: the event as its own type
-	if _, err := w.bw.Write(w.seal(line)); err != nil {
+	line = w.seal(line)
+	if _, err := w.bw.Write(line); err != nil {
 		return Event{}, fmt.Errorf("journal: write: %w", err)
+	}
+	if byHand && cap(line) <= maxKeptLine {
+		// Bulk lines are alike: the next one reuses this buffer, which
+		// costs less than a fresh one for each.
+		w.line = line[:0]
 	}
 	if durable(typ) {
 		if err := w.bw.Flush(); err != nil {
@@ -306,6 +349,49 @@ func (w *Writer) Append(typ Type, step, id string, data any) (Event, error) {
 		s(ev)
 	}
 	return ev, nil
+}
+
+// maxKeptLine is the largest line buffer a Writer keeps between lines
+// (a batch of 2,048 records takes about 180 kB).
+const maxKeptLine = 1 << 20
+
+// appendLine appends ev as json.Marshal(ev) writes it, its Data taken as
+// it is: {"seq":..,"at_ms":..,"type":..,["step":..,]["id":..,]["data":..]}.
+func appendLine(out []byte, ev Event) []byte {
+	out = append(out, `{"seq":`...)
+	out = strconv.AppendInt(out, int64(ev.Seq), 10)
+	out = append(out, `,"at_ms":`...)
+	out = strconv.AppendInt(out, ev.At, 10)
+	out = append(out, `,"type":`...)
+	out = appendString(out, string(ev.Type))
+	if ev.Step != "" {
+		out = append(out, `,"step":`...)
+		out = appendString(out, ev.Step)
+	}
+	if ev.ID != "" {
+		out = append(out, `,"id":`...)
+		out = appendString(out, ev.ID)
+	}
+	if len(ev.Data) > 0 {
+		out = append(out, `,"data":`...)
+		out = append(out, ev.Data...)
+	}
+	return append(out, '}')
+}
+
+// appendString appends s as a JSON string the way json.Marshal writes it:
+// plain printable ASCII as it is, anything else through json.Marshal
+// itself (its escapes, HTML-safe, and U+FFFD for invalid UTF-8).
+func appendString(out []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s) // a string always encodes
+			return append(out, b...)
+		}
+	}
+	out = append(out, '"')
+	out = append(out, s...)
+	return append(out, '"')
 }
 
 // seal turns a marshalled event into the line written: its body, the chain

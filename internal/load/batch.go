@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strconv"
+	"math/bits"
+	"slices"
 )
 
 // Batch is a run of records as the journal stores them: each record is a
@@ -26,20 +27,28 @@ const (
 
 // MarshalJSON writes the array form.
 func (b Batch) MarshalJSON() ([]byte, error) {
-	out := make([]byte, 0, 2+len(b)*72)
+	return b.AppendJSON(make([]byte, 0, 2+len(b)*recordGuess)), nil
+}
+
+// recordGuess is about what one record takes in the array form with a
+// vantage's Seq and times of a long run; recordMax is the most it can take.
+const (
+	recordGuess = 88
+	recordMax   = 2 + 5*21 + 8*20 + 12
+)
+
+// AppendJSON appends the array form to out: the bytes MarshalJSON returns,
+// compact JSON that the journal's AppendRaw takes as it is.
+func (b Batch) AppendJSON(out []byte) []byte {
 	out = append(out, '[')
-	for i, r := range b {
+	for i := range b {
+		if cap(out)-len(out) < recordMax+2 {
+			out = slices.Grow(out, max(recordMax+2, (len(b)-i)*recordGuess))
+		}
 		if i > 0 {
 			out = append(out, ',')
 		}
-		out = append(out, '[')
-		out = strconv.AppendUint(out, r.Seq, 10)
-		out = append(out, ',')
-		out = strconv.AppendUint(out, r.WriteID, 10)
-		for _, v := range [...]int64{r.Sched, r.Start, r.End} {
-			out = append(out, ',')
-			out = strconv.AppendInt(out, v, 10)
-		}
+		r := &b[i]
 		var flags uint64
 		if r.Cold {
 			flags |= flagCold
@@ -50,15 +59,69 @@ func (b Batch) MarshalJSON() ([]byte, error) {
 		if r.Replay {
 			flags |= flagReplay
 		}
+		out = append(out, '[')
+		out = appendUint(out, r.Seq)
+		out = appendUint(append(out, ','), r.WriteID)
+		for _, v := range [...]int64{r.Sched, r.Start, r.End} {
+			out = appendInt(append(out, ','), v)
+		}
 		for _, v := range [...]uint64{uint64(r.Session), uint64(r.Status), uint64(r.Kind), uint64(r.Attempt),
 			uint64(r.Region), uint64(r.Sticky), uint64(r.Err), flags} {
-			out = append(out, ',')
-			out = strconv.AppendUint(out, v, 10)
+			out = appendUint(append(out, ','), v)
 		}
 		out = append(out, ']')
 	}
-	return append(out, ']'), nil
+	return append(out, ']')
 }
+
+// appendInt appends v in decimal, as strconv.AppendInt does.
+func appendInt(out []byte, v int64) []byte {
+	if v < 0 {
+		return appendUint(append(out, '-'), uint64(-v)) // -MinInt64 wraps to its own magnitude
+	}
+	return appendUint(out, uint64(v))
+}
+
+// appendUint appends v in decimal, as strconv.AppendUint does, but in
+// place, two digits at a time, without a call to copy them.
+func appendUint(out []byte, v uint64) []byte {
+	if v < 10 {
+		return append(out, byte('0'+v))
+	}
+	n := decimalLen(v)
+	l := len(out)
+	out = slices.Grow(out, n)[:l+n]
+	i := l + n
+	for v >= 100 {
+		q := v / 100
+		d := (v - q*100) * 2
+		i -= 2
+		out[i], out[i+1] = digitPairs[d], digitPairs[d+1]
+		v = q
+	}
+	if v >= 10 {
+		out[i-2], out[i-1] = digitPairs[v*2], digitPairs[v*2+1]
+	} else {
+		out[i-1] = byte('0' + v)
+	}
+	return out
+}
+
+const digitPairs = "00010203040506070809" + "10111213141516171819" + "20212223242526272829" + "30313233343536373839" +
+	"40414243444546474849" + "50515253545556575859" + "60616263646566676869" + "70717273747576777879" +
+	"80818283848586878889" + "90919293949596979899"
+
+// decimalLen is how many decimal digits v has (v > 0).
+func decimalLen(v uint64) int {
+	n := (bits.Len64(v) * 1233) >> 12 // about log10(v): exact or one short
+	if v >= pow10[n] {
+		n++
+	}
+	return n
+}
+
+var pow10 = [...]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+	1e17, 1e18, 1e19}
 
 // UnmarshalJSON reads the array form, or the object form of older journals.
 func (b *Batch) UnmarshalJSON(data []byte) error {

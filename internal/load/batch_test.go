@@ -2,8 +2,10 @@ package load
 
 import (
 	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -92,6 +94,62 @@ func FuzzBatch(f *testing.F) {
 			t.Fatalf("re-encoded batch does not decode: %v", err)
 		}
 	})
+}
+
+// arrayForm is the array form written the plain way, with strconv, for
+// AppendJSON to match byte for byte.
+func arrayForm(b Batch) string {
+	var sb strings.Builder
+	sb.WriteByte('[')
+	for i, r := range b {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		flags := 0
+		for k, on := range []bool{r.Cold, r.Cached, r.Replay} {
+			if on {
+				flags |= 1 << k
+			}
+		}
+		f := []string{strconv.FormatUint(r.Seq, 10), strconv.FormatUint(r.WriteID, 10),
+			strconv.FormatInt(r.Sched, 10), strconv.FormatInt(r.Start, 10), strconv.FormatInt(r.End, 10),
+			strconv.FormatUint(uint64(r.Session), 10), strconv.Itoa(int(r.Status)), strconv.Itoa(int(r.Kind)),
+			strconv.Itoa(int(r.Attempt)), strconv.Itoa(int(r.Region)), strconv.Itoa(int(r.Sticky)),
+			strconv.Itoa(int(r.Err)), strconv.Itoa(flags)}
+		sb.WriteString("[" + strings.Join(f, ",") + "]")
+	}
+	sb.WriteByte(']')
+	return sb.String()
+}
+
+func TestAppendJSONWritesTheArrayForm(t *testing.T) {
+	edges := Batch{{}, {Seq: math.MaxUint64, WriteID: math.MaxUint64, Sched: math.MinInt64, Start: math.MaxInt64, End: -1,
+		Session: math.MaxUint32, Status: math.MaxUint16, Kind: 2, Attempt: 255, Region: 255, Sticky: 255, Err: NumErrClasses - 1,
+		Cold: true, Cached: true, Replay: true}}
+	for p := uint64(1); p < math.MaxUint64/10; p *= 10 { // every length of number, and its edges
+		for _, v := range []uint64{p - 1, p, p + 1, 2*p - 1, 9 * p} {
+			edges = append(edges, Record{Seq: v, WriteID: v / 3, Sched: -int64(v), Start: int64(v), End: int64(v / 7), Session: uint32(v)})
+		}
+	}
+	for _, b := range []Batch{nil, edges, randomBatch(3000, 11)} {
+		want := arrayForm(b)
+		if got, _ := b.MarshalJSON(); string(got) != want {
+			t.Fatalf("MarshalJSON of %d records:\n got %.300s\nwant %.300s", len(b), got, want)
+		}
+		if got := b.AppendJSON([]byte("x")); string(got) != "x"+want {
+			t.Fatalf("AppendJSON of %d records did not append", len(b))
+		}
+	}
+}
+
+func BenchmarkBatchEncode(b *testing.B) {
+	in := randomBatch(5000, 5)
+	data, _ := in.MarshalJSON()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		_, _ = in.MarshalJSON()
+	}
 }
 
 func BenchmarkBatchDecode(b *testing.B) {
