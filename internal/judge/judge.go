@@ -399,9 +399,7 @@ func (r *run) build() (*verdict.Report, error) {
 	led := ledger.Classify(r.writes, r.stores)
 	rep.Writes = ledgerView(led, len(r.writes))
 	wh := r.webhookLedger()
-	rep.Webhooks = verdict.Webhooks{Expected: wh.Expected, Delivered: wh.Delivered, Missing: wh.Missing,
-		Duplicates: wh.Duplicates, FromDisallowedRegion: wh.FromDisallowedRegion, Replays: wh.Replays, Redeliveries: wh.Redeliveries,
-		ByRegion: map[string]int{}}
+	rep.Webhooks = verdict.Webhooks{WebhookCounts: wh.WebhookCounts, ByRegion: map[string]int{}}
 	for _, d := range r.webhooks {
 		rep.Webhooks.ByRegion[d.Region]++
 	}
@@ -432,9 +430,7 @@ func (r *run) build() (*verdict.Report, error) {
 func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
 
 func ledgerView(l *ledger.Ledger, attempted int) verdict.Ledger {
-	v := verdict.Ledger{Attempted: l.Attempted, Acknowledged: l.Acknowledged, OK: l.OK, Lost: l.Lost,
-		Duplicates: l.Duplicates, Unexpected: l.Unexpected, Indeterminate: l.Indeterminate,
-		IndeterminateApplied: l.IndeterminateApplied}
+	v := verdict.Ledger{Counts: l.Counts}
 	for _, sb := range l.SplitBrain {
 		v.SplitBrain += sb.Count
 	}

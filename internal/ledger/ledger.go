@@ -71,23 +71,30 @@ type Item struct {
 	Evidence string       `json:"evidence"`
 }
 
-// Ledger is the classification of a run's writes. Attempted = OK + Lost +
-// Duplicates(attempted) + Indeterminate + IndeterminateApplied + FailedAbsent
-// + FailedApplied; Unexpected keys and Corrupt records are counted besides.
+// Counts are a run's writes by class: Attempted = OK + Lost +
+// Duplicates(attempted) + Indeterminate + IndeterminateApplied +
+// FailedAbsent + FailedApplied; Unexpected keys and Corrupt records are
+// counted besides. The verdict reports them as they are (verdict.Ledger).
+type Counts struct {
+	Attempted            int `json:"attempted"`
+	Acknowledged         int `json:"acknowledged"`
+	OK                   int `json:"ok"`
+	Lost                 int `json:"lost"`
+	Duplicates           int `json:"duplicates"`
+	Unexpected           int `json:"unexpected"`
+	Indeterminate        int `json:"indeterminate"`
+	IndeterminateApplied int `json:"indeterminate_applied"`
+	FailedAbsent         int `json:"failed_absent"`
+	FailedApplied        int `json:"failed_applied"`
+	Corrupt              int `json:"corrupt"`
+}
+
+// Ledger is the classification of a run's writes: the counts, each key's
+// class with its evidence, and split-brain evidence.
 type Ledger struct {
-	Attempted            int                  `json:"attempted"`
-	Acknowledged         int                  `json:"acknowledged"`
-	OK                   int                  `json:"ok"`
-	Lost                 int                  `json:"lost"`
-	Duplicates           int                  `json:"duplicates"`
-	Unexpected           int                  `json:"unexpected"`
-	Indeterminate        int                  `json:"indeterminate"`
-	IndeterminateApplied int                  `json:"indeterminate_applied"`
-	FailedAbsent         int                  `json:"failed_absent"`
-	FailedApplied        int                  `json:"failed_applied"`
-	Corrupt              int                  `json:"corrupt"`
-	Items                []Item               `json:"items"`
-	SplitBrain           []SplitBrainEvidence `json:"split_brain"`
+	Counts
+	Items      []Item               `json:"items"`
+	SplitBrain []SplitBrainEvidence `json:"split_brain"`
 }
 
 // Violations counts the items that break the contract, plus split-brain

@@ -45,19 +45,25 @@ type WebhookItem struct {
 // Duplicates counts the extra deliveries (beyond the first per id); Replays
 // counts receptions of a delivery beyond its first, which are no deliveries.
 type WebhookLedger struct {
+	WebhookCounts
+	Items []WebhookItem `json:"items"`
+}
+
+// WebhookCounts are the deliveries by class; the verdict reports them as
+// they are (verdict.Webhooks).
+type WebhookCounts struct {
 	Expected             int `json:"expected"`
 	Delivered            int `json:"delivered"` // expected ids delivered at least once
 	Missing              int `json:"missing"`
 	Duplicates           int `json:"duplicates"`
 	FromDisallowedRegion int `json:"from_disallowed_region"`
-	Unexpected           int `json:"unexpected"` // deliveries of ids no applied write explains
-	Replays              int `json:"replays"`
+	Unexpected           int `json:"unexpected"`        // deliveries of ids no applied write explains
+	Replays              int `json:"replays,omitempty"` // receptions of a delivery beyond its first: not duplicates
 	// Redeliveries are deliveries a region sent again after an attempt the
 	// sink received just as the drill cut that region off: the answer never
 	// reached the sender, which had to retry (at least once is all a sender
 	// can promise; the receiver drops the copy by its webhook id).
-	Redeliveries int           `json:"redeliveries,omitempty"`
-	Items        []WebhookItem `json:"items"`
+	Redeliveries int `json:"redeliveries,omitempty"`
 }
 
 // Allowed says whether region may emit webhooks at time at.
@@ -100,7 +106,7 @@ func ReconcileWebhooks(applied []contract.StoredWrite, deliveries []contract.Del
 	for i, j := range order {
 		ds[i] = deliveries[j]
 	}
-	l := WebhookLedger{Expected: len(expected)}
+	l := WebhookLedger{WebhookCounts: WebhookCounts{Expected: len(expected)}}
 	e, d := 0, 0
 	for e < len(expected) || d < len(ds) {
 		var id string

@@ -3,6 +3,7 @@ package report_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/regiondrill/regiondrill/internal/ledger"
 	"math"
 	"time"
 
@@ -146,8 +147,8 @@ func fixture(fail bool) *verdict.Report {
 		{Phase: "post", Name: "backlog_zero", Drill: "E", Pass: true, Value: "0", AtMS: 58000},
 		{Phase: "post", Name: "cache_rewarmed", Drill: "E", Pass: true, Value: "0.92", AtMS: 59000},
 	}
-	r.Writes = verdict.Ledger{Attempted: 600, Acknowledged: 598, OK: 598, Indeterminate: 2, IndeterminateApplied: 2}
-	r.Webhooks = verdict.Webhooks{Expected: 40, Delivered: 40, ByRegion: map[string]int{"eu-west": 40}}
+	r.Writes = verdict.Ledger{Counts: ledger.Counts{Attempted: 600, Acknowledged: 598, OK: 598, Indeterminate: 2, IndeterminateApplied: 2}}
+	r.Webhooks = verdict.Webhooks{WebhookCounts: ledger.WebhookCounts{Expected: 40, Delivered: 40}, ByRegion: map[string]int{"eu-west": 40}}
 	r.SLO = verdict.SLO{Availability: 0.999, LatencyMS: 300, LatencyObjective: 0.95, Requests: 3000, Bad: 1, Slow: 40,
 		BudgetConsumed: 1.0 / 3.0, LatencyBudgetConsumed: 40.0 / 150.0}
 	for i := range 8 {
@@ -179,9 +180,9 @@ func fixture(fail bool) *verdict.Report {
 			Detail: "us-east ANALYZER=whitespace, eu-west ANALYZER=standard", AtMS: 57500}
 		r.Steps[1].Outcome = "failed"
 		r.Steps[1].Notes = append(r.Steps[1].Notes, "cutover over 30 s")
-		r.Writes = verdict.Ledger{Attempted: 600, Acknowledged: 590, OK: 585, Lost: 3, Duplicates: 2, Indeterminate: 4, IndeterminateApplied: 2,
+		r.Writes = verdict.Ledger{Counts: ledger.Counts{Attempted: 600, Acknowledged: 590, OK: 585, Lost: 3, Duplicates: 2, Indeterminate: 4, IndeterminateApplied: 2},
 			Examples: []string{"dk-000213 lost (acked by us-east at 9.4 s)", "dk-000288 stored twice (us-east, eu-west)"}}
-		r.Webhooks = verdict.Webhooks{Expected: 40, Delivered: 42, Duplicates: 2, FromDisallowedRegion: 5, ByRegion: map[string]int{"eu-west": 37, "us-east": 5}}
+		r.Webhooks = verdict.Webhooks{WebhookCounts: ledger.WebhookCounts{Expected: 40, Delivered: 42, Duplicates: 2, FromDisallowedRegion: 5}, ByRegion: map[string]int{"eu-west": 37, "us-east": 5}}
 		r.SLO.Bad, r.SLO.BudgetConsumed = 310, 310.0/3.0
 		r.SLO.Slow, r.SLO.LatencyBudgetConsumed = 260, 260.0/150.0
 		east.After.Analyzer = "whitespace"

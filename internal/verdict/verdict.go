@@ -5,6 +5,7 @@ package verdict
 
 import (
 	"encoding/json"
+	"github.com/regiondrill/regiondrill/internal/ledger"
 	"time"
 )
 
@@ -98,35 +99,19 @@ type Event struct {
 	Label string `json:"label"`
 }
 
-// Ledger is the write ledger.
+// Ledger is the write ledger: the ledger's counts of every class, the
+// split-brain keys and a few examples of violations.
 type Ledger struct {
-	Attempted     int `json:"attempted"`
-	Acknowledged  int `json:"acknowledged"`
-	OK            int `json:"ok"`
-	Lost          int `json:"lost"`
-	Duplicates    int `json:"duplicates"`
-	Unexpected    int `json:"unexpected"`
-	Indeterminate int `json:"indeterminate"`
-	// IndeterminateApplied are writes whose outcome the client never learned
-	// but that the stores hold exactly once.
-	IndeterminateApplied int      `json:"indeterminate_applied"`
-	SplitBrain           int      `json:"split_brain"`
-	Examples             []string `json:"examples,omitempty"`
+	ledger.Counts
+	SplitBrain int      `json:"split_brain"`
+	Examples   []string `json:"examples,omitempty"`
 }
 
-// Webhooks is the webhook reconciliation.
+// Webhooks is the webhook reconciliation: the ledger's counts and the
+// deliveries by sending region.
 type Webhooks struct {
-	Expected             int `json:"expected"`
-	Delivered            int `json:"delivered"`
-	Missing              int `json:"missing"`
-	Duplicates           int `json:"duplicates"`
-	FromDisallowedRegion int `json:"from_disallowed_region"`
-	Replays              int `json:"replays,omitempty"` // receptions of a delivery beyond its first: not duplicates
-	// Redeliveries: a region sent an event again after the sink received
-	// it just as the drill cut that region off (the answer was lost). Not
-	// duplicates: the receiver drops the copy by its webhook id.
-	Redeliveries int            `json:"redeliveries,omitempty"`
-	ByRegion     map[string]int `json:"by_region"`
+	ledger.WebhookCounts
+	ByRegion map[string]int `json:"by_region"`
 }
 
 // Diagnosis names one of the page's typical failures with its evidence and
