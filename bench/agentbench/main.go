@@ -47,6 +47,7 @@ func main() {
 	rate := flag.Float64("rate", 200000, "throughput: target requests per second")
 	dur := flag.Duration("duration", 5*time.Second, "throughput: length of the schedule")
 	workers := flag.Int("workers", 32, "throughput: cap on concurrent requests")
+	minWorkers := flag.Int("min-workers", 0, "throughput: workers the agent starts before its first request")
 	agentCmd := flag.String("agent", "", "throughput: command line that starts the agent, {url} replaced by the NATS URL")
 	records := flag.Int("records", 1_000_000, "merge: records in all")
 	agents := flag.Int("agents", 4, "merge and clock: agents")
@@ -62,7 +63,7 @@ func main() {
 	var err error
 	switch *mode {
 	case "throughput":
-		err = throughput(*url, *rate, *dur, *workers, *agentCmd)
+		err = throughput(*url, *rate, *dur, *workers, *minWorkers, *agentCmd)
 	case "merge":
 		err = merge(*records, *agents)
 	case "clock":
@@ -138,7 +139,7 @@ func drive(p *plan.Plan, base load.Config, stop func()) (*agent.Coordinator, str
 	return c, path, time.Since(t0), err
 }
 
-func throughput(url string, rate float64, dur time.Duration, workers int, agentCmd string) error {
+func throughput(url string, rate float64, dur time.Duration, workers, minWorkers int, agentCmd string) error {
 	if url == "" || agentCmd == "" {
 		return errors.New("throughput needs -url and -agent")
 	}
@@ -159,7 +160,7 @@ func throughput(url string, rate float64, dur time.Duration, workers int, agentC
 	if err != nil {
 		return err
 	}
-	base := load.Config{URL: url, Rate: rate, Duration: dur, Sessions: 32, MaxWorkers: workers, Timeout: 5 * time.Second, Seed: 1}
+	base := load.Config{URL: url, Rate: rate, Duration: dur, Sessions: 32, MaxWorkers: workers, MinWorkers: minWorkers, Timeout: 5 * time.Second, Seed: 1}
 	// The agent's CPU is counted from when it is up and idle, as loadbench's
 	// would be from its first request.
 	if err := waitHeard(p); err != nil {
@@ -174,17 +175,49 @@ func throughput(url string, rate float64, dur time.Duration, workers int, agentC
 	defer c.Close()
 	defer os.RemoveAll(filepath.Dir(path))
 	ok, failed := 0, 0
+	first, last := int64(math.MaxInt64), int64(0)
 	for _, r := range c.Records() {
 		switch {
 		case r.Kind == load.KindToken:
 		case r.Err == load.ErrNone && r.Status/100 == 2:
 			ok++
+			first, last = min(first, r.Start), max(last, r.Start)
 		default:
 			failed++
 		}
 	}
+	sum, err := agentSummary(path)
+	if err != nil {
+		return err
+	}
 	return json.NewEncoder(os.Stdout).Encode(map[string]any{"ok": ok, "failed": failed, "ok_per_s": float64(ok) / dur.Seconds(),
+		"sent_span_s": float64(last-first) / 1e9, "workers": sum.Workers, "completed": sum.Completed,
 		"agent_cpu_s": cpu, "agent_cpu_us_per_req": cpu * 1e6 / float64(max(ok, 1))})
+}
+
+// agentSummary reads, from the journal, the agent generator's own account
+// (how many requests it completed, how many workers it ended with).
+func agentSummary(path string) (load.Summary, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return load.Summary{}, err
+	}
+	defer f.Close()
+	var sum load.Summary
+	err = journal.Scan(f, func(e journal.Event) error {
+		var end event.AgentEnd
+		if e.Type != journal.AgentsEnd {
+			return nil
+		}
+		if err := e.Decode(&end); err != nil {
+			return err
+		}
+		if end.Summary != nil {
+			sum = *end.Summary
+		}
+		return nil
+	})
+	return sum, err
 }
 
 // waitHeard returns once the plan's agents heartbeat.

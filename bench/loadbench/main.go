@@ -34,10 +34,12 @@ func main() {
 	rate := flag.Float64("rate", 1000, "target requests per second")
 	dur := flag.Duration("duration", 5*time.Second, "length of the schedule")
 	workers := flag.Int("workers", 256, "cap on concurrent requests")
+	minWorkers := flag.Int("min-workers", 0, "workers started before the first request (a fixed concurrency when equal to -workers)")
 	sessions := flag.Int("sessions", 32, "logical sessions")
+	seed := flag.Int64("seed", 1, "the generator's seed (an agent given seed s runs with s*1000+its index)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run here")
 	flag.Parse()
-	if err := profiled(*cpuProfile, func() error { return run(*url, *rate, *dur, *workers, *sessions) }); err != nil {
+	if err := profiled(*cpuProfile, func() error { return run(*url, *rate, *dur, *workers, *minWorkers, *sessions, *seed) }); err != nil {
 		fmt.Fprintln(os.Stderr, "loadbench:", err)
 		os.Exit(1)
 	}
@@ -64,9 +66,9 @@ func profiled(path string, f func() error) error {
 	return ferr
 }
 
-func run(url string, rate float64, dur time.Duration, workers, sessions int) error {
+func run(url string, rate float64, dur time.Duration, workers, minWorkers, sessions int, seed int64) error {
 	g, err := load.New(load.Config{URL: url, Rate: rate, Duration: dur, Sessions: sessions,
-		MaxWorkers: workers, Timeout: 5 * time.Second, Grace: 2 * time.Second, Seed: 1})
+		MaxWorkers: workers, MinWorkers: minWorkers, Timeout: 5 * time.Second, Grace: 2 * time.Second, Seed: seed})
 	if err != nil {
 		return fmt.Errorf("generator: %w", err)
 	}

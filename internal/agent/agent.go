@@ -33,6 +33,10 @@ type Config struct {
 	// Ready, if set, is called once the agent is connected and listening,
 	// before its first heartbeat.
 	Ready func()
+	// HeapFloor is how far the heap may grow between two collections
+	// while the agent loads, at least: 0 means DefaultHeapFloor, a negative
+	// value leaves the collector as it is.
+	HeapFloor int64
 }
 
 // Errors of an agent's life.
@@ -118,6 +122,17 @@ func Run(ctx context.Context, cfg Config) error {
 			return nil
 		case <-tick.C:
 		}
+	}
+}
+
+func (a *Agent) heapFloor() uint64 {
+	switch f := a.cfg.HeapFloor; {
+	case f < 0:
+		return 0
+	case f == 0:
+		return DefaultHeapFloor
+	default:
+		return uint64(f)
 	}
 }
 
@@ -270,7 +285,7 @@ func (w *work) run() {
 	gen, err := load.New(load.Config{
 		URL: asg.Entry, Rate: asg.Rate, Duration: time.Duration(asg.DurationMS) * time.Millisecond,
 		Sessions: asg.Sessions, WriteRatio: asg.WriteRatio, ReplayRatio: asg.ReplayRatio,
-		Timeout: time.Duration(asg.TimeoutMS) * time.Millisecond, MaxRetries: asg.MaxRetries, MaxWorkers: asg.MaxWorkers,
+		Timeout: time.Duration(asg.TimeoutMS) * time.Millisecond, MaxRetries: asg.MaxRetries, MaxWorkers: asg.MaxWorkers, MinWorkers: asg.MinWorkers,
 		Tenants: asg.Tenants, Questions: asg.Questions, Seed: asg.Seed, TokenAuth: asg.TokenAuth,
 		Clock: firstReading(a.cfg.Clock, st.started),
 	})
@@ -285,6 +300,7 @@ func (w *work) run() {
 			end = event.VantageEnd{Reason: event.EndError, Error: err.Error()}
 		} else {
 			st.writes = gen.Writes
+			releaseHeap := holdHeapFloor(a.heapFloor(), 250*time.Millisecond)
 			loaded := make(chan struct{})
 			streamed := make(chan error, 1)
 			go func() { streamed <- st.loop(pubCtx, loaded) }()
@@ -296,6 +312,7 @@ func (w *work) run() {
 			if serr := <-streamed; serr != nil {
 				a.log.Error("records not published", "run", asg.Run, "err", serr)
 			}
+			releaseHeap()
 		}
 	}
 	switch cause := context.Cause(w.ctx); {

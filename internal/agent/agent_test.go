@@ -27,30 +27,9 @@ import (
 	"github.com/regiondrill/regiondrill/internal/plan"
 )
 
-// natsServer runs an in-process JetStream server on loopback for one test.
-func natsServer(t *testing.T, opts *server.Options) *server.Server {
-	t.Helper()
-	if opts == nil {
-		opts = &server.Options{}
-	}
-	opts.Host, opts.JetStream, opts.NoLog, opts.NoSigs = "127.0.0.1", true, true, true
-	if opts.Port == 0 {
-		opts.Port = -1
-	}
-	if opts.StoreDir == "" {
-		opts.StoreDir = t.TempDir()
-	}
-	s, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(s.Shutdown)
-	return s
-}
+// natsServer runs an in-process JetStream server on loopback for one test
+// (internal/agent/server_test.go).
+var natsServer = agent.NATSServerForTest
 
 // startAgent runs an agent in-process until the test ends (or stop is
 // called) and waits until it listens.

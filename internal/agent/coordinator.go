@@ -399,7 +399,7 @@ func (c *Coordinator) assign(ctx context.Context, base load.Config, live []strin
 		n.Instance, n.Version, n.Clock = v.instance, v.version, &off
 		asg := Assignment{Run: c.run, Vantage: v.vp.Name, Instance: v.instance, Entry: entry, Rate: rate, Sessions: sessions,
 			WriteRatio: base.WriteRatio, ReplayRatio: base.ReplayRatio, TimeoutMS: int(base.Timeout / time.Millisecond),
-			MaxRetries: base.MaxRetries, MaxWorkers: base.MaxWorkers, Tenants: base.Tenants, Questions: base.Questions, Seed: seed, TokenAuth: base.TokenAuth,
+			MaxRetries: base.MaxRetries, MaxWorkers: base.MaxWorkers, MinWorkers: base.MinWorkers, Tenants: base.Tenants, Questions: base.Questions, Seed: seed, TokenAuth: base.TokenAuth,
 			StartNS: c.loadNS + off.OffsetNS, DurationMS: base.Duration.Milliseconds(), LeaseMS: c.ag.Lease().Milliseconds(),
 			Subject: DataSubject(c.run, v.vp.Name), Lease: LeaseSubject(c.run), Stop: StopSubject(c.run)}
 		wg.Go(func() {

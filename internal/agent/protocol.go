@@ -75,6 +75,7 @@ type Assignment struct {
 	TimeoutMS   int      `json:"timeout_ms"`
 	MaxRetries  int      `json:"max_retries"`
 	MaxWorkers  int      `json:"max_workers,omitempty"` // cap on concurrent requests; 0 = the generator's default
+	MinWorkers  int      `json:"min_workers,omitempty"` // workers started up front; 0 = grow from one
 	Tenants     []string `json:"tenants"`
 	Questions   []string `json:"questions"`
 	Seed        int64    `json:"seed"`

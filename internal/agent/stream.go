@@ -34,9 +34,12 @@ type streamer struct {
 	writes  func() []load.WriteAttempt
 
 	mu      sync.Mutex
-	pending []load.Record
+	pending []load.Record // ended, not yet taken; swapped with spare
 	regions []string
 	kick    chan struct{}
+
+	spare []load.Record // the array the last flush took, for the next swap
+	body  []byte        // the last batch's encoding, reused once acknowledged
 
 	startNS   atomic.Int64 // the generator's start by the agent's clock; 0 until it started
 	startSent bool
@@ -96,7 +99,7 @@ func (s *streamer) loop(ctx context.Context, done <-chan struct{}) error {
 		case <-done:
 			final = true
 		}
-		if err := s.flushRecords(ctx, final); err != nil {
+		if err := s.flushRecords(ctx); err != nil {
 			return err
 		}
 		if final || time.Since(lastW) >= writesEvery {
@@ -111,10 +114,11 @@ func (s *streamer) loop(ctx context.Context, done <-chan struct{}) error {
 	}
 }
 
-// flushRecords publishes the start (once) and the records that ended, in
-// batches of at most batchMax; all of them when final, else whole batches
-// and what waited one tick.
-func (s *streamer) flushRecords(ctx context.Context, final bool) error {
+// flushRecords publishes the start (once) and every record that ended so
+// far, in batches of at most batchMax. It takes them by swapping two
+// arrays, and encodes into one buffer: at full rate the agent allocates
+// nothing per record for the streaming.
+func (s *streamer) flushRecords(ctx context.Context) error {
 	if !s.startSent {
 		ns := s.startNS.Load()
 		if ns == 0 {
@@ -126,27 +130,30 @@ func (s *streamer) flushRecords(ctx context.Context, final bool) error {
 		}
 		s.startSent = true
 	}
-	for {
-		s.mu.Lock()
-		n := min(len(s.pending), batchMax)
-		batch := load.Batch(s.pending[:n:n])
-		s.pending = s.pending[n:]
-		regions := append([]string(nil), s.regions...) // taken after the records: covers every index in them
-		s.mu.Unlock()
-		if n == 0 {
-			return nil
-		}
-		body, _ := batch.MarshalJSON() // the array form never fails
-		table, _ := json.Marshal(regions)
-		if err := s.publish(ctx, KindRecords, map[string]string{RegionsHdr: string(table)}, body); err != nil {
+	s.mu.Lock()
+	taken := s.pending
+	s.pending = s.spare[:0]
+	regions := append([]string(nil), s.regions...) // taken after the records: covers every index in them
+	s.mu.Unlock()
+	defer func(all []load.Record) { s.spare = all[:0] }(taken)
+	if len(taken) == 0 {
+		return nil
+	}
+	table, _ := json.Marshal(regions)
+	hdr := map[string]string{RegionsHdr: string(table)}
+	for len(taken) > 0 {
+		n := min(len(taken), batchMax)
+		// The publish has copied the body into the connection's buffer
+		// by the time it returns, so the next batch may reuse it.
+		s.body = load.Batch(taken[:n]).AppendJSON(s.body[:0])
+		if err := s.publish(ctx, KindRecords, hdr, s.body); err != nil {
 			return err
 		}
 		s.records += uint64(n)
 		s.batches++
-		if n < batchMax && !final {
-			return nil
-		}
+		taken = taken[n:]
 	}
+	return nil
 }
 
 // flushWrites publishes the write attempts that changed since the last

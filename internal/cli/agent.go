@@ -30,6 +30,7 @@ func newAgentCmd() *cobra.Command {
 		skew    time.Duration
 		quiet   bool
 		profile string
+		floorMB int64
 	)
 	cmd := &cobra.Command{
 		Use:   "agent --nats URL --name NAME [--creds FILE]",
@@ -58,6 +59,10 @@ on; --tls-ca names a private CA. Refused credentials exit 2 at once.`,
 				level = slog.LevelWarn
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			cfg.HeapFloor = floorMB << 20
+			if floorMB <= 0 {
+				cfg.HeapFloor = -1
+			}
 			if skew != 0 {
 				cfg.Clock = func() time.Time { return time.Now().Add(skew) }
 			}
@@ -88,6 +93,7 @@ on; --tls-ca names a private CA. Refused credentials exit 2 at once.`,
 	f.StringVar(&cfg.Auth.NKey, "nkey", "", "file holding an nkey seed")
 	f.StringVar(&cfg.Auth.TLSCA, "tls-ca", "", "PEM file of the CA of the NATS servers' certificates")
 	f.DurationVar(&cfg.Heartbeat, "heartbeat", time.Second, "how often the agent announces itself")
+	f.Int64Var(&floorMB, "heap-floor-mib", agent.DefaultHeapFloor>>20, "while loading, let the heap grow at least this much between garbage collections (0: the runtime's default; GOGC in the environment wins)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "log warnings and errors only")
 	f.DurationVar(&skew, "clock-skew", 0, "test only: shift the agent's clock by this much")
 	_ = f.MarkHidden("clock-skew")

@@ -5,6 +5,7 @@ import (
 	"github.com/regiondrill/regiondrill/internal/stall"
 	"net/http"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -105,5 +106,27 @@ func TestTimeoutThenNextRequestSucceeds(t *testing.T) {
 		if a.Err != load.ErrNone || a.Status != 200 {
 			t.Errorf("ask after the timeout on the same worker: %+v", a)
 		}
+	}
+}
+
+// MinWorkers starts that many workers before the first request (a fixed
+// concurrency, as wrk's connections): a slow schedule that one worker
+// would carry still has them all, and no more.
+func TestMinWorkersStartUpFront(t *testing.T) {
+	url := serve(t, &region{})
+	_, sum, _ := run(t, load.Config{URL: url, Rate: 20, Duration: 300 * time.Millisecond, MinWorkers: 16, MaxWorkers: 64})
+	if sum.Workers != 16 {
+		t.Errorf("%d workers, want the 16 started up front (20 req/s needs one)", sum.Workers)
+	}
+	if sum.Sent != sum.Scheduled || sum.Completed != sum.Sent {
+		t.Errorf("with workers up front the schedule still goes out whole: %+v", sum)
+	}
+	_, plain, _ := run(t, load.Config{URL: url, Rate: 20, Duration: 300 * time.Millisecond, MaxWorkers: 64})
+	if plain.Workers >= 16 {
+		t.Errorf("without MinWorkers the same schedule started %d workers; the test proves nothing", plain.Workers)
+	}
+	if _, err := load.New(load.Config{URL: url, Rate: 1, Duration: time.Second, MinWorkers: 9, MaxWorkers: 8}); err == nil ||
+		!strings.Contains(err.Error(), "min workers 9 above max workers 8") {
+		t.Errorf("MinWorkers above MaxWorkers: %v", err)
 	}
 }

@@ -27,6 +27,7 @@ type Config struct {
 	Grace       time.Duration // how long requests in flight at the end may finish before they are canceled; default Timeout
 	MaxRetries  int           // retries of a write whose outcome is unknown; same key, backoff 50ms·2^n with jitter
 	MaxWorkers  int           // cap on concurrent requests; default 10000
+	MinWorkers  int           // workers started before the first request, up to MaxWorkers; default 0: start with one and add them as jobs wait
 	Tenants     []string      // default ["default"]
 	Questions   []string      // default ["what is the refund policy?"]
 	Seed        int64
@@ -150,8 +151,11 @@ func New(cfg Config) (*Generator, error) {
 	if cfg.MaxRetries < 0 || cfg.MaxRetries > 32 {
 		errs = append(errs, fmt.Errorf("load: max retries %d not in [0,32]", cfg.MaxRetries))
 	}
-	if cfg.Timeout < 0 || cfg.Grace < 0 || cfg.MaxWorkers < 0 || cfg.ReplayDelay < 0 {
-		errs = append(errs, errors.New("load: timeout, grace, max workers and replay delay must not be negative"))
+	if cfg.Timeout < 0 || cfg.Grace < 0 || cfg.MaxWorkers < 0 || cfg.MinWorkers < 0 || cfg.ReplayDelay < 0 {
+		errs = append(errs, errors.New("load: timeout, grace, max workers, min workers and replay delay must not be negative"))
+	}
+	if cfg.MaxWorkers > 0 && cfg.MinWorkers > cfg.MaxWorkers {
+		errs = append(errs, fmt.Errorf("load: min workers %d above max workers %d", cfg.MinWorkers, cfg.MaxWorkers))
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -169,7 +173,7 @@ func New(cfg Config) (*Generator, error) {
 		cfg.ReplayDelay = time.Second
 	}
 	if cfg.MaxWorkers == 0 {
-		cfg.MaxWorkers = 10000
+		cfg.MaxWorkers = max(10000, cfg.MinWorkers)
 	}
 	if len(cfg.Tenants) == 0 {
 		cfg.Tenants = []string{"default"}
@@ -290,6 +294,9 @@ func (g *Generator) Run(ctx context.Context, obs Observer) (*Summary, error) {
 	g.growTimer.Stop()
 	g.grownAt = -spawnAfter
 	g.slots = make(chan struct{}, g.cfg.MaxWorkers)
+	for range g.cfg.MinWorkers {
+		g.spawn()
+	}
 	secs := int(g.cfg.Duration/time.Second) + 2
 	g.sentSec = make([]atomic.Int64, secs)
 	due := make([]int, secs)
