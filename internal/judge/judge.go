@@ -584,6 +584,7 @@ func (r *run) judgeDrill(rep *verdict.Report, w window, led *ledger.Ledger) {
 	evac := r.regionIndex(w.evacuated)
 	baseFrom, baseTo := r.baselineWindow(w)
 	baseErr := measure.ErrorRate(recs, baseFrom, baseTo, measure.AllRegions)
+	changeFrom, changeTo := baseTo, r.ns(w.to)
 
 	if w.info.Evacuates && w.decision >= 0 {
 		// The evacuation holds from the decision until the drill starts
@@ -604,6 +605,7 @@ func (r *run) judgeDrill(rep *verdict.Report, w window, led *ledger.Ledger) {
 		add(rep, verdict.Target{ID: "cutover_s", Drill: w.letter, Target: fmt.Sprintf("≤ %g s", th.CutoverS), Value: v,
 			Pass: c.Complete() && c.Seconds <= th.CutoverS, Limit: th.CutoverS, Detail: cutoverDetail(c, w.evacuated)})
 		from, to := r.changeWindow(w, c.Seconds)
+		changeFrom, changeTo = from, to
 		clean := r.cleanRecords()
 		base := measure.LatencyBounds(clean, baseFrom, baseTo, measure.AllRegions, 95, p95Alpha)
 		after := measure.LatencyBounds(clean, from, to, measure.AllRegions, 95, p95Alpha)
@@ -613,6 +615,7 @@ func (r *run) judgeDrill(rep *verdict.Report, w window, led *ledger.Ledger) {
 		}
 		add(rep, t)
 	}
+	r.latencyByRegion(rep, w.letter, [2]int64{baseFrom, baseTo}, [2]int64{changeFrom, changeTo})
 	// 5xx bursts inside the drill's window.
 	s, e := measure.Longest5xxRun(recs, r.ns(w.from), r.ns(w.to))
 	burst := float64(e-s) / 1e9

@@ -35,6 +35,14 @@ func fixture(fail bool) *verdict.Report {
 		Plan:        json.RawMessage(`{"regions":["us-east","eu-west"],"evacuate":"us-east","promote_survivor":"eu-west","routing":{"mode":"latency","stick_minutes":15,"hysteresis_s":30},"drills":["A","E"],"seed":7}`),
 		Load:        json.RawMessage(`{"rate":50,"sent":2990,"ok":2960}`),
 	}
+	r.Latency = []verdict.RegionLatency{
+		{Drill: "A", Window: verdict.WindowBaseline, Region: "us-east", Requests: 240, P50: 81.5, P75: 96.25, P95: 140.125, P99: 180},
+		{Drill: "A", Window: verdict.WindowBaseline, Region: "eu-west", Requests: 232, P50: 92, P75: 110.5, P95: 151, P99: 199.75},
+		{Drill: "A", Window: verdict.WindowChange, Region: "eu-west", Requests: 1510, P50: 98.125, P75: 121, P95: 166.5, P99: 240.5},
+	}
+	if fail { // the survivor could not carry the load
+		r.Latency[2] = verdict.RegionLatency{Drill: "A", Window: verdict.WindowChange, Region: "eu-west", Requests: 1377, P50: 180.5, P75: 305, P95: 612.25, P99: 1490}
+	}
 	r.Steps = []verdict.Step{
 		{Drill: "A", Name: "1 pre-checks", StartMS: 0, EndMS: 8000, Outcome: "ok"},
 		{Drill: "A", Name: "2 evacuate", StartMS: 8000, EndMS: 20000, Outcome: "ok", Notes: []string{"weight us-east → 0", "follower writes frozen"}},

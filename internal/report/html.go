@@ -74,6 +74,11 @@ type checkRow struct {
 	Pass                                  bool
 }
 
+// latencyRow is one line of the latency-by-region table.
+type latencyRow struct {
+	Drill, Window, Region, Requests, P50, P75, P95, P99 string
+}
+
 type page struct {
 	Verdict, VerdictClass, Reason, StopReason string
 	Drills                                    []string
@@ -84,6 +89,7 @@ type page struct {
 	Vantages                                  []vantageRow
 	Diagnoses                                 []diagView
 	Charts                                    []chartView
+	Latency                                   []latencyRow
 	DeltaS                                    chartView
 	LambdaStates                              []string
 	Lambda                                    []lambdaRow
@@ -194,6 +200,10 @@ func newPage(r *verdict.Report) *page {
 	}
 	vrows, vcharts := vantageView(r, regions, tl)
 	p.Vantages, p.Charts = vrows, append(p.Charts, vcharts...)
+	for _, l := range r.Latency {
+		p.Latency = append(p.Latency, latencyRow{Drill: l.Drill, Window: string(l.Window), Region: l.Region,
+			Requests: strconv.Itoa(l.Requests), P50: fmtFixed(l.P50, 1), P75: fmtFixed(l.P75, 1), P95: fmtFixed(l.P95, 1), P99: fmtFixed(l.P99, 1)})
+	}
 	p.DeltaS = chartView{
 		ID: "delta_s", Title: "ΔS histogram, probe set before vs after",
 		Caption: "All bars should sit left of the amber line (ΔS ≤ 0.45); any bar right of the red line (ΔS ≥ 0.60) means rebuild the index and purge caches.",

@@ -131,6 +131,34 @@ type Diagnosis struct {
 	Refs []string `json:"refs,omitempty"`
 }
 
+// RegionLatency is the latency, from the client's side, of the requests
+// one region answered in one window of one drill: the page's "p75 / p95 /
+// p99 latency per region". Evidence beside the p95 target, which is judged
+// over every region with confidence bounds.
+type RegionLatency struct {
+	Drill    string        `json:"drill"`
+	Window   LatencyWindow `json:"window"`
+	Region   string        `json:"region"`
+	Requests int           `json:"requests"`
+	P50      float64       `json:"p50_ms"`
+	P75      float64       `json:"p75_ms"`
+	P95      float64       `json:"p95_ms"`
+	P99      float64       `json:"p99_ms"`
+}
+
+// LatencyWindow names the windows of RegionLatency.
+type LatencyWindow string
+
+const (
+	// WindowBaseline is the drill's baseline, before anything changed.
+	WindowBaseline LatencyWindow = "baseline"
+	// WindowChange is where the p95 target looks: from the decision (from
+	// the end of the cutover for an unplanned outage) to the end of the
+	// observe step; for a drill without an evacuation, from the end of the
+	// baseline to the end of the drill.
+	WindowChange LatencyWindow = "change"
+)
+
 // Cutover is one drill's cutover: from the evacuation decision until the
 // evacuated region served nothing and the outage's failures had ended.
 type Cutover struct {
@@ -231,6 +259,7 @@ type Report struct {
 	Webhooks    Webhooks                   `json:"webhooks"`
 	CutoverS    *float64                   `json:"cutover_s"`
 	Cutovers    []Cutover                  `json:"cutovers,omitempty"` // one per drill with an evacuation decision
+	Latency     []RegionLatency            `json:"latency_by_region,omitempty"`
 	Regions     map[string]RegionContracts `json:"regions"`
 	Probes      []Probe                    `json:"probes"`
 	Steps       []Step                     `json:"steps"`
