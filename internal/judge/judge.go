@@ -602,8 +602,15 @@ func (r *run) judgeDrill(rep *verdict.Report, w window, led *ledger.Ledger) {
 		rep.Cutovers = append(rep.Cutovers, verdict.Cutover{Drill: w.letter, Seconds: v, Complete: c.Complete(),
 			FailedDuring: c.FailedDuring, FailedAfter: c.FailedAfter, AttributedAfter: c.AttributedAfter,
 			RequestsAfter: c.RequestsAfter, BackgroundErrorRate: c.Background})
+		detail := cutoverDetail(c, w.evacuated)
+		if measure.Latency(recs, baseFrom, baseTo, int(evac)).Count == 0 && baseTo > baseFrom {
+			// Nobody to move: said, so that a 0 is not read as a routing change seen working.
+			detail += fmt.Sprintf("; %s answered no request in the drill's baseline (its clients were already elsewhere, "+
+				"for instance still pinned to the survivor by stickiness after an earlier drill), so this cutover moved no client "+
+				"and does not show the routing change working: drill %s on its own shows it", w.evacuated, w.letter)
+		}
 		add(rep, verdict.Target{ID: "cutover_s", Drill: w.letter, Target: fmt.Sprintf("≤ %g s", th.CutoverS), Value: v,
-			Pass: c.Complete() && c.Seconds <= th.CutoverS, Limit: th.CutoverS, Detail: cutoverDetail(c, w.evacuated)})
+			Pass: c.Complete() && c.Seconds <= th.CutoverS, Limit: th.CutoverS, Detail: detail})
 		from, to := r.changeWindow(w, c.Seconds)
 		changeFrom, changeTo = from, to
 		clean := r.cleanRecords()
@@ -615,7 +622,11 @@ func (r *run) judgeDrill(rep *verdict.Report, w window, led *ledger.Ledger) {
 		}
 		add(rep, t)
 	}
-	r.latencyByRegion(rep, w.letter, [2]int64{baseFrom, baseTo}, [2]int64{changeFrom, changeTo})
+	lw := []latencyWindow{{verdict.WindowBaseline, baseFrom, baseTo}, {verdict.WindowChange, changeFrom, changeTo}}
+	if back := r.returnAt(w); w.decision >= 0 && back > w.decision {
+		lw = append(lw, latencyWindow{verdict.WindowReturn, r.ns(back), r.ns(w.to)})
+	}
+	r.latencyByRegion(rep, w.letter, lw...)
 	// 5xx bursts inside the drill's window.
 	s, e := measure.Longest5xxRun(recs, r.ns(w.from), r.ns(w.to))
 	burst := float64(e-s) / 1e9

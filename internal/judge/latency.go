@@ -5,17 +5,19 @@ import (
 	"github.com/regiondrill/regiondrill/internal/verdict"
 )
 
+// latencyWindow is one window of latencyByRegion, in load-record ns.
+type latencyWindow struct {
+	name     verdict.LatencyWindow
+	from, to int64
+}
+
 // latencyByRegion adds, for one drill, the latency percentiles of every
-// region that answered requests scheduled in its baseline and in its change
-// window, from the records the measuring process timed (stalls left out).
-// A request nobody answered has no region and is in no row; the p95 target
-// counts it.
-func (r *run) latencyByRegion(rep *verdict.Report, letter string, base, change [2]int64) {
+// region that answered requests scheduled in each window, from the records
+// the measuring process timed (stalls left out). A request nobody answered
+// has no region and is in no row; the p95 target counts it.
+func (r *run) latencyByRegion(rep *verdict.Report, letter string, windows ...latencyWindow) {
 	clean := r.cleanRecords()
-	for _, win := range []struct {
-		name     verdict.LatencyWindow
-		from, to int64
-	}{{verdict.WindowBaseline, base[0], base[1]}, {verdict.WindowChange, change[0], change[1]}} {
+	for _, win := range windows {
 		if win.to <= win.from {
 			continue
 		}

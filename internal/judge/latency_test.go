@@ -1,6 +1,8 @@
 package judge_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -8,8 +10,8 @@ import (
 )
 
 // The survivor slows down after the evacuation: the latency by region says
-// so, region by region and window by window, and the evacuated region has
-// no row in the change window.
+// so, region by region and window by window; the evacuated region has no row
+// in the change window, and one again from its return.
 func TestLatencyByRegion(t *testing.T) {
 	d := healthyDrill()
 	d.answer = func(i int, at time.Duration, s uint32) answer {
@@ -43,7 +45,32 @@ func TestLatencyByRegion(t *testing.T) {
 	if u, ok := rows[verdict.WindowChange]["us-east"]; ok {
 		t.Errorf("the evacuated region answered nothing in the change window, yet has a row: %+v", u)
 	}
+	// After the restore at 40 s both regions answer again, at 200 ms.
+	for _, region := range []string{"us-east", "eu-west"} {
+		r, ok := rows[verdict.WindowReturn][region]
+		if !ok || r.Requests == 0 || r.P99 != 200 {
+			t.Errorf("return %s: %+v, want 200 ms", region, r)
+		}
+	}
 	if b, c := rows[verdict.WindowBaseline]["eu-west"], rows[verdict.WindowChange]["eu-west"]; c.Requests <= b.Requests {
 		t.Errorf("eu-west carries the whole load after the evacuation: %d requests, against %d in the baseline", c.Requests, b.Requests)
+	}
+}
+
+// When the evacuated region answered nobody in the baseline (its clients
+// still pinned elsewhere by an earlier drill), the cutover of 0 s says so:
+// it moved no client and does not show the routing change working.
+func TestCutoverSaysWhenItMovedNobody(t *testing.T) {
+	d := healthyDrill()
+	d.answer = func(i int, at time.Duration, s uint32) answer {
+		return answer{region: euWest, status: 200, lat: 200 * time.Millisecond}
+	}
+	c := targetOf(d.judged(t), "cutover_s")
+	if !strings.Contains(fmt.Sprint(c.Detail), "us-east answered no request in the drill's baseline") {
+		t.Errorf("cutover detail does not say us-east had no client: %v", c.Detail)
+	}
+	c = targetOf(healthyDrill().judged(t), "cutover_s")
+	if strings.Contains(fmt.Sprint(c.Detail), "answered no request") {
+		t.Errorf("a drill whose baseline us-east served is told it moved nobody: %v", c.Detail)
 	}
 }

@@ -157,6 +157,9 @@ const (
 	// observe step; for a drill without an evacuation, from the end of the
 	// baseline to the end of the drill.
 	WindowChange LatencyWindow = "change"
+	// WindowReturn is from the first step that brings the evacuated region
+	// back (a restore or a weight step) to the end of the drill.
+	WindowReturn LatencyWindow = "return"
 )
 
 // Cutover is one drill's cutover: from the evacuation decision until the
