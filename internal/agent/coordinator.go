@@ -347,21 +347,31 @@ func (c *Coordinator) Run(ctx context.Context, env drill.TrafficEnv) error {
 }
 
 // createStream makes the run's stream: file storage, replicated on up to
-// three servers of the cluster, deduplicated by message id.
+// three servers of the cluster, deduplicated by message id. A cluster that
+// has just started (or lost its JetStream leader) refuses for a while:
+// it tries again every half second until ctx ends.
 func (c *Coordinator) createStream(ctx context.Context) error {
 	cfg := jetstream.StreamConfig{
 		Name: StreamName(c.run), Subjects: []string{DataSubject(c.run, "*")},
 		Storage: jetstream.FileStorage, Replicas: 3, Duplicates: 10 * time.Minute, MaxAge: 24 * time.Hour,
 	}
-	_, err := c.js.CreateStream(ctx, cfg)
-	if err != nil {
-		cfg.Replicas = 1 // a single server, or a cluster of two
-		_, err = c.js.CreateStream(ctx, cfg)
+	for {
+		cfg.Replicas = 3
+		_, err := c.js.CreateStream(ctx, cfg)
+		if err != nil {
+			cfg.Replicas = 1 // a single server, or a cluster of two
+			_, err = c.js.CreateStream(ctx, cfg)
+		}
+		if err == nil {
+			return nil
+		}
+		c.log.Warn("the run's stream was refused; trying again", "stream", cfg.Name, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("agents: create the run's stream %s: %w", cfg.Name, err)
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("agents: create the run's stream %s: %w", cfg.Name, err)
-	}
-	return nil
 }
 
 // assign gives every live vantage point its schedule.

@@ -55,6 +55,10 @@ type synthDrill struct {
 	stalls []event.Stall
 	// planExtra is spliced into the plan as more top-level fields.
 	planExtra string
+	// loadEnds, when set, is when the load stopped (no request is
+	// scheduled from then on), and loadError what the drill journaled.
+	loadEnds  time.Duration
+	loadError string
 }
 
 const (
@@ -81,6 +85,9 @@ func (d *synthDrill) records() ([]load.Record, []load.WriteAttempt) {
 	n := int(runFor.Seconds()) * d.rate
 	for i := range n {
 		t := time.Duration(i) * time.Second / time.Duration(d.rate)
+		if d.loadEnds > 0 && t >= d.loadEnds {
+			break
+		}
 		s := uint32(i % 40)
 		a := d.answer(i, t, s)
 		r := load.Record{Seq: uint64(i), Kind: load.KindAsk, Session: s, Sched: int64(t), Start: int64(t), End: int64(t + a.lat),
@@ -176,6 +183,10 @@ func (d *synthDrill) journal(t *testing.T) string {
 	put(journal.Drained, "", event.Drained{Drill: "A", OK: true, Seconds: 0.5})
 	step(event.StepClose, restoreAt+time.Second, runFor)
 
+	if d.loadError != "" {
+		at(d.loadEnds)
+		put(journal.LoadError, "", event.LoadError(d.loadError))
+	}
 	for _, st := range d.stalls {
 		at(time.Duration(st.ToMS) * time.Millisecond)
 		put(journal.Stall, "", st)

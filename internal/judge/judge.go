@@ -51,6 +51,7 @@ type run struct {
 	marks     []markAt
 	drained   map[event.Letter]event.Drained
 	stops     []event.Stop
+	loadErrs  []string // why the load could not run, as journaled
 	refused   []string
 	loadSum   json.RawMessage
 	policy    []policyAt
@@ -169,6 +170,8 @@ func (r *run) add(ev journal.Event) error {
 		}
 	case journal.Stop:
 		r.stops = append(r.stops, decode[event.Stop](ev, &err))
+	case journal.LoadError:
+		r.loadErrs = append(r.loadErrs, string(decode[event.LoadError](ev, &err)))
 	case journal.Mark:
 		r.marks = append(r.marks, markAt{at: ev.At, Mark: decode[event.Mark](ev, &err)})
 	case journal.LoadStart:
@@ -407,6 +410,7 @@ func (r *run) build() (*verdict.Report, error) {
 		r.judgeDrill(rep, w, led)
 	}
 	r.judgeRun(rep, led)
+	r.judgeLoad(rep)
 	r.judgeVantages(rep)
 	r.diagnose(rep, led, wh)
 	r.excuseStarved(rep)
@@ -609,8 +613,7 @@ func (r *run) judgeDrill(rep *verdict.Report, w window, led *ledger.Ledger) {
 				"for instance still pinned to the survivor by stickiness after an earlier drill), so this cutover moved no client "+
 				"and does not show the routing change working: drill %s on its own shows it", w.evacuated, w.letter)
 		}
-		add(rep, verdict.Target{ID: "cutover_s", Drill: w.letter, Target: fmt.Sprintf("≤ %g s", th.CutoverS), Value: v,
-			Pass: c.Complete() && c.Seconds <= th.CutoverS, Limit: th.CutoverS, Detail: detail})
+		add(rep, cutoverTarget(w.letter, c, th.CutoverS, detail))
 		from, to := r.changeWindow(w, c.Seconds)
 		changeFrom, changeTo = from, to
 		clean := r.cleanRecords()
@@ -654,6 +657,18 @@ func (r *run) returnAt(w window) int64 {
 
 // cutoverDetail says how the cutover was measured and what failed during
 // and after it.
+// cutoverTarget judges one cutover. With no request scheduled after the
+// decision (the load stopped, or never ran) nothing was observed: that is
+// inconclusive, not a failed cutover.
+func cutoverTarget(letter string, c measure.CutoverResult, limit float64, detail string) verdict.Target {
+	t := verdict.Target{ID: "cutover_s", Drill: letter, Target: fmt.Sprintf("≤ %g s", limit), Value: round3(c.Seconds),
+		Pass: c.Complete() && c.Seconds <= limit, Limit: limit, Detail: detail}
+	if c.Why == measure.NoTraffic {
+		t = t.Inconclusive("no request was scheduled after the evacuation decision")
+	}
+	return t
+}
+
 func cutoverDetail(c measure.CutoverResult, evacuated string) string {
 	d := fmt.Sprintf("from the evacuation decision until %s served nothing and the failures attributable to it ended "+
 		"(1 s windows tested against a background error rate of %.2f%% at significance %g); %d requests sent in that time failed; "+

@@ -74,3 +74,25 @@ func TestCutoverSaysWhenItMovedNobody(t *testing.T) {
 		t.Errorf("a drill whose baseline us-east served is told it moved nobody: %v", c.Detail)
 	}
 }
+
+// The load stopped before the evacuation (the agents' stream could not be
+// made, say): the cutover saw no request, so it is inconclusive, not
+// failed, and a load_ran target carries the error, so the run cannot pass.
+func TestLoadThatStoppedIsNotACutoverFailure(t *testing.T) {
+	d := healthyDrill()
+	d.loadEnds, d.loadError = decisionAt-2*time.Second, "agents: create the run's stream: JetStream system temporarily unavailable"
+	rep := d.judged(t)
+	if c := targetOf(rep, "cutover_s"); c.Status != verdict.StatusInconclusive || !strings.Contains(c.Missing, "no request was scheduled") {
+		t.Errorf("cutover with no traffic after the decision: %+v", c)
+	}
+	l := targetOf(rep, "load_ran")
+	if l.Status != verdict.StatusInconclusive || !strings.Contains(l.Missing, "JetStream system temporarily unavailable") {
+		t.Errorf("load_ran: %+v", l)
+	}
+	if rep.Verdict == verdict.Pass {
+		t.Errorf("a run whose load stopped passed")
+	}
+	if l := targetOf(healthyDrill().judged(t), "load_ran"); l.Value != "missing" {
+		t.Errorf("a healthy drill has a load_ran target: %+v", l)
+	}
+}

@@ -133,8 +133,7 @@ func (r *run) vantageTargets(recs []load.Record, w window, name string) []verdic
 			until = r.ns(back)
 		}
 		c := measure.Cutover(recs, r.ns(w.decision), until, r.regionIndex(w.evacuated), measure.ErrorRate(base, from, to, measure.AllRegions))
-		out = append(out, verdict.Target{ID: "cutover_s", Drill: w.letter, Target: fmt.Sprintf("≤ %g s", th.CutoverS), Value: round3(c.Seconds),
-			Pass: c.Complete() && c.Seconds <= th.CutoverS, Limit: th.CutoverS, Detail: name + "'s clients: " + cutoverDetail(c, w.evacuated)})
+		out = append(out, cutoverTarget(w.letter, c, th.CutoverS, name+"'s clients: "+cutoverDetail(c, w.evacuated)))
 		cf, ct := r.changeWindow(w, c.Seconds)
 		p := p95Target(w.letter, measure.LatencyBounds(base, from, to, measure.AllRegions, 95, p95Alpha),
 			measure.LatencyBounds(recs, cf, ct, measure.AllRegions, 95, p95Alpha), th.P95VsBaseline)

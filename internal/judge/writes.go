@@ -84,6 +84,17 @@ func (r *run) judgeRun(rep *verdict.Report, led *ledger.Ledger) {
 	add(rep, t)
 }
 
+// judgeLoad adds, when the load could not run (or stopped early), a target
+// that says so: every target that needs the client's records lacks them
+// then, and the run is not a pass whatever they say.
+func (r *run) judgeLoad(rep *verdict.Report) {
+	if len(r.loadErrs) == 0 {
+		return
+	}
+	add(rep, verdict.Target{ID: "load_ran", Target: "the load ran throughout", Detail: strings.Join(r.loadErrs, "; ")}.
+		Inconclusive("the load could not run: "+r.loadErrs[0]))
+}
+
 // judgeDrain adds backlog_drain_s: how long the queues took to empty after
 // the drill. The drill waits at most phases.drain_timeout_s; a backlog
 // still there when that is shorter than the target proves nothing either
