@@ -59,8 +59,11 @@ on; --tls-ca names a private CA. Refused credentials exit 2 at once.`,
 				level = slog.LevelWarn
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			if floorMB < 0 || floorMB > 1<<20 {
+				return Usage(fmt.Errorf("agent: --heap-floor-mib %d: want 0 (the runtime's default) to %d", floorMB, 1<<20))
+			}
 			cfg.HeapFloor = floorMB << 20
-			if floorMB <= 0 {
+			if floorMB == 0 {
 				cfg.HeapFloor = -1
 			}
 			if skew != 0 {

@@ -45,6 +45,7 @@ func TestBadInputExitsTwoWithThePath(t *testing.T) {
 		{[]string{"validate"}, "arg"},
 		{[]string{"nonsense"}, "unknown command"},
 		{[]string{"run", "--no-such-flag", page}, "no-such-flag"},
+		{[]string{"agent", "--nats", "nats://127.0.0.1:1", "--name", "eu", "--heap-floor-mib", "-1"}, "--heap-floor-mib"},
 	}
 	for _, c := range cases {
 		code, _, errs := run(t, c.args...)
