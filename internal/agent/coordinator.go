@@ -346,32 +346,68 @@ func (c *Coordinator) Run(ctx context.Context, env drill.TrafficEnv) error {
 	return errors.Join(c.settle(), c.j.Flush())
 }
 
-// createStream makes the run's stream: file storage, replicated on up to
-// three servers of the cluster, deduplicated by message id. A cluster that
-// has just started (or lost its JetStream leader) refuses for a while:
-// it tries again every half second until ctx ends.
+// createStream makes the run's stream: file storage, replicated on three
+// servers where the cluster has them (deduplicated by message id), so a
+// server restarted mid-drill loses no record. A cluster still electing its
+// JetStream leader does not answer at all, so every request has its own
+// deadline and the coordinator asks again until setup's deadline. One replica only where the servers say three
+// cannot be placed: a single server at once, a cluster too small for three
+// after it has said so for placeWait.
 func (c *Coordinator) createStream(ctx context.Context) error {
+	const (
+		perTry    = 5 * time.Second
+		placeWait = 5 * time.Second
+	)
 	cfg := jetstream.StreamConfig{
 		Name: StreamName(c.run), Subjects: []string{DataSubject(c.run, "*")},
 		Storage: jetstream.FileStorage, Replicas: 3, Duplicates: 10 * time.Minute, MaxAge: 24 * time.Hour,
 	}
+	var unplaced time.Time // when three replicas were first refused as unplaceable
 	for {
-		cfg.Replicas = 3
-		_, err := c.js.CreateStream(ctx, cfg)
-		if err != nil {
-			cfg.Replicas = 1 // a single server, or a cluster of two
-			_, err = c.js.CreateStream(ctx, cfg)
-		}
+		try, cancel := context.WithTimeout(ctx, perTry)
+		_, err := c.js.CreateStream(try, cfg)
+		cancel()
 		if err == nil {
 			return nil
 		}
-		c.log.Warn("the run's stream was refused; trying again", "stream", cfg.Name, "err", err)
+		switch code := apiErrorCode(err); {
+		case cfg.Replicas > 1 && code == codeReplicasNotSupported:
+			cfg.Replicas = 1
+			continue
+		case cfg.Replicas > 1 && (code == codeNoPeers || code == codeInsufficientResources):
+			if unplaced.IsZero() {
+				unplaced = time.Now()
+			}
+			if time.Since(unplaced) >= placeWait {
+				c.log.Warn("three replicas cannot be placed; the run's stream has one", "stream", cfg.Name, "err", err)
+				cfg.Replicas = 1
+				continue
+			}
+		default:
+			unplaced = time.Time{}
+		}
+		c.log.Warn("the run's stream was not created; asking again", "stream", cfg.Name, "replicas", cfg.Replicas, "err", err)
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("agents: create the run's stream %s: %w", cfg.Name, err)
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// JetStream API error codes the stream's creation acts on.
+const (
+	codeNoPeers               = 10005 // no suitable peers for placement
+	codeInsufficientResources = 10023
+	codeReplicasNotSupported  = 10074 // replicas > 1 on a server without a cluster
+)
+
+func apiErrorCode(err error) jetstream.ErrorCode {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode
+	}
+	return 0
 }
 
 // assign gives every live vantage point its schedule.
