@@ -59,6 +59,35 @@ type synthDrill struct {
 	// scheduled from then on), and loadError what the drill journaled.
 	loadEnds  time.Duration
 	loadError string
+	// letter is the drill's kind; default A.
+	letter event.Letter
+	// sessionLife, when set, makes sessions end and new ones begin as the
+	// generator's load.session_s does: slot s's first session ends at
+	// life·(s+1)/40, each later one lives life, and each has a number of
+	// its own.
+	sessionLife time.Duration
+	// weightSteps are the return's gradual weight steps (before restoreAt).
+	weightSteps []time.Duration
+}
+
+func (d *synthDrill) drill() event.Letter {
+	if d.letter == "" {
+		return "A"
+	}
+	return d.letter
+}
+
+// session is the number of the session slot s runs at t.
+func (d *synthDrill) session(s uint32, t time.Duration) uint32 {
+	if d.sessionLife <= 0 {
+		return s
+	}
+	first := d.sessionLife * time.Duration(s+1) / 40
+	if t < first {
+		return s
+	}
+	gen := 1 + uint32((t-first)/d.sessionLife)
+	return gen*40 + s
 }
 
 const (
@@ -88,7 +117,7 @@ func (d *synthDrill) records() ([]load.Record, []load.WriteAttempt) {
 		if d.loadEnds > 0 && t >= d.loadEnds {
 			break
 		}
-		s := uint32(i % 40)
+		s := d.session(uint32(i%40), t)
 		a := d.answer(i, t, s)
 		r := load.Record{Seq: uint64(i), Kind: load.KindAsk, Session: s, Sched: int64(t), Start: int64(t), End: int64(t + a.lat),
 			Status: a.status, Region: a.region, Sticky: a.region, Err: a.err, Cold: a.cold}
@@ -125,13 +154,13 @@ func (d *synthDrill) journal(t *testing.T) string {
 	}
 	step := func(name event.Step, from, to time.Duration, notes ...string) {
 		at(from)
-		put(journal.StepStart, string(name), event.StepStart{Drill: "A"})
+		put(journal.StepStart, string(name), event.StepStart{Drill: d.drill()})
 		at(to)
-		put(journal.StepEnd, string(name), event.StepEnd{Drill: "A", Outcome: event.StepOK, Notes: notes})
+		put(journal.StepEnd, string(name), event.StepEnd{Drill: d.drill(), Outcome: event.StepOK, Notes: notes})
 	}
 	mark := func(when time.Duration, kind event.MarkKind, label string) {
 		at(when)
-		put(journal.Mark, "", event.Mark{Drill: "A", Kind: kind, Label: label})
+		put(journal.Mark, "", event.Mark{Drill: d.drill(), Kind: kind, Label: label})
 	}
 	regions := []string{"us-east", "eu-west"}
 	health := map[string]contract.Health{}
@@ -153,34 +182,37 @@ func (d *synthDrill) journal(t *testing.T) string {
 				res = append(res, probe.Result{ProbeID: fmt.Sprintf("probe-%03d", i+1), DeltaS: 0.3, Coverage: 0.9, Lambda: probe.Convergent, CitesGold: true,
 					Grounded: 1, TopChunks: []string{"d/1", "d/2", "d/3", "d/4", "d/5"}})
 			}
-			put(journal.Probe, "", event.Probe{Drill: "A", Phase: phase, Region: r, Results: res, Error: msg})
+			put(journal.Probe, "", event.Probe{Drill: d.drill(), Phase: phase, Region: r, Results: res, Error: msg})
 		}
 	}
 
 	put(journal.RunStart, "", event.RunStart{
 		// The checks this journal records: no live check, two post-checks.
-		Plan: []byte(`{"regions":["us-east","eu-west"],"evacuate":"us-east","promote_survivor":"eu-west","drills":["A"],
+		Plan: []byte(`{"regions":["us-east","eu-west"],"evacuate":"us-east","promote_survivor":"eu-west","drills":["` + string(d.drill()) + `"],
 			"checks":{"live":[],"post":["answers_equal","contracts_equal"]}` + d.planExtra + `}`),
-		Target: "lab", Origin: origin, Regions: regions, Drills: []event.Letter{"A"},
+		Target: "lab", Origin: origin, Regions: regions, Drills: []event.Letter{d.drill()},
 		Snapshot: event.Snapshot{Primary: "us-east", Epoch: 1, EmitFrom: map[string][]string{"us-east": {"us-east"}}},
 	})
 	put(journal.LoadStart, "", event.LoadStart{AtMS: 0})
 	probes(event.ProbeBefore, 100*time.Millisecond)
 	step(event.StepPre, 0, decisionAt)
-	put(journal.Baseline, "", event.Baseline{Drill: "A", FromMS: 5000, ToMS: decisionAt.Milliseconds()})
+	put(journal.Baseline, "", event.Baseline{Drill: d.drill(), FromMS: 5000, ToMS: decisionAt.Milliseconds()})
 	mark(decisionAt, event.MarkDecision, "evacuate us-east (weight 0)")
 	step(event.StepEvacuate, decisionAt, decisionAt+100*time.Millisecond)
 	step(event.StepPromote, decisionAt+100*time.Millisecond, decisionAt+time.Second)
 	step(event.StepObserve, decisionAt+time.Second, 30*time.Second)
 	step(event.StepVerify, 30*time.Second, 32*time.Second)
+	for i, at := range d.weightSteps {
+		mark(at, event.MarkWeight, fmt.Sprintf("us-east → step %d", i+1))
+	}
 	mark(restoreAt, event.MarkRestore, "restore us-east")
 	step(event.StepReturn, 32*time.Second, restoreAt+time.Second)
 	probes(event.ProbeAfter, restoreAt+time.Second)
 	at(restoreAt + 2*time.Second)
-	put(journal.Check, "", event.Check{Phase: plan.PhasePost, Name: plan.CheckContractsEqual, Drill: "A", Pass: true, Value: "equal"})
-	put(journal.Check, "", event.Check{Phase: plan.PhasePost, Name: plan.CheckAnswersEqual, Drill: "A", Pass: d.answersEqualPass, Value: d.answersEqual})
+	put(journal.Check, "", event.Check{Phase: plan.PhasePost, Name: plan.CheckContractsEqual, Drill: d.drill(), Pass: true, Value: "equal"})
+	put(journal.Check, "", event.Check{Phase: plan.PhasePost, Name: plan.CheckAnswersEqual, Drill: d.drill(), Pass: d.answersEqualPass, Value: d.answersEqual})
 	put(journal.Health, "", event.Health{Regions: health})
-	put(journal.Drained, "", event.Drained{Drill: "A", OK: true, Seconds: 0.5})
+	put(journal.Drained, "", event.Drained{Drill: d.drill(), OK: true, Seconds: 0.5})
 	step(event.StepClose, restoreAt+time.Second, runFor)
 
 	if d.loadError != "" {
@@ -205,7 +237,7 @@ func (d *synthDrill) journal(t *testing.T) string {
 	put(journal.Stores, "", []contract.Writes{{Region: "us-east", Writes: stored}, {Region: "eu-west"}})
 	end := event.RunEnd{Outcome: event.Completed}
 	for _, name := range d.gateRefused {
-		put(journal.Check, "", event.Check{Phase: plan.PhasePre, Name: plan.CheckName(name), Drill: "A", Pass: false, Value: "refused"})
+		put(journal.Check, "", event.Check{Phase: plan.PhasePre, Name: plan.CheckName(name), Drill: d.drill(), Pass: false, Value: "refused"})
 		end = event.RunEnd{Outcome: event.GateFailed, Reason: fmt.Sprintf("pre-check gate failed: %v", d.gateRefused)}
 	}
 	put(journal.RunEnd, "", end)

@@ -65,6 +65,7 @@ var kindTargets = map[kind.Target]func(r *run, rep *verdict.Report, w window){
 	kind.SkewedIndexServed: (*run).judgeIndexTraffic,
 	kind.Webhooks:          (*run).judgeWebhooks,
 	kind.CachePurged:       nil, // with every drill's purges: judgePurges
+	kind.Rebalanced:        (*run).judgeRebalanced,
 }
 
 // judgeKind adds the targets of the drill's kind, then its purges.

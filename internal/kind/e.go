@@ -23,7 +23,7 @@ func (returnToHome) Info() Info {
 		Description: "return-to-home: reintroduce the region, rebuild indices, re-warm caches, rebalance gradually",
 		Needs:       append([]Need{NeedRebuild, NeedPurge}, MovesPrimary...),
 		Evacuates:   true,
-		Targets:     []Target{CachePurged},
+		Targets:     []Target{CachePurged, Rebalanced},
 	}
 }
 

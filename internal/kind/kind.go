@@ -91,6 +91,9 @@ const (
 	// evidence must be in the journal when the plan purges (every drill's
 	// purges are judged whenever they happened).
 	CachePurged Target = "cache_purged"
+	// Rebalanced: after the return's last weight step, new sessions reach
+	// the returned region about as often as before the drill.
+	Rebalanced Target = "rebalanced"
 )
 
 // Runbook is the seven steps of the page's runbook (event.Steps) in order,

@@ -269,6 +269,7 @@ func Start(ctx context.Context, cfg Config) (l *Lab, err error) {
 	if mis.has(RebuildWrongAnalyzer) || mis.has(EdgeIgnoresIndex) {
 		ec.GateIndexHash = edge.Bool(false)
 	}
+	ec.StrandEvacuated = mis.has(ReturnIgnored)
 	if l.router, err = edge.New(ec); err != nil {
 		return l, fmt.Errorf("lab: edge: %w", err)
 	}

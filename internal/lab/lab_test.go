@@ -228,6 +228,29 @@ func TestMisconfigurationsChangeBehaviour(t *testing.T) {
 			}
 		}
 	})
+	t.Run("return_ignored", func(t *testing.T) {
+		for _, broken := range []bool{false, true} {
+			var mis []lab.Misconfig
+			if broken {
+				mis = append(mis, lab.ReturnIgnored)
+			}
+			l, tg := start(t, mis...)
+			for _, w := range []int{0, 100} {
+				if err := tg.Do(ctx, adapter.Action{Kind: adapter.SetWeights, Weights: map[string]int{"us-east": w}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			in, weight := false, 0
+			for _, s := range l.Router().Status() {
+				if s.Name == "us-east" {
+					in, weight = s.InRotation, s.Weight
+				}
+			}
+			if weight != 100 || in == broken {
+				t.Fatalf("return_ignored=%v: us-east back at weight %d, in rotation %v", broken, weight, in)
+			}
+		}
+	})
 	t.Run("purge_noop", func(t *testing.T) {
 		for _, broken := range []bool{false, true} {
 			var mis []lab.Misconfig

@@ -21,6 +21,7 @@ const (
 	ColdStart            Misconfig = "cold_start"
 	PurgeNoop            Misconfig = "purge_noop"
 	EdgeIgnoresIndex     Misconfig = "edge_ignores_index_hash"
+	ReturnIgnored        Misconfig = "return_ignored"
 )
 
 // misconfigs is the one registry of misconfigurations: name → what it breaks.
@@ -33,6 +34,7 @@ var misconfigs = map[Misconfig]string{
 	ColdStart:            "the pre-warm (minimum instances) setting is ignored",
 	PurgeNoop:            "cache purges report success and purge nothing",
 	EdgeIgnoresIndex:     "the edge's contract gate ignores index_hash, so a region serving another index stays in rotation",
+	ReturnIgnored:        "the edge acknowledges weight changes but never puts a region back in rotation once its weight was 0",
 }
 
 // Misconfigs lists every misconfiguration name, sorted.

@@ -122,6 +122,7 @@ const (
 	MisColdStart            Misconfiguration = "cold_start"
 	MisPurgeNoop            Misconfiguration = "purge_noop"
 	MisEdgeIgnoresIndex     Misconfiguration = "edge_ignores_index_hash"
+	MisReturnIgnored        Misconfiguration = "return_ignored"
 )
 
 // Misconfigurations is the one list of lab misconfigurations; each text
@@ -135,6 +136,7 @@ var Misconfigurations = Enum[Misconfiguration]{
 	{MisColdStart, "regions ignore the pre-warm (minimum instances) setting, so the survivor pays cold starts after promotion"},
 	{MisPurgeNoop, "cache purges report success and purge nothing"},
 	{MisEdgeIgnoresIndex, "the edge's contract gate ignores INDEX_HASH, so a region serving another index stays in rotation"},
+	{MisReturnIgnored, "the edge acknowledges weight changes but never puts a region back in rotation once its weight was 0, so a return sends no new client home"},
 }
 
 // StopMetric is what a stop condition watches.

@@ -31,6 +31,7 @@ type backend struct {
 	lastErr     string
 	contractOK  bool
 	contractWhy string
+	stranded    bool // weighted 0 once under Config.StrandEvacuated: never back in rotation
 
 	inRotation   atomic.Bool // weight>0 && available
 	available    atomic.Bool // healthy && !ejected && contractOK

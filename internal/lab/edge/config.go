@@ -62,10 +62,16 @@ type Config struct {
 	// GateIndexHash makes the contract gate compare index_hash; default true.
 	// Nil means true.
 	GateIndexHash *bool
-	Token         string           // bearer token for control mutations; empty refuses all
-	Clock         func() time.Time // default time.Now; drives hysteresis and stickiness
-	Rand          *rand.Rand       // default seeded from the clock
-	Logger        *slog.Logger     // default discards
+	// StrandEvacuated is a misconfiguration (lab return_ignored): a
+	// backend whose weight was set to 0 stays out of rotation whatever
+	// weight it is given later, while the control API answers as if the
+	// new weight were applied, as an edge that acknowledges a config push
+	// it never loads would.
+	StrandEvacuated bool
+	Token           string           // bearer token for control mutations; empty refuses all
+	Clock           func() time.Time // default time.Now; drives hysteresis and stickiness
+	Rand            *rand.Rand       // default seeded from the clock
+	Logger          *slog.Logger     // default discards
 }
 
 // Bool returns a pointer to b, for Config.GateIndexHash.

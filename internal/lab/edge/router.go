@@ -103,7 +103,7 @@ func (r *Router) rebuildLocked() {
 	rot := &rotation{}
 	for _, b := range r.backends {
 		avail := b.healthy && !b.ejected && b.contractOK
-		in := avail && b.weight > 0
+		in := avail && b.weight > 0 && !b.stranded
 		b.available.Store(avail)
 		b.inRotation.Store(in)
 		r.metrics.state(b, avail, in)
@@ -197,7 +197,7 @@ func (r *Router) SetWeights(w map[string]int) error {
 		if v, ok := w[b.name]; ok {
 			weight = v
 		}
-		if weight > 0 && b.available.Load() {
+		if weight > 0 && b.available.Load() && !b.stranded {
 			serving = true
 		}
 	}
@@ -205,7 +205,9 @@ func (r *Router) SetWeights(w map[string]int) error {
 		return ErrNoServingRegion
 	}
 	for name, v := range w {
-		r.byName[name].weight = v
+		b := r.byName[name]
+		b.weight = v
+		b.stranded = b.stranded || (r.cfg.StrandEvacuated && v == 0)
 	}
 	r.rebuildLocked()
 	r.cfg.Logger.Info("edge weights set", "weights", w)
