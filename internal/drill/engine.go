@@ -33,6 +33,7 @@ import (
 var (
 	ErrGate        = errors.New("pre-check gate failed")
 	ErrStopped     = errors.New("stop condition tripped")
+	ErrLoadFailed  = errors.New("the load failed")
 	ErrInterrupted = errors.New("interrupted")
 	ErrNoSurvivor  = errors.New("refused: the change would leave no region serving")
 	// ErrDrillFailed ends a drill that found a failure it must not go past
@@ -83,9 +84,10 @@ type Engine struct {
 	changes   int
 	applied   []string // change ids applied and not yet undone, in order
 	stop      chan string
-	tripped   atomic.Bool // a stop condition tripped: no further change is applied
-	leases    leases      // the drill lock's and the faults' renewals (lease.go)
-	seen      healthSeen  // the sampler's last health sample (guard.go)
+	tripped   atomic.Bool           // a stop condition tripped: no further change is applied
+	loadErr   atomic.Pointer[error] // the load failed while the drills ran
+	leases    leases                // the drill lock's and the faults' renewals (lease.go)
+	seen      healthSeen            // the sampler's last health sample (guard.go)
 	// hookUndos are the undos of the user hooks that ran, in order.
 	hookUndos []hookUndo
 	token     string
@@ -166,7 +168,12 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 		runErr = *jerr
 	}
 	end := event.RunEnd{Outcome: event.Completed}
+	if le := e.loadErr.Load(); le != nil && runErr != nil && !errors.Is(runErr, ErrGate) {
+		runErr = fmt.Errorf("%w: %w", ErrLoadFailed, *le)
+	}
 	switch {
+	case errors.Is(runErr, ErrLoadFailed):
+		end = event.RunEnd{Outcome: event.Error, Reason: "the drill stopped because the load could not go on: " + (*e.loadErr.Load()).Error()}
 	case errors.Is(runErr, ErrGate):
 		end = event.RunEnd{Outcome: event.GateFailed, Reason: runErr.Error()}
 	case errors.Is(runErr, ErrStopped):

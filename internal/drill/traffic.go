@@ -36,12 +36,28 @@ func (e *Engine) startTraffic(ctx context.Context, base load.Config) <-chan stru
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		err := e.o.Traffic.Run(ctx, TrafficEnv{Base: base, Journal: e.j, Stop: e.trip})
-		if err != nil {
-			e.record(journal.LoadError, "", event.LoadError(err.Error()))
+		if err := e.o.Traffic.Run(ctx, TrafficEnv{Base: base, Journal: e.j, Stop: e.trip}); err != nil {
+			e.loadFailed(ctx, err)
 		}
 	}()
 	return done
+}
+
+// loadFailed journals why the load ended. While the drills still run, a
+// load that cannot go on ends the run as the tool's failure: every change
+// after it would be made with nobody to observe it, so none is made, and
+// what was changed is restored.
+func (e *Engine) loadFailed(ctx context.Context, err error) {
+	e.record(journal.LoadError, "", event.LoadError(err.Error()))
+	if ctx.Err() != nil {
+		return
+	}
+	e.loadErr.CompareAndSwap(nil, &err)
+	e.tripped.Store(true)
+	select {
+	case e.stop <- "the load stopped: " + err.Error():
+	default:
+	}
 }
 
 // trip stops the drill for a reason found outside the stop conditions.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -19,11 +20,13 @@ import (
 	"github.com/regiondrill/regiondrill/internal/corpus"
 	"github.com/regiondrill/regiondrill/internal/drill"
 	"github.com/regiondrill/regiondrill/internal/embed"
+	"github.com/regiondrill/regiondrill/internal/event"
 	"github.com/regiondrill/regiondrill/internal/journal"
 	"github.com/regiondrill/regiondrill/internal/judge"
 	"github.com/regiondrill/regiondrill/internal/lab"
 	"github.com/regiondrill/regiondrill/internal/lab/edge"
 	"github.com/regiondrill/regiondrill/internal/lab/webhook"
+	"github.com/regiondrill/regiondrill/internal/load"
 	"github.com/regiondrill/regiondrill/internal/plan"
 	"github.com/regiondrill/regiondrill/internal/probe"
 	"github.com/regiondrill/regiondrill/internal/verdict"
@@ -56,8 +59,8 @@ func drillPlan(t *testing.T, src string, mis ...lab.Misconfig) (*verdict.Report,
 }
 
 // drillPlanOn is drillPlan with onLab called once the lab is up, before the
-// drill starts.
-func drillPlanOn(t *testing.T, src string, onLab func(*lab.Lab), mis ...lab.Misconfig) (*verdict.Report, []journal.Event) {
+// drill starts, with the drill's options to change.
+func drillPlanOn(t *testing.T, src string, onLab func(*lab.Lab, *drill.Options), mis ...lab.Misconfig) (*verdict.Report, []journal.Event) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end drill")
@@ -75,9 +78,6 @@ func drillPlanOn(t *testing.T, src string, onLab func(*lab.Lab), mis ...lab.Misc
 		t.Fatal(err)
 	}
 	defer l.Close()
-	if onLab != nil {
-		onLab(l)
-	}
 	ep := l.Endpoints()
 	tg := adapter.New(adapter.Endpoints{Edge: ep.Edge, Faults: ep.Faults, Sink: ep.Sink, Regions: ep.Regions, Token: ep.Token,
 		Proxies: map[string][]string{"us-east": l.Proxies("us-east"), "eu-west": l.Proxies("eu-west")}})
@@ -92,7 +92,11 @@ func drillPlanOn(t *testing.T, src string, onLab func(*lab.Lab), mis ...lab.Misc
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = drill.New(drill.Options{Plan: p, PlanJSON: raw, Target: tg, Journal: jw, Corpus: kb, Embedder: ruler, Label: "lab"}).Run(ctx)
+	opts := drill.Options{Plan: p, PlanJSON: raw, Target: tg, Journal: jw, Corpus: kb, Embedder: ruler, Label: "lab"}
+	if onLab != nil {
+		onLab(l, &opts)
+	}
+	err = drill.New(opts).Run(ctx)
 	if cerr := jw.Close(); cerr != nil {
 		t.Fatal(cerr)
 	}
@@ -221,7 +225,7 @@ func TestDrillDFindsWebhooksFromAll(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			var rp *replayer
 			var sink *webhook.Sink
-			rep, _ := drillPlanOn(t, planFor("D", ""), func(l *lab.Lab) { rp, sink = replayDeliveries(t, l), l.Sink() }, c.mis...)
+			rep, _ := drillPlanOn(t, planFor("D", ""), func(l *lab.Lab, _ *drill.Options) { rp, sink = replayDeliveries(t, l), l.Sink() }, c.mis...)
 			sent, own := int(rp.sent.Load()), sink.Report().Duplicates
 			t.Logf("webhooks %+v; %d replays answered 2xx; the sink saw %d duplicate deliveries", rep.Webhooks, sent, own)
 			if rep.Webhooks.Replays == 0 || rep.Webhooks.Replays > sent {
@@ -340,5 +344,47 @@ func TestMisconfigurationsAreDiagnosed(t *testing.T) {
 				t.Fatalf("%s with drill %s: verdict %s, diagnoses %+v; want %s", c.mis, c.drill, rep.Verdict, rep.Diagnoses, c.want)
 			}
 		})
+	}
+}
+
+// brokenTraffic is a load that runs for a while and then cannot go on (a
+// NATS stream lost, agents gone): it sends nothing.
+type brokenTraffic struct{ after time.Duration }
+
+func (b brokenTraffic) Run(ctx context.Context, _ drill.TrafficEnv) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-time.After(b.after):
+		return errors.New("the load's stream is gone")
+	}
+}
+func (brokenTraffic) Records() []load.Record      { return nil }
+func (brokenTraffic) Writes() []load.WriteAttempt { return nil }
+
+// A load that fails mid-drill stops it: nothing is changed after it,
+// what was changed is restored, and the run is the tool's failure
+// (aborted), never a verdict on the target.
+func TestLoadFailureAbortsTheDrill(t *testing.T) {
+	rep, evs := drillPlanOn(t, planFor("A", ""), func(_ *lab.Lab, o *drill.Options) { o.Traffic = brokenTraffic{after: 9 * time.Second} })
+	if rep.Verdict != verdict.Aborted || !strings.Contains(rep.Reason, "load could not go on") {
+		t.Fatalf("verdict %s (%s), want aborted because the load failed", rep.Verdict, rep.Reason)
+	}
+	var failedAt int64 = -1
+	changed, restored := false, false
+	for _, ev := range evs {
+		switch {
+		case ev.Type == journal.LoadError && failedAt < 0:
+			failedAt = ev.At
+		case ev.Type == journal.Applied && failedAt < 0:
+			changed = true
+		case ev.Type == journal.StepStart && failedAt >= 0 && ev.Step != string(event.StepCloseout):
+			t.Fatalf("step %q started after the load failed", ev.Step)
+		case ev.Type == journal.Undone && failedAt >= 0:
+			restored = true
+		}
+	}
+	if failedAt < 0 || !changed || !restored {
+		t.Fatalf("load error at %d ms, changed before it %v, restored after it %v", failedAt, changed, restored)
 	}
 }
