@@ -284,7 +284,7 @@ func (w *work) run() {
 	// Built before the start instant: it encodes every ask body up front.
 	gen, err := load.New(load.Config{
 		URL: asg.Entry, Rate: asg.Rate, Duration: time.Duration(asg.DurationMS) * time.Millisecond,
-		Sessions: asg.Sessions, WriteRatio: asg.WriteRatio, ReplayRatio: asg.ReplayRatio,
+		Sessions: asg.Sessions, SessionLife: time.Duration(asg.SessionMS) * time.Millisecond, WriteRatio: asg.WriteRatio, ReplayRatio: asg.ReplayRatio,
 		Timeout: time.Duration(asg.TimeoutMS) * time.Millisecond, MaxRetries: asg.MaxRetries, MaxWorkers: asg.MaxWorkers, MinWorkers: asg.MinWorkers,
 		Tenants: asg.Tenants, Questions: asg.Questions, Seed: asg.Seed, TokenAuth: asg.TokenAuth,
 		Clock: firstReading(a.cfg.Clock, st.started),

@@ -117,6 +117,13 @@ type coordinated struct {
 
 func runCoordinator(t *testing.T, p *plan.Plan, target string, rate float64) *coordinated {
 	t.Helper()
+	return runCoordinatorWith(t, p, load.Config{URL: target, Rate: rate, Duration: time.Hour, Sessions: 4, WriteRatio: 0,
+		Timeout: time.Second, Seed: 7})
+}
+
+// runCoordinatorWith is runCoordinator with the whole base load config.
+func runCoordinatorWith(t *testing.T, p *plan.Plan, base load.Config) *coordinated {
+	t.Helper()
 	c, err := agent.Dial(p, time.Now, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -134,8 +141,7 @@ func runCoordinator(t *testing.T, p *plan.Plan, target string, rate float64) *co
 	ctx, cancel := context.WithCancel(context.Background())
 	co := &coordinated{c: c, journal: path, stop: cancel, done: make(chan error, 1), stops: make(chan string, 4)}
 	env := drill.TrafficEnv{
-		Base: load.Config{URL: target, Rate: rate, Duration: time.Hour, Sessions: 4, WriteRatio: 0,
-			Timeout: time.Second, Seed: 7},
+		Base:    base,
 		Journal: j,
 		Stop:    func(_ event.Stop, why string) { co.stops <- why },
 	}
@@ -248,6 +254,37 @@ func TestClockOffsetCorrected(t *testing.T) {
 			t.Errorf("%s: first request due at %v on the drill's timeline, want within [-5ms, 100ms] of the load start (%d records)",
 				v.Name, time.Duration(first), len(recs[i+1]))
 		}
+	}
+}
+
+// The session life reaches the agent: its sessions end and new ones, with
+// numbers of their own, take their place.
+func TestAgentSessionsChurn(t *testing.T) {
+	s := natsServer(t, nil)
+	startAgent(t, s.ClientURL(), "a", 0, agent.Auth{})
+	p := agentsPlan(t, s.ClientURL(), "", "a")
+	target := newCounter(t)
+	co := runCoordinatorWith(t, p, load.Config{URL: target.srv.URL, Rate: 50, Duration: time.Hour, Sessions: 2,
+		SessionLife: 200 * time.Millisecond, Timeout: time.Second, Seed: 7})
+	time.Sleep(1500 * time.Millisecond)
+	co.stop()
+	if err := <-co.done; err != nil {
+		t.Fatal(err)
+	}
+	sessions, tokens := map[uint32]bool{}, 0
+	for _, r := range records(t, co.journal)[1] {
+		if r.Session>>agent.SessionShift != 1 {
+			t.Fatalf("record of vantage 1 with session %#x", r.Session)
+		}
+		sessions[r.Session] = true
+		if r.Kind == load.KindToken {
+			tokens++
+		}
+	}
+	// About a second of load with a 200 ms life: each of the 2 slots turns
+	// over several times.
+	if len(sessions) <= 4 || tokens != len(sessions) {
+		t.Fatalf("the agent ran %d sessions with %d token fetches; want more than 4, one fetch each", len(sessions), tokens)
 	}
 }
 

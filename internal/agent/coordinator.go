@@ -443,7 +443,7 @@ func (c *Coordinator) assign(ctx context.Context, base load.Config, live []strin
 		}
 		v.instance, v.version, v.offset = s.hb.Instance, s.hb.Version, off
 		n.Instance, n.Version, n.Clock = v.instance, v.version, &off
-		asg := Assignment{Run: c.run, Vantage: v.vp.Name, Instance: v.instance, Entry: entry, Rate: rate, Sessions: sessions,
+		asg := Assignment{Run: c.run, Vantage: v.vp.Name, Instance: v.instance, Entry: entry, Rate: rate, Sessions: sessions, SessionMS: ceilMS(base.SessionLife),
 			WriteRatio: base.WriteRatio, ReplayRatio: base.ReplayRatio, TimeoutMS: int(base.Timeout / time.Millisecond),
 			MaxRetries: base.MaxRetries, MaxWorkers: base.MaxWorkers, MinWorkers: base.MinWorkers, Tenants: base.Tenants, Questions: base.Questions, Seed: seed, TokenAuth: base.TokenAuth,
 			StartNS: c.loadNS + off.OffsetNS, DurationMS: base.Duration.Milliseconds(), LeaseMS: c.ag.Lease().Milliseconds(),
@@ -469,6 +469,16 @@ func (c *Coordinator) assign(ctx context.Context, base load.Config, live []strin
 		v.assigned, v.why, v.lastHB = n.Assigned, n.Why, time.Now()
 	}
 	return notes
+}
+
+// ceilMS is d in whole milliseconds, rounded up: a session life under a
+// millisecond must not reach the agent as 0, which means no churn at all.
+func ceilMS(d time.Duration) int64 {
+	ms := d.Milliseconds()
+	if d > time.Duration(ms)*time.Millisecond {
+		ms++
+	}
+	return ms
 }
 
 func (c *Coordinator) sendAssignment(ctx context.Context, name string, asg Assignment) error {

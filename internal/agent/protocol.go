@@ -70,6 +70,7 @@ type Assignment struct {
 	Entry       string   `json:"entry"`
 	Rate        float64  `json:"rate"` // requests/s
 	Sessions    int      `json:"sessions"`
+	SessionMS   int64    `json:"session_ms"` // how long each session lasts before a new one takes its place; 0 = the whole run
 	WriteRatio  float64  `json:"write_ratio"`
 	ReplayRatio float64  `json:"replay_ratio"`
 	TimeoutMS   int      `json:"timeout_ms"`

@@ -33,7 +33,7 @@ func (e *Engine) startLoad(ctx context.Context) <-chan struct{} {
 	}
 	cfg := load.Config{
 		URL: e.t.Endpoints().Edge, Rate: e.p.Load.RateRPS, Duration: 24 * time.Hour,
-		Sessions: e.p.Load.Sessions, WriteRatio: e.p.Load.WriteRatio, ReplayRatio: e.p.Load.ReplayRatio,
+		Sessions: e.p.Load.Sessions, SessionLife: e.p.SessionLife(), WriteRatio: e.p.Load.WriteRatio, ReplayRatio: e.p.Load.ReplayRatio,
 		Timeout: e.p.RequestTimeout(), MaxRetries: e.p.Load.MaxRetries,
 		Tenants: []string{hotTenant, "t2", "t3", "t4", "t5", "t6", "t7", "t8"}, Questions: qs, Seed: e.p.Seed,
 		TokenAuth: e.t.Endpoints().Token,

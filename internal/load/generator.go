@@ -20,6 +20,7 @@ type Config struct {
 	Rate        float64       // requests per second; required, > 0
 	Duration    time.Duration // length of the schedule; required
 	Sessions    int           // concurrent logical users; default 1
+	SessionLife time.Duration // how long each session lasts, on the schedule, before a new one takes its place; default 0: sessions last the run
 	WriteRatio  float64       // share of requests that are writes, 0..1
 	ReplayRatio float64       // share of writes re-sent later with the same key and body, 0..1
 	ReplayDelay time.Duration // how long after the original a replay is due; default 1s
@@ -71,7 +72,13 @@ type Generator struct {
 	rateCh chan struct{}
 	ran    atomic.Bool
 
-	sessions []session
+	// The session each of the Sessions slots runs now, and when it ends (ns
+	// on the schedule; MaxInt64 while sessions last the run), and the
+	// number the next new session takes. Owned by the schedule loop; a job
+	// carries its session, so a worker never reads these.
+	sessions []*session
+	ends     []int64
+	nextNum  uint64
 	noTokens atomic.Bool
 	seq      atomic.Uint64
 
@@ -109,19 +116,38 @@ type Generator struct {
 	completed, retries, replays, tokens atomic.Int64
 }
 
+// session is one client from its arrival to its departure. A session that
+// ends is never reused: the next client in its slot gets a new session, so
+// a token or headers cannot pass from one client to another.
 type session struct {
 	mu    sync.Mutex
-	id    string
+	num   uint32   // Record.Session; never changes
+	id    string   // never changes
 	idVal []string // {id}, shared by every request of the session
 	token string
 	hdr   http.Header // request headers for token; nil until built
 }
 
+// sessionSpace bounds session numbers: the agents keep only the low 24
+// bits of Record.Session and put their vantage index above them
+// (agent.SessionShift), so the numbers of later sessions wrap modulo 2^24.
+// A wrapped number (and the id made from it) comes back only after 16.7
+// million sessions of one run.
+const sessionSpace = 1 << 24
+
+func newSession(seed int64, num uint32) *session {
+	id := fmt.Sprintf("s-%d-%d", seed, num)
+	return &session{num: num, id: id, idVal: []string{id}}
+}
+
+// job is one scheduled request. It carries the session that was current
+// when it was picked: a request picked just before its session ended
+// still leaves as that client, whenever a worker gets to it.
 type job struct {
 	sched   int64
 	body    []byte // ask body, encoded once per (tenant, question); nil for writes
 	write   *writeState
-	session uint32
+	session *session
 	kind    Kind
 	replay  bool
 }
@@ -141,6 +167,9 @@ func New(cfg Config) (*Generator, error) {
 	}
 	if cfg.Sessions < 0 || cfg.Sessions > math.MaxUint32 {
 		errs = append(errs, fmt.Errorf("load: sessions %d out of range", cfg.Sessions))
+	}
+	if cfg.SessionLife < 0 {
+		errs = append(errs, fmt.Errorf("load: session life %v must not be negative", cfg.SessionLife))
 	}
 	if cfg.WriteRatio < 0 || cfg.WriteRatio > 1 {
 		errs = append(errs, fmt.Errorf("load: write ratio %v not in [0,1]", cfg.WriteRatio))
@@ -213,12 +242,38 @@ func New(cfg Config) (*Generator, error) {
 		g.clock = time.Now
 	}
 	g.rate.Store(math.Float64bits(cfg.Rate))
-	g.sessions = make([]session, cfg.Sessions)
+	g.sessions = make([]*session, cfg.Sessions)
+	g.ends = make([]int64, cfg.Sessions)
+	g.nextNum = uint64(cfg.Sessions)
 	for i := range g.sessions {
-		g.sessions[i].id = fmt.Sprintf("s-%d-%d", cfg.Seed, i)
-		g.sessions[i].idVal = []string{g.sessions[i].id}
+		g.sessions[i] = newSession(cfg.Seed, uint32(i))
+		g.ends[i] = math.MaxInt64
+		if life := cfg.SessionLife; life > 0 {
+			// The first sessions end evenly spread over one life, slot i
+			// at life·(i+1)/Sessions, so that clients leave and arrive at
+			// a steady pace from the start instead of all at once. (The
+			// product is taken in floating point, where it cannot
+			// overflow, and capped at 146 years.)
+			end := float64(life) * float64(i+1) / float64(cfg.Sessions)
+			g.ends[i] = max(1, int64(min(end, 1<<62)))
+		}
 	}
 	return g, nil
+}
+
+// renew ends slot i's session and starts the next client there, arriving
+// at sched (ns on the schedule): a new number and id and no token yet, so
+// its first request fetches one and the router places it afresh. It lasts
+// SessionLife from its arrival.
+func (g *Generator) renew(i int, sched int64) *session {
+	s := newSession(g.cfg.Seed, uint32(g.nextNum%sessionSpace))
+	g.nextNum++
+	g.sessions[i] = s
+	g.ends[i] = math.MaxInt64
+	if life := int64(g.cfg.SessionLife); sched < math.MaxInt64-life {
+		g.ends[i] = sched + life
+	}
+	return s
 }
 
 // SetRate changes the rate while running; <= 0 pauses the schedule.
@@ -417,7 +472,11 @@ func (g *Generator) next(sched int64, rng *rand.Rand, replays *[]replayDue) (job
 		*replays = q[1:]
 		return job{sched: sched, kind: KindWrite, session: q[0].w.session, write: q[0].w, replay: true}, nil
 	}
-	s := uint32(rng.IntN(len(g.sessions)))
+	i := rng.IntN(len(g.sessions))
+	s := g.sessions[i]
+	if sched >= g.ends[i] {
+		s = g.renew(i, sched)
+	}
 	if g.cfg.WriteRatio > 0 && rng.Float64() < g.cfg.WriteRatio {
 		tenant := g.cfg.Tenants[rng.IntN(len(g.cfg.Tenants))]
 		g.wmu.Lock()

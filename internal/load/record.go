@@ -89,7 +89,7 @@ type Record struct {
 	Sched   int64    `json:"sched"`              // ns since run start: when the request was due
 	Start   int64    `json:"start"`              // ns since run start: when it was sent
 	End     int64    `json:"end"`                // ns since run start: when it ended; 0 while in flight
-	Session uint32   `json:"session"`
+	Session uint32   `json:"session"`            // the client session that sent it, unique within a run (Config.SessionLife)
 	Status  uint16   `json:"status,omitempty"`
 	Kind    Kind     `json:"kind"`
 	Attempt uint8    `json:"attempt,omitempty"` // 0 for the first try of a write, n for the n-th retry or replay

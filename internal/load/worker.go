@@ -219,9 +219,9 @@ func (g *Generator) newRequest(ctx context.Context, kind Kind, hdr http.Header, 
 // send performs one attempt and returns its finished record and, for a
 // write, the region that acked it.
 func (g *Generator) send(w *worker, j job, body []byte, try int, sched int64) (Record, string) {
-	sess := &g.sessions[j.session]
-	token, hdr := g.token(w, sess, j.session)
-	rec := Record{Kind: j.kind, Session: j.session, Sched: sched, Replay: j.replay && try == 0}
+	sess := j.session
+	token, hdr := g.token(w, sess)
+	rec := Record{Kind: j.kind, Session: sess.num, Sched: sched, Replay: j.replay && try == 0}
 	if j.write != nil {
 		rec.WriteID = j.write.a.ID
 		h := make(http.Header, len(hdr)+1)
@@ -340,7 +340,7 @@ func statusClass(status uint16, toolErr bool) ErrClass {
 // token returns the session's bearer token, fetching one on first use or
 // after a 401, and the session's request headers carrying it. An empty
 // token means the target gave none.
-func (g *Generator) token(w *worker, s *session, idx uint32) (string, http.Header) {
+func (g *Generator) token(w *worker, s *session) (string, http.Header) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if g.noTokens.Load() && s.token != "" {
@@ -351,7 +351,7 @@ func (g *Generator) token(w *worker, s *session, idx uint32) (string, http.Heade
 	}
 	body, _ := json.Marshal(map[string]string{"session": s.id})
 	g.tokens.Add(1)
-	rec := Record{Seq: g.seq.Add(1) - 1, Kind: KindToken, Session: idx}
+	rec := Record{Seq: g.seq.Add(1) - 1, Kind: KindToken, Session: s.num}
 	rec.Start = g.now()
 	rec.Sched = rec.Start
 	g.obs.Started(rec)

@@ -63,7 +63,7 @@ type WriteAttempt struct {
 // writeState is a write in progress. body never changes once built.
 type writeState struct {
 	mu      sync.Mutex
-	session uint32
+	session *session // the client that sent it: its retries and replay go as that client, even after it left
 	body    []byte
 	keyVal  []string // {a.Key}, the Idempotency-Key header value
 	a       WriteAttempt
@@ -74,7 +74,7 @@ type writeState struct {
 
 // newWrite builds the write with the deterministic key, event id and body
 // derived from the seed and the write id.
-func newWrite(seed int64, id uint64, tenant string, session uint32) (*writeState, error) {
+func newWrite(seed int64, id uint64, tenant string, session *session) (*writeState, error) {
 	req := contract.WriteRequest{
 		Tenant:  tenant,
 		EventID: fmt.Sprintf("ev-%d-%d", seed, id),

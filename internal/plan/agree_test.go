@@ -121,6 +121,8 @@ func TestSingleFieldRulesInBoth(t *testing.T) {
 		{base + "load: {rate_rps: 0.5}", "$.load.rate_rps"},
 		{base + "load: {sessions: 100001}", "$.load.sessions"},
 		{base + "load: {max_retries: 11}", "$.load.max_retries"},
+		{base + "load: {session_s: -1}", "$.load.session_s"},
+		{base + "load: {session_s: 86401}", "$.load.session_s"},
 		{base + "phases: {hold_s: 0}", "$.phases.hold_s"},
 		{base + "thresholds: {p95_vs_baseline: 11}", "$.thresholds.p95_vs_baseline"},
 		{base + "slo: {availability: 0}", "$.slo.availability"},

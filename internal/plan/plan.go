@@ -81,12 +81,13 @@ type ReturnToHome struct {
 
 // Load is the synthetic traffic.
 type Load struct {
-	RateRPS     float64 `json:"rate_rps" range:"[1,20000]" doc:"Requests per second, 1..20000. Default 80."`                                      // requests/s; default 80
-	Sessions    int     `json:"sessions" range:"[1,100000]" doc:"Concurrent sticky sessions, 1..100000. Default 40."`                             // default 40
-	WriteRatio  float64 `json:"write_ratio" range:"[0,1]" doc:"Share of requests that are writes, [0,1]. Default 0.3."`                           // ratio; default 0.3
-	ReplayRatio float64 `json:"replay_ratio" range:"[0,1]" doc:"Share of writes deliberately sent twice with the same key, [0,1]. Default 0.05."` // ratio; default 0.05
-	TimeoutMS   int     `json:"timeout_ms" range:"[1,600000]" doc:"Per-request timeout in milliseconds, 1..600000. Default 2000."`                // ms; default 2000
-	MaxRetries  int     `json:"max_retries" range:"[0,10]" doc:"Retries per failed request, 0..10. Default 2."`                                   // default 2
+	RateRPS     float64 `json:"rate_rps" range:"[1,20000]" doc:"Requests per second, 1..20000. Default 80."`                                                                          // requests/s; default 80
+	Sessions    int     `json:"sessions" range:"[1,100000]" doc:"Concurrent sticky sessions, 1..100000. Default 40."`                                                                 // default 40
+	WriteRatio  float64 `json:"write_ratio" range:"[0,1]" doc:"Share of requests that are writes, [0,1]. Default 0.3."`                                                               // ratio; default 0.3
+	ReplayRatio float64 `json:"replay_ratio" range:"[0,1]" doc:"Share of writes deliberately sent twice with the same key, [0,1]. Default 0.05."`                                     // ratio; default 0.05
+	TimeoutMS   int     `json:"timeout_ms" range:"[1,600000]" doc:"Per-request timeout in milliseconds, 1..600000. Default 2000."`                                                    // ms; default 2000
+	MaxRetries  int     `json:"max_retries" range:"[0,10]" doc:"Retries per failed request, 0..10. Default 2."`                                                                       // default 2
+	SessionS    float64 `json:"session_s" range:"[0,86400]" doc:"Seconds a client session lasts before it leaves and a new one arrives; 0: sessions last the whole run. Default 10."` // seconds; default 10
 }
 
 // Phases is the drill's timing.
@@ -252,7 +253,7 @@ func Default() *Plan {
 		Drills:                  defaultDrills(),
 		MinServingRegions:       1,
 		Seed:                    1,
-		Load:                    Load{RateRPS: 80, Sessions: 40, WriteRatio: 0.3, ReplayRatio: 0.05, TimeoutMS: 2000, MaxRetries: 2},
+		Load:                    Load{RateRPS: 80, Sessions: 40, WriteRatio: 0.3, ReplayRatio: 0.05, TimeoutMS: 2000, MaxRetries: 2, SessionS: 10},
 		Phases:                  Phases{BaselineS: 6, HoldS: 8, StepHoldS: 3, DrainTimeoutS: 60, ProbeRounds: 3},
 		Thresholds: Thresholds{CutoverS: 30, Max5xxBurstS: 60, P95VsBaseline: 0.25, BacklogDrainS: 600,
 			DeltaS: 0.45, DeltaSDrift: 0.03, QueueBacklogMax: 50, ErrorRateMax: 0.05},
@@ -339,6 +340,9 @@ func (p *Plan) StickTTL() time.Duration { return Seconds(p.Routing.StickMinutes 
 func (p *Plan) RequestTimeout() time.Duration {
 	return time.Duration(p.Load.TimeoutMS) * time.Millisecond
 }
+
+// SessionLife is load.session_s as a duration; 0: sessions last the run.
+func (p *Plan) SessionLife() time.Duration { return Seconds(p.Load.SessionS) }
 
 // UsesLab reports whether the drill runs against the built-in lab.
 func (p *Plan) UsesLab() bool { return p.Targets == nil }

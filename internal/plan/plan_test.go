@@ -85,6 +85,32 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+// load.session_s defaults to 10 seconds; a value in the document replaces
+// it, 0 included (sessions that last the run).
+func TestSessionS(t *testing.T) {
+	const base = "regions: [us-east, eu-west]\nevacuate: us-east\n"
+	for _, c := range []struct {
+		extra string
+		want  float64
+	}{
+		{"", 10},
+		{"load: {session_s: 2.5}", 2.5},
+		{"load: {session_s: 0}", 0},
+		{"load: {session_s: 86400}", 86400},
+	} {
+		p, err := plan.Parse([]byte(base+c.extra+"\n"), "x.yaml")
+		if err != nil {
+			t.Fatalf("%q: %v", c.extra, err)
+		}
+		if p.Load.SessionS != c.want || p.SessionLife() != time.Duration(c.want*float64(time.Second)) {
+			t.Errorf("%q: session_s %v, life %v; want %v s", c.extra, p.Load.SessionS, p.SessionLife(), c.want)
+		}
+	}
+	if _, err := plan.Parse([]byte(base+"load: {session_s: 86400.5}\n"), "x.yaml"); err == nil || !strings.Contains(err.Error(), "$.load.session_s") {
+		t.Errorf("session_s above a day: err %v, want one at $.load.session_s", err)
+	}
+}
+
 // A document value replaces a default list instead of merging into it.
 func TestListsReplaceDefaults(t *testing.T) {
 	p, err := plan.Parse([]byte(`{"regions":["a","b"],"evacuate":"a","checks":{"pre":["queue_empty"]},"return_to_home":{"gradual_weights":[50,100]}}`), "x.json")

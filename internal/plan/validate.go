@@ -246,6 +246,7 @@ func (p *Plan) validateNumbers(es *Errors) {
 		{"$.load.replay_ratio", l.ReplayRatio, 0, 1, false, ""},
 		{"$.load.timeout_ms", float64(l.TimeoutMS), 1, 600000, false, "ms"},
 		{"$.load.max_retries", float64(l.MaxRetries), 0, 10, false, ""},
+		{"$.load.session_s", l.SessionS, 0, 86400, false, "seconds"},
 		{"$.phases.baseline_s", ph.BaselineS, 0, 3600, true, "seconds"},
 		{"$.phases.hold_s", ph.HoldS, 0, 3600, true, "seconds"},
 		{"$.phases.step_hold_s", ph.StepHoldS, 0, 3600, true, "seconds"},

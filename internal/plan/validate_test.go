@@ -29,6 +29,8 @@ func TestValidateRules(t *testing.T) {
 		{"emit unknown", "webhook_policy: {emit_from: eu-wset}", "$.webhook_policy.emit_from", `(did you mean "eu-west"?)`},
 		{"dedupe field", "webhook_policy: {dedupe_key: sha256(event_id+revv)}", "$.webhook_policy.dedupe_key", `unknown field "revv" in "sha256(event_id+revv)" (did you mean "rev"?)`},
 		{"replay ratio", "load: {replay_ratio: 2}", "$.load.replay_ratio", "must be in [0, 1], got 2"},
+		{"session life", "load: {session_s: 86401}", "$.load.session_s", "86400"},
+		{"session life negative", "load: {session_s: -0.5}", "$.load.session_s", "-0.5"},
 		{"probe rounds", "phases: {probe_rounds: 0}", "$.phases.probe_rounds", "must be in [1, 100]"},
 		{"hold zero", "phases: {hold_s: 0}", "$.phases.hold_s", "must be in (0, 3600] seconds"},
 		{"slo", "slo: {availability: 0}", "$.slo.availability", "must be in (0, 1]"},
