@@ -44,7 +44,7 @@ func (e *Engine) startLoad(ctx context.Context) <-chan struct{} {
 	e.rec = load.NewRecorder()
 	gen, err := load.New(cfg)
 	if err != nil {
-		e.record(journal.LoadError, "", event.LoadError(err.Error()))
+		e.loadFailed(ctx, err)
 		close(done)
 		return done
 	}
@@ -62,7 +62,7 @@ func (e *Engine) startLoad(ctx context.Context) <-chan struct{} {
 		defer close(done)
 		sum, err := gen.Run(ctx, pulse.Tee(e.rec, e.pulse))
 		if err != nil {
-			e.record(journal.LoadError, "", event.LoadError(err.Error()))
+			e.loadFailed(ctx, err)
 		}
 		if sum != nil {
 			e.record(journal.LoadSummary, "", sum)
