@@ -11,21 +11,23 @@ import (
 )
 
 // rebalanceAlpha is the significance at which fewer new sessions on the
-// returned region than in the baseline counts as a return that did not
+// returned region than before the drill counts as a return that did not
 // happen.
 const rebalanceAlpha = 0.01
 
 // judgeRebalanced (drill E): once the return has raised the region's weight
 // to its last step, new sessions go to it again about as often as they did
-// in the drill's baseline. Sticky sessions stay where they are by design
-// (the page keeps stickiness for multi-turn sessions), so only sessions
-// that began after the step show where the router sends clients now; those
-// that began in the baseline show where it sent them before the drill.
+// before the drill. Sticky sessions stay where they are by design (the page
+// keeps stickiness for multi-turn sessions), so only sessions that began
+// after the step show where the router sends clients now; those that began
+// during the drill's pre-checks, until the evacuation decision, show where
+// it sent them before (the whole gate rather than its baseline window
+// alone: a few seconds hold too few new sessions to compare).
 // Fewer on the returned region is a failure only when it stands out
-// (Fisher's exact test at rebalanceAlpha) and is under half the baseline's
+// (Fisher's exact test at rebalanceAlpha) and is under half the earlier
 // share: a region just re-warmed may take a little less for a while.
 func (r *run) judgeRebalanced(rep *verdict.Report, w window) {
-	t := verdict.Target{ID: "rebalanced", Drill: w.letter, Target: "new sessions reach " + w.evacuated + " as in the baseline"}
+	t := verdict.Target{ID: "rebalanced", Drill: w.letter, Target: "new sessions reach " + w.evacuated + " as before the drill"}
 	step := r.lastReturnStep(w)
 	if step < 0 {
 		add(rep, t.Inconclusive("the drill never brought "+w.evacuated+" back"))
@@ -33,23 +35,29 @@ func (r *run) judgeRebalanced(rep *verdict.Report, w window) {
 	}
 	home := r.regionIndex(w.evacuated)
 	baseFrom, baseTo := r.baselineWindow(w)
+	if pre, ok := w.stepsByKey[string(event.StepPre)]; ok {
+		baseFrom = min(baseFrom, r.ns(pre.StartMS))
+	}
+	if w.decision >= 0 {
+		baseTo = r.ns(w.decision)
+	}
 	starts := r.sessionStarts()
 	kb, nb := starts.count(baseFrom, baseTo, home)
 	kr, nr := starts.count(r.ns(step), r.ns(w.to), home)
 	before, after := fraction(kb, nb), fraction(kr, nr)
 	t.Value = round3(after)
-	t.Detail = fmt.Sprintf("sessions that began in the baseline: %d of %d on %s (%.0f%%); after its last weight step: %d of %d (%.0f%%)",
+	t.Detail = fmt.Sprintf("sessions that began before the evacuation: %d of %d on %s (%.0f%%); after its last weight step: %d of %d (%.0f%%)",
 		kb, nb, w.evacuated, 100*before, kr, nr, 100*after)
 	p := measure.FisherGreater(kb, nb, kr, nr)
 	switch {
 	case nb == 0:
-		t = t.Inconclusive("no session began in the drill's baseline: sessions that outlive the drill never show where the router sends new clients (load.session_s shorter than the drill)")
+		t = t.Inconclusive("no session began during the drill's pre-checks: sessions that outlive the drill never show where the router sends new clients (load.session_s shorter than the drill)")
 	case kb == 0:
-		t = t.Inconclusive("no session that began in the baseline went to " + w.evacuated + ": from this vantage point it takes no new clients even before the drill, so its return cannot be seen")
+		t = t.Inconclusive("no session that began during the pre-checks went to " + w.evacuated + ": from this vantage point it takes no new clients even before the drill, so its return cannot be seen")
 	case nr == 0:
-		t = t.Inconclusive("no session began after the last weight step")
+		t = t.Inconclusive("no session began after the last weight step: sessions that outlive the drill never show where the router sends new clients (load.session_s shorter than the drill)")
 	case measure.FisherGreater(kb, nb, 0, nr) >= rebalanceAlpha:
-		t = t.Inconclusive(fmt.Sprintf("%d sessions began after the last weight step: too few for even none on %s to stand out against the baseline", nr, w.evacuated))
+		t = t.Inconclusive(fmt.Sprintf("%d sessions began after the last weight step: too few for even none on %s to stand out against the pre-checks", nr, w.evacuated))
 	default:
 		t.Pass = !(p < rebalanceAlpha && 2*after < before)
 		t.Detail += fmt.Sprintf("; one-sided Fisher p = %.2g", p)

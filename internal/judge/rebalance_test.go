@@ -49,7 +49,7 @@ func TestRebalanced(t *testing.T) {
 			}
 		}, status: verdict.StatusPass},
 		// Sessions that last the whole run: nobody new to route home.
-		{name: "no_churn", change: func(d *synthDrill) { d.sessionLife = 0 }, status: verdict.StatusInconclusive, says: "no session began in the drill's baseline"},
+		{name: "no_churn", change: func(d *synthDrill) { d.sessionLife = 0 }, status: verdict.StatusInconclusive, says: "no session began after the last weight step"},
 		// us-east never took a new session, even before the drill.
 		{name: "home_unseen", change: func(d *synthDrill) {
 			d.answer = func(int, time.Duration, uint32) answer {
