@@ -48,6 +48,17 @@ func TestRebalanced(t *testing.T) {
 				return answer{region: euWest, status: 200, lat: 200 * time.Millisecond}
 			}
 		}, status: verdict.StatusPass},
+		// A tenth of the new sessions home where half went before: by
+		// latency the warm survivor may rightly take most of them (the
+		// lab's did); by weights the region is owed its share back.
+		{name: "latency_prefers_the_survivor", change: func(d *synthDrill) { d.answer = fewHome }, status: verdict.StatusPass, says: "owed no share"},
+		{name: "weights_not_restored", change: func(d *synthDrill) {
+			d.answer = fewHome
+			d.planExtra += `,"routing":{"mode":"weights","weights":{"us-east":50,"eu-west":50}}`
+		}, status: verdict.StatusFail, says: "keeps most new clients off us-east"},
+		{name: "weights_restored", change: func(d *synthDrill) {
+			d.planExtra += `,"routing":{"mode":"weights","weights":{"us-east":50,"eu-west":50}}`
+		}, status: verdict.StatusPass, says: "by weights"},
 		// Sessions that last the whole run: nobody new to route home.
 		{name: "no_churn", change: func(d *synthDrill) { d.sessionLife = 0 }, status: verdict.StatusInconclusive, says: "no session began after the last weight step"},
 		// us-east never took a new session, even before the drill.
@@ -77,4 +88,13 @@ func TestRebalanced(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fewHome sends half the sessions to us-east before the evacuation and a
+// tenth of them after the return.
+func fewHome(_ int, t time.Duration, s uint32) answer {
+	if (t < decisionAt && s%2 == 0) || (t >= restoreAt && s%10 == 0) {
+		return answer{region: usEast, status: 200, lat: 200 * time.Millisecond}
+	}
+	return answer{region: euWest, status: 200, lat: 200 * time.Millisecond}
 }
