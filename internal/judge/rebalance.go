@@ -2,6 +2,7 @@ package judge
 
 import (
 	"fmt"
+	"math"
 	"sort"
 
 	"github.com/regiondrill/regiondrill/internal/event"
@@ -21,9 +22,10 @@ const rebalanceAlpha = 0.01
 // before the drill. Sticky sessions stay where they are by design (the page
 // keeps stickiness for multi-turn sessions), so only sessions that began
 // after the step show where the router sends clients now; those that began
-// during the drill's pre-checks, until the evacuation decision, show where
-// it sent them before (the whole gate rather than its baseline window
-// alone: a few seconds hold too few new sessions to compare).
+// before the drill's evacuation decision show where it sent them before:
+// from the start of the run, leaving out the time an earlier drill had the
+// region evacuated (a baseline window of a few seconds holds too few new
+// sessions to compare: the page plan's 3 s held 10).
 //
 // What counts as a failed return depends on the routing. By latency, the
 // router owes the region no share: right after the return the survivor's
@@ -43,15 +45,12 @@ func (r *run) judgeRebalanced(rep *verdict.Report, w window) {
 		return
 	}
 	home := r.regionIndex(w.evacuated)
-	baseFrom, baseTo := r.baselineWindow(w)
-	if pre, ok := w.stepsByKey[string(event.StepPre)]; ok {
-		baseFrom = min(baseFrom, r.ns(pre.StartMS))
-	}
+	_, baseTo := r.baselineWindow(w)
 	if w.decision >= 0 {
 		baseTo = r.ns(w.decision)
 	}
 	starts := r.sessionStarts()
-	kb, nb := starts.count(baseFrom, baseTo, home)
+	kb, nb := starts.count(math.MinInt64, baseTo, home, r.evacuatedBefore(w)...)
 	kr, nr := starts.count(r.ns(step), r.ns(w.to), home)
 	before, after := fraction(kb, nb), fraction(kr, nr)
 	t.Value = round3(after)
@@ -60,13 +59,13 @@ func (r *run) judgeRebalanced(rep *verdict.Report, w window) {
 	p := measure.FisherGreater(kb, nb, kr, nr)
 	switch {
 	case nb == 0:
-		t = t.Inconclusive("no session began during the drill's pre-checks: sessions that outlive the drill never show where the router sends new clients (load.session_s shorter than the drill)")
+		t = t.Inconclusive("no session began before the evacuation decision: sessions that outlive the drill never show where the router sends new clients (load.session_s shorter than the drill)")
 	case kb == 0:
-		t = t.Inconclusive("no session that began during the pre-checks went to " + w.evacuated + ": from this vantage point it takes no new clients even before the drill, so its return cannot be seen")
+		t = t.Inconclusive("no session that began before the evacuation went to " + w.evacuated + ": from this vantage point it takes no new clients even before the drill, so its return cannot be seen")
 	case nr == 0:
 		t = t.Inconclusive("no session began after the last weight step: sessions that outlive the drill never show where the router sends new clients (load.session_s shorter than the drill)")
 	case measure.FisherGreater(kb, nb, 0, nr) >= rebalanceAlpha:
-		t = t.Inconclusive(fmt.Sprintf("%d sessions began after the last weight step: too few for even none on %s to stand out against the pre-checks", nr, w.evacuated))
+		t = t.Inconclusive(fmt.Sprintf("%d sessions began after the last weight step: too few for even none on %s to stand out against the time before the drill", nr, w.evacuated))
 	case r.plan.Routing.Mode == plan.RoutingWeights:
 		t.Pass = !(p < rebalanceAlpha && 2*after < before)
 		t.Detail += fmt.Sprintf("; one-sided Fisher p = %.2g; by weights, under half the earlier share with p < %g fails", p, rebalanceAlpha)
@@ -75,7 +74,7 @@ func (r *run) judgeRebalanced(rep *verdict.Report, w window) {
 		}
 	default:
 		t.Pass = kr > 0
-		t.Detail += fmt.Sprintf("; by latency the region is owed no share, only new clients again (none at all would have stood out against the pre-checks: p = %.2g)", measure.FisherGreater(kb, nb, 0, nr))
+		t.Detail += fmt.Sprintf("; by latency the region is owed no share, only new clients again (none at all would have stood out against the time before the drill: p = %.2g)", measure.FisherGreater(kb, nb, 0, nr))
 		if !t.Pass {
 			t.Detail += fmt.Sprintf("; the router still keeps new clients off %s after its weight was restored", w.evacuated)
 		}
@@ -97,6 +96,24 @@ func (r *run) lastReturnStep(w window) int64 {
 		}
 	}
 	return at
+}
+
+// evacuatedBefore are the spans, in load-record ns, in which a drill before
+// w had w's region evacuated: from its decision until its return began (or
+// its end, without one).
+func (r *run) evacuatedBefore(w window) []measure.Span {
+	var out []measure.Span
+	for _, x := range r.windows() {
+		if x.from >= w.from || !x.info.Evacuates || x.decision < 0 || x.evacuated != w.evacuated {
+			continue
+		}
+		until := x.to
+		if back := r.returnAt(x); back > x.decision {
+			until = back
+		}
+		out = append(out, measure.Span{From: r.ns(x.decision), To: r.ns(until)})
+	}
+	return out
 }
 
 // sessionStart is where one session began: the start of its first request
@@ -137,11 +154,12 @@ func (r *run) sessionStarts() sessionStarts {
 	return out
 }
 
-// count is how many sessions began in [from, to) and were answered in it,
-// and how many of those were answered first by region.
-func (ss sessionStarts) count(from, to int64, region uint8) (onRegion, all int) {
+// count is how many sessions began in [from, to), outside the skipped
+// spans, and were answered before to, and how many of those were answered
+// first by region.
+func (ss sessionStarts) count(from, to int64, region uint8, skip ...measure.Span) (onRegion, all int) {
 	for _, s := range ss {
-		if s.at >= from && s.at < to && s.region != 0 && s.answeredAt < to {
+		if s.at >= from && s.at < to && s.region != 0 && s.answeredAt < to && !within(s.at, skip) {
 			all++
 			if s.region == region {
 				onRegion++
@@ -156,4 +174,13 @@ func fraction(k, n int) float64 {
 		return 0
 	}
 	return float64(k) / float64(n)
+}
+
+func within(at int64, spans []measure.Span) bool {
+	for _, sp := range spans {
+		if at >= sp.From && at < sp.To {
+			return true
+		}
+	}
+	return false
 }
