@@ -220,8 +220,11 @@ func (g *Generator) newRequest(ctx context.Context, kind Kind, hdr http.Header, 
 // write, the region that acked it.
 func (g *Generator) send(w *worker, j job, body []byte, try int, sched int64) (Record, string) {
 	sess := j.session
-	token, hdr := g.token(w, sess)
+	token, hdr, refused := g.token(w, sess)
 	rec := Record{Kind: j.kind, Session: sess.num, Sched: sched, Replay: j.replay && try == 0}
+	if refused != nil {
+		return g.unsent(j, rec, refused, try), ""
+	}
 	if j.write != nil {
 		rec.WriteID = j.write.a.ID
 		h := make(http.Header, len(hdr)+1)
@@ -337,17 +340,44 @@ func statusClass(status uint16, toolErr bool) ErrClass {
 	return ErrNone
 }
 
+// unsent finishes the record of a request its client could not send: its
+// session has no token and the fetch of one failed. A client cannot call
+// the service without one, so the request fails the way the fetch did
+// (its status, class and region, over its time) and is never sent: sent
+// without a token, it would come back 401 and read as an auth failure the
+// target never made (a new session's fetch into a blackholed region did
+// exactly that). An unsent write attempt leaves its write as it was: it
+// was not delivered, and the write is retried as after a failed dial.
+func (g *Generator) unsent(j job, rec Record, fetch *Record, try int) Record {
+	rec.Seq = g.seq.Add(1) - 1
+	rec.Start = fetch.Start
+	if try == 0 {
+		g.noteSent(rec.Start, rec.Sched)
+	}
+	if j.write != nil {
+		rec.WriteID = j.write.a.ID
+	}
+	g.obs.Started(rec)
+	rec.End, rec.Status, rec.Err, rec.Region = fetch.End, fetch.Status, fetch.Err, fetch.Region
+	if rec.Err == ErrNone { // answered, yet no token: a 4xx or an odd 3xx
+		rec.Err = statusClass(rec.Status, false)
+	}
+	g.obs.Finished(rec)
+	return rec
+}
+
 // token returns the session's bearer token, fetching one on first use or
 // after a 401, and the session's request headers carrying it. An empty
-// token means the target gave none.
-func (g *Generator) token(w *worker, s *session) (string, http.Header) {
+// token means the target gave none. refused is the failed fetch's record
+// when the session has no token and could not get one.
+func (g *Generator) token(w *worker, s *session) (token string, hdr http.Header, refused *Record) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if g.noTokens.Load() && s.token != "" {
 		s.setToken("") // another session learned that the target issues none
 	}
 	if s.token != "" || g.noTokens.Load() {
-		return s.token, s.header()
+		return s.token, s.header(), nil
 	}
 	body, _ := json.Marshal(map[string]string{"session": s.id})
 	g.tokens.Add(1)
@@ -355,11 +385,11 @@ func (g *Generator) token(w *worker, s *session) (string, http.Header) {
 	rec.Start = g.now()
 	rec.Sched = rec.Start
 	g.obs.Started(rec)
-	hdr := http.Header{"Content-Type": valJSON, contract.HeaderSession: s.idVal}
+	fetch := http.Header{"Content-Type": valJSON, contract.HeaderSession: s.idVal}
 	if g.cfg.TokenAuth != "" {
-		hdr["Authorization"] = []string{"Bearer " + g.cfg.TokenAuth}
+		fetch["Authorization"] = []string{"Bearer " + g.cfg.TokenAuth}
 	}
-	resp, status, data, cls := g.do(w, rec.Start, KindToken, hdr, body)
+	resp, status, data, cls := g.do(w, rec.Start, KindToken, fetch, body)
 	rec.End, rec.Status, rec.Err = g.now(), status, cls
 	if resp != nil {
 		rec.Region = g.regions.intern(header(resp.Header, contract.HeaderRegion), g.seen)
@@ -378,7 +408,10 @@ func (g *Generator) token(w *worker, s *session) (string, http.Header) {
 		}
 		s.setToken(t.Token)
 	}
-	return s.token, s.header()
+	if s.token == "" && !g.noTokens.Load() {
+		return "", nil, &rec
+	}
+	return s.token, s.header(), nil
 }
 
 // header returns the session's request headers for its current token,
