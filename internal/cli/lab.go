@@ -158,7 +158,7 @@ func startPlanLab(ctx context.Context, p *plan.Plan, emb embed.Embedder, logger 
 	}
 	fmt.Fprintf(stderr, "starting the lab: %s\n", strings.Join(p.Regions, ", "))
 	l, err := lab.Start(ctx, lab.Config{
-		Regions: p.Regions, Primary: p.Primary, Misconfigure: mis, Routing: edge.Mode(p.Routing.Mode),
+		Regions: p.Regions, Primary: p.Primary, Misconfigure: mis, Routing: edge.Mode(p.Routing.Mode), Weights: p.Routing.Weights,
 		StickTTL: p.StickTTL(), Hysteresis: p.Hysteresis(), Embedder: emb, NATSURL: p.Lab.NATSURL, NATSAuth: creds,
 		DataDir: p.Lab.DataDir, Seed: uint64(p.Seed), Logger: logger,
 	})

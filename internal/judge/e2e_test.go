@@ -72,7 +72,7 @@ func drillPlanOn(t *testing.T, src string, onLab func(*lab.Lab, *drill.Options),
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	emb := embed.NewHash(embed.DefaultHashOptions)
-	l, err := lab.Start(ctx, lab.Config{Regions: p.Regions, Misconfigure: mis, Routing: edge.Mode(p.Routing.Mode),
+	l, err := lab.Start(ctx, lab.Config{Regions: p.Regions, Misconfigure: mis, Routing: edge.Mode(p.Routing.Mode), Weights: p.Routing.Weights,
 		StickTTL: p.StickTTL(), Hysteresis: p.Hysteresis(), Embedder: emb})
 	if err != nil {
 		t.Fatal(err)

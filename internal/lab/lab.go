@@ -35,14 +35,15 @@ import (
 
 // Config describes a lab. Zero values take the defaults.
 type Config struct {
-	Regions      []string      // at least two
-	Primary      string        // initial primary; default Regions[0]
-	DataDir      string        // default: a temporary directory removed by Close
-	Misconfigure []Misconfig   // typical failures built in on purpose
-	Routing      edge.Mode     // default latency
-	StickTTL     time.Duration // default 15m
-	Hysteresis   time.Duration // default 30s
-	Token        string        // admin token; default: random
+	Regions      []string       // at least two
+	Primary      string         // initial primary; default Regions[0]
+	DataDir      string         // default: a temporary directory removed by Close
+	Misconfigure []Misconfig    // typical failures built in on purpose
+	Routing      edge.Mode      // default latency
+	Weights      map[string]int // initial routing weights (a plan's routing.weights); regions left out get edge.DefaultWeight
+	StickTTL     time.Duration  // default 15m
+	Hysteresis   time.Duration  // default 30s
+	Token        string         // admin token; default: random
 	Embedder     embed.Embedder
 	RAG          rag.Settings
 	Pool         pool.Config
@@ -263,7 +264,7 @@ func Start(ctx context.Context, cfg Config) (l *Lab, err error) {
 		backends = append(backends, edge.Backend{Name: name, URL: "http://" + l.ingress[name]})
 	}
 	ec := edge.Config{
-		Backends: backends, Mode: cfg.Routing, StickTTL: cfg.StickTTL, Hysteresis: cfg.Hysteresis,
+		Backends: backends, Mode: cfg.Routing, Weights: cfg.Weights, StickTTL: cfg.StickTTL, Hysteresis: cfg.Hysteresis,
 		Token: cfg.Token, Logger: cfg.Logger.With("component", "edge"),
 	}
 	if mis.has(RebuildWrongAnalyzer) || mis.has(EdgeIgnoresIndex) {

@@ -315,3 +315,22 @@ func TestLedgerServerRefusesClientsWithoutCredentials(t *testing.T) {
 	}
 	nc.Close()
 }
+
+// A plan's routing.weights are the lab edge's weights from its start: the
+// split a drill's baseline measures is the one the plan asked for.
+func TestLabStartsWithThePlansWeights(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	l, err := lab.Start(ctx, lab.Config{Regions: []string{"us-east", "eu-west"}, Weights: map[string]int{"us-east": 70, "eu-west": 30}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	got := map[string]int{}
+	for _, s := range l.Router().Status() {
+		got[s.Name] = s.Weight
+	}
+	if got["us-east"] != 70 || got["eu-west"] != 30 {
+		t.Fatalf("edge weights %v, want us-east 70, eu-west 30", got)
+	}
+}
