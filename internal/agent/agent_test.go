@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -29,7 +28,10 @@ import (
 
 // natsServer runs an in-process JetStream server on loopback for one test
 // (internal/agent/server_test.go).
-var natsServer = agent.NATSServerForTest
+var (
+	natsServer = agent.NATSServerForTest
+	freePort   = agent.FreePortForTest
+)
 
 // startAgent runs an agent in-process until the test ends (or stop is
 // called) and waits until it listens.
@@ -414,14 +416,4 @@ func TestNATSRestartLosesNoRecord(t *testing.T) {
 			}
 		}
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"testing"
 	"time"
 
@@ -13,15 +12,22 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// loopbackPort is a TCP port free on 127.0.0.1 a moment ago.
-func loopbackPort(t *testing.T) int {
+// streamCoordinator is a coordinator on url, with only what createStream
+// needs, and a deadline for setup.
+func streamCoordinator(t *testing.T, url, run string) (*Coordinator, context.Context) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	nc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return &Coordinator{js: js, run: run, log: slog.New(slog.DiscardHandler)}, ctx
 }
 
 // TestCreateStreamWaitsForTheCluster starts the run's stream on a three-node
@@ -34,7 +40,7 @@ func TestCreateStreamWaitsForTheCluster(t *testing.T) {
 	var routes []string
 	ports := make([]int, 3)
 	for i := range ports {
-		ports[i] = loopbackPort(t)
+		ports[i] = freePort(t)
 		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", ports[i]))
 	}
 	node := func(i int) *server.Server {
@@ -42,19 +48,7 @@ func TestCreateStreamWaitsForTheCluster(t *testing.T) {
 			Cluster: server.ClusterOpts{Name: "rd", Host: "127.0.0.1", Port: ports[i]},
 			Routes:  server.RoutesFromStr(routes[0] + "," + routes[1] + "," + routes[2])})
 	}
-	first := node(0)
-	nc, err := nats.Connect(first.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &Coordinator{js: js, run: "rstreamtest", log: slog.New(slog.DiscardHandler)}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	c, ctx := streamCoordinator(t, node(0).ClientURL(), "rstreamtest")
 	done := make(chan error, 1)
 	go func() { done <- c.createStream(ctx) }()
 	time.Sleep(3 * time.Second)
@@ -70,7 +64,7 @@ func TestCreateStreamWaitsForTheCluster(t *testing.T) {
 		t.Fatalf("after %v: %v", time.Since(start), err)
 	}
 	t.Logf("created %v after the cluster was whole", time.Since(start))
-	info, err := js.Stream(ctx, StreamName(c.run))
+	info, err := c.js.Stream(ctx, StreamName(c.run))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,23 +76,11 @@ func TestCreateStreamWaitsForTheCluster(t *testing.T) {
 // TestCreateStreamOnOneServer: a server without a cluster refuses three
 // replicas for good; the run's stream has one.
 func TestCreateStreamOnOneServer(t *testing.T) {
-	s := natsServer(t, nil)
-	nc, err := nats.Connect(s.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &Coordinator{js: js, run: "ronetest", log: slog.New(slog.DiscardHandler)}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	c, ctx := streamCoordinator(t, natsServer(t, nil).ClientURL(), "ronetest")
 	if err := c.createStream(ctx); err != nil {
 		t.Fatal(err)
 	}
-	info, err := js.Stream(ctx, StreamName(c.run))
+	info, err := c.js.Stream(ctx, StreamName(c.run))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"net"
 	"testing"
 	"time"
 
@@ -32,5 +33,20 @@ func natsServer(t *testing.T, opts *server.Options) *server.Server {
 	return s
 }
 
-// NATSServerForTest is natsServer for the package's external tests.
-var NATSServerForTest = natsServer
+// freePort is a TCP port free on 127.0.0.1 a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// NATSServerForTest and FreePortForTest are natsServer and freePort for the
+// package's external tests.
+var (
+	NATSServerForTest = natsServer
+	FreePortForTest   = freePort
+)

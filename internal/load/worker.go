@@ -347,7 +347,9 @@ func statusClass(status uint16, toolErr bool) ErrClass {
 // without a token, it would come back 401 and read as an auth failure the
 // target never made (a new session's fetch into a blackholed region did
 // exactly that). An unsent write attempt leaves its write as it was: it
-// was not delivered, and the write is retried as after a failed dial.
+// was not delivered, and the write is retried as after a failed dial. It
+// counts in Summary.Completed when its fetch got a response, as the
+// response the client got for it.
 func (g *Generator) unsent(j job, rec Record, fetch *Record, try int) Record {
 	rec.Seq = g.seq.Add(1) - 1
 	rec.Start = fetch.Start
