@@ -8,23 +8,13 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // streamCoordinator is a coordinator on url, with only what createStream
 // needs, and a deadline for setup.
 func streamCoordinator(t *testing.T, url, run string) (*Coordinator, context.Context) {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := jetStream(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return &Coordinator{js: js, run: run, log: slog.New(slog.DiscardHandler)}, ctx

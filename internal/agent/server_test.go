@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // natsServer runs an in-process JetStream server on loopback for one test.
@@ -31,6 +33,21 @@ func natsServer(t *testing.T, opts *server.Options) *server.Server {
 	}
 	t.Cleanup(s.Shutdown)
 	return s
+}
+
+// jetStream connects to url for one test.
+func jetStream(t *testing.T, url string) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
 }
 
 // freePort is a TCP port free on 127.0.0.1 a moment ago.

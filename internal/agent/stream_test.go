@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regiondrill/regiondrill/internal/load"
@@ -15,16 +14,7 @@ import (
 // batch into one reused buffer: each stored message must still hold its
 // own records, every record once, in order, in batches of at most batchMax.
 func TestStreamerPublishesEveryRecordOnceInOrder(t *testing.T) {
-	s := natsServer(t, nil)
-	nc, err := nats.Connect(s.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := jetStream(t, natsServer(t, nil).ClientURL())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.data"}}); err != nil {
